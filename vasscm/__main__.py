@@ -1,0 +1,3 @@
+from vasscm.cli import main
+
+main()

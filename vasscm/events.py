@@ -1,0 +1,734 @@
+"""The wire contract in code: input events, per-container fan-out, output records.
+
+Every module imports the contract from here, and ``topics/`` is generated from it
+(``vasscm topics export``). Section numbers refer to ``shared/spec/contract.md``.
+
+:func:`parse_event` is the single entry point for untrusted bytes: it returns an
+event or a :class:`Rejection` and never raises.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Final, Literal, TypeAlias
+
+import orjson
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainSerializer,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+)
+from stdnum import iso6346
+from stdnum.exceptions import InvalidChecksum, InvalidFormat, InvalidLength, ValidationError as StdnumError
+
+__all__ = [
+    "ARRIVAL_TYPES",
+    "CONTRACT_VERSION",
+    "CUSTOMS_TYPES",
+    "EXIT_TYPES",
+    "INPUT_TOPICS",
+    "MAX_EVENT_BYTES",
+    "PORT_TYPES",
+    "SCAN_TYPES",
+    "TOPIC_OF_TYPE",
+    "Alert",
+    "AlertKind",
+    "AlertStatus",
+    "Basis",
+    "ChannelAssigned",
+    "ClearanceRecord",
+    "ContainerEvent",
+    "ContainerRef",
+    "CustomsEvent",
+    "DeadLetter",
+    "Direction",
+    "Discharged",
+    "Discrepancy",
+    "Eligible",
+    "EligibilityCancelled",
+    "Event",
+    "EventType",
+    "Expected",
+    "GateIn",
+    "GateOut",
+    "Loaded",
+    "PortEvent",
+    "RejectCode",
+    "Rejection",
+    "Resumed",
+    "ScanResult",
+    "ScanSelected",
+    "Scanned",
+    "SealChanged",
+    "Severity",
+    "Stage",
+    "Suspended",
+    "VisitState",
+    "dead_letter",
+    "dump_json",
+    "fan_out",
+    "format_ts",
+    "parse_container_no",
+    "parse_event",
+]
+
+CONTRACT_VERSION: Final = "1"
+
+#: Larger records are rejected before any JSON parsing. A 500-container customs
+#: declaration is about 40 KiB; a megabyte leaves room without inviting abuse.
+MAX_EVENT_BYTES: Final = 1 << 20
+
+#: Timestamps outside this window are data errors (epoch zero, 9999-12-31
+#: placeholders), not events; rejecting them keeps durations and deadlines sane.
+_EARLIEST: Final = datetime(2000, 1, 1, tzinfo=UTC)
+_LATEST: Final = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+class EventType(StrEnum):
+    DISCHARGED = "DISCHARGED"
+    GATE_IN = "GATE_IN"
+    GATE_OUT = "GATE_OUT"
+    LOADED = "LOADED"
+    SEAL_CHANGED = "SEAL_CHANGED"
+    DISCREPANCY = "DISCREPANCY"
+    SCANNED = "SCANNED"
+    EXPECTED = "EXPECTED"
+    SCAN_SELECTED = "SCAN_SELECTED"
+    CHANNEL_ASSIGNED = "CHANNEL_ASSIGNED"
+    ELIGIBLE = "ELIGIBLE"
+    SUSPENDED = "SUSPENDED"
+    RESUMED = "RESUMED"
+    ELIGIBILITY_CANCELLED = "ELIGIBILITY_CANCELLED"
+
+
+class Direction(StrEnum):
+    IMPORT = "import"
+    EXPORT = "export"
+
+
+class Stage(StrEnum):
+    """Stage of a visit (contract section 3); SUSPENDED and HELD overlay the others."""
+
+    EXPECTED = "EXPECTED"
+    AWAITING_SCAN = "AWAITING_SCAN"
+    AWAITING_RELEASE = "AWAITING_RELEASE"
+    RELEASED = "RELEASED"
+    HELD = "HELD"
+    SUSPENDED = "SUSPENDED"
+    EXITED = "EXITED"
+
+
+class AlertKind(StrEnum):
+    EXIT_WITHOUT_RELEASE = "EXIT_WITHOUT_RELEASE"
+    UNSCANNED_EXIT = "UNSCANNED_EXIT"
+    SEAL_MISMATCH = "SEAL_MISMATCH"
+    STALLED = "STALLED"
+    LATE_REPORT = "LATE_REPORT"
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    WARNING = "warning"
+
+
+class AlertStatus(StrEnum):
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+ScanResult: TypeAlias = Literal["CLEAR", "SUSPECT", "INCONCLUSIVE"]
+Channel: TypeAlias = Literal["green", "yellow", "red"]
+Basis: TypeAlias = Literal["cleared", "released", "storage"]
+
+PORT_TYPES: Final = frozenset(
+    {"DISCHARGED", "GATE_IN", "GATE_OUT", "LOADED", "SEAL_CHANGED", "DISCREPANCY"}
+)
+SCAN_TYPES: Final = frozenset({"SCANNED"})
+CUSTOMS_TYPES: Final = frozenset(
+    {
+        "EXPECTED",
+        "SCAN_SELECTED",
+        "CHANNEL_ASSIGNED",
+        "ELIGIBLE",
+        "SUSPENDED",
+        "RESUMED",
+        "ELIGIBILITY_CANCELLED",
+    }
+)
+ARRIVAL_TYPES: Final = frozenset({"DISCHARGED", "GATE_IN"})
+EXIT_TYPES: Final = frozenset({"GATE_OUT", "LOADED"})
+
+INPUT_TOPICS: Final = {
+    "vasscm.port-events": PORT_TYPES,
+    "vasscm.scan-events": SCAN_TYPES,
+    "vasscm.customs-events": CUSTOMS_TYPES,
+}
+TOPIC_OF_TYPE: Final = {t: topic for topic, types in INPUT_TOPICS.items() for t in types}
+
+
+# --- field types ----------------------------------------------------------------------
+
+
+def _timestamp_text(value: Any) -> Any:
+    # pydantic would accept a bare number as seconds since the epoch; the contract
+    # says RFC 3339 text, and a number is far more likely a producer bug.
+    if isinstance(value, str):
+        return value
+    if isinstance(value, datetime):
+        return value
+    raise ValueError("must be an RFC 3339 timestamp string with an offset, e.g. 2018-03-01T08:00:00+07:00")
+
+
+def _timestamp_range(value: datetime) -> datetime:
+    if not _EARLIEST <= value < _LATEST:
+        raise ValueError(
+            f"timestamp {value.isoformat()} is outside the accepted range "
+            f"{_EARLIEST.year}..{_LATEST.year - 1}"
+        )
+    return value
+
+
+def format_ts(value: datetime) -> str:
+    """RFC 3339 in UTC with millisecond precision: the one form the outputs use."""
+    value = value.astimezone(UTC)
+    text = value.isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
+
+
+Timestamp: TypeAlias = Annotated[
+    AwareDatetime,
+    BeforeValidator(_timestamp_text),
+    AfterValidator(_timestamp_range),
+    PlainSerializer(format_ts, return_type=str, when_used="json"),
+]
+
+
+def parse_container_no(value: Any) -> str:
+    """Validate an ISO 6346 container number with python-stdnum; return it upper-cased."""
+    if not isinstance(value, str):
+        raise ValueError("must be a string like CSQU3054383")
+    try:
+        return str(iso6346.validate(value))
+    except InvalidChecksum:
+        compact = iso6346.compact(value)
+        expected = iso6346.calc_check_digit(compact[:-1])
+        raise ValueError(
+            f"{value!r} has a wrong ISO 6346 check digit (last digit should be {expected})"
+        ) from None
+    except InvalidLength:
+        raise ValueError(f"{value!r} must be 11 characters: owner code, category, 6 digits, check digit") from None
+    except InvalidFormat:
+        raise ValueError(
+            f"{value!r} is not ISO 6346: 3-letter owner code, category U/J/Z/R, 6 digits, check digit"
+        ) from None
+    except StdnumError as exc:  # any future stdnum error class
+        raise ValueError(f"{value!r} is not a valid ISO 6346 number: {exc}") from None
+
+
+ContainerNo: TypeAlias = Annotated[str, BeforeValidator(parse_container_no)]
+Site: TypeAlias = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
+EventId: TypeAlias = Annotated[str, Field(min_length=1, max_length=64)]
+ShortText: TypeAlias = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+# --- input events (contract sections 1 and 2) ---------------------------------------
+
+
+class _Envelope(BaseModel):
+    """Fields of every input event (contract section 1). Unknown fields are kept."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, str_strip_whitespace=False)
+
+    event_id: EventId
+    occurred_at: Timestamp
+    site: Site
+    source: ShortText | None = None
+    # Stamped by the processor (Kafka record timestamp) or carried by a recorded log
+    # line; the live processor overwrites whatever a producer puts here.
+    received_at: Timestamp | None = None
+
+
+class _ContainerLevel(_Envelope):
+    container_no: ContainerNo
+
+
+class Discharged(_ContainerLevel):
+    """Form 14: an import container landed in the port yard (arrival)."""
+
+    type: Literal["DISCHARGED"]
+    direction: Literal["import"]
+    seal_no: ShortText | None = None
+    vessel: ShortText | None = None
+
+
+class GateIn(_ContainerLevel):
+    """Form 14: a container entered the port or control area by road (arrival).
+
+    The contract names ``export``; a land border gate also takes imports in by road,
+    so ``import`` is accepted as an extension.
+    """
+
+    type: Literal["GATE_IN"]
+    direction: Direction
+    gate: ShortText
+    seal_no: ShortText | None = None
+    vehicle_plate: ShortText | None = None
+
+
+class GateOut(_ContainerLevel):
+    """Form 21: the container left the supervision area by road (exit)."""
+
+    type: Literal["GATE_OUT"]
+    gate: ShortText
+    seal_no: ShortText | None = None
+    vehicle_plate: ShortText | None = None
+
+
+class Loaded(_ContainerLevel):
+    """Form 21: the container was loaded on a vessel or barge (export exit)."""
+
+    type: Literal["LOADED"]
+    vessel: ShortText | None = None
+    seal_no: ShortText | None = None
+
+
+class SealChanged(_ContainerLevel):
+    """Form 24: a new seal number."""
+
+    type: Literal["SEAL_CHANGED"]
+    seal_no: ShortText
+
+
+class Discrepancy(_ContainerLevel):
+    """Form 18: number, seal or condition mismatch found by the port."""
+
+    type: Literal["DISCREPANCY"]
+    reason: ShortText
+
+
+class Scanned(_ContainerLevel):
+    """The container went through an NII scanner."""
+
+    type: Literal["SCANNED"]
+    scanner: ShortText
+    result: ScanResult
+    image_ref: ShortText | None = None
+
+
+class ContainerRef(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    container_no: ContainerNo
+    seal_no: ShortText | None = None
+
+
+class _Customs(_Envelope):
+    declaration_no: Annotated[str, Field(min_length=1, max_length=64)]
+    containers: Annotated[list[ContainerRef], Field(min_length=1, max_length=500)]
+
+
+class Expected(_Customs):
+    """Forms 01/02: containers announced before arrival."""
+
+    type: Literal["EXPECTED"]
+    direction: Direction
+    eta: Timestamp | None = None
+
+
+class ScanSelected(_Customs):
+    """Form 03: containers selected for scanning."""
+
+    type: Literal["SCAN_SELECTED"]
+
+
+class ChannelAssigned(_Customs):
+    """The declaration's risk channel."""
+
+    type: Literal["CHANNEL_ASSIGNED"]
+    channel: Channel
+
+
+class Eligible(_Customs):
+    """Forms 04/05: containers may pass the supervision area."""
+
+    type: Literal["ELIGIBLE"]
+    basis: Basis
+
+
+class Suspended(_Customs):
+    """Form 06: declaration suspended; containers may not pass."""
+
+    type: Literal["SUSPENDED"]
+    reason: ShortText | None = None
+
+
+class Resumed(_Customs):
+    """Form 06: suspension lifted."""
+
+    type: Literal["RESUMED"]
+
+
+class EligibilityCancelled(_Customs):
+    """Forms 06/07: an earlier ELIGIBLE is withdrawn."""
+
+    type: Literal["ELIGIBILITY_CANCELLED"]
+    reason: ShortText | None = None
+
+
+PortEvent: TypeAlias = Discharged | GateIn | GateOut | Loaded | SealChanged | Discrepancy
+CustomsEvent: TypeAlias = (
+    Expected | ScanSelected | ChannelAssigned | Eligible | Suspended | Resumed | EligibilityCancelled
+)
+#: What the tracker consumes: one container's event. A customs event qualifies once
+#: :func:`fan_out` has narrowed its ``containers`` to the one container.
+ContainerEvent: TypeAlias = PortEvent | Scanned | CustomsEvent
+
+_MODELS: Final[tuple[type[_Envelope], ...]] = (
+    Discharged,
+    GateIn,
+    GateOut,
+    Loaded,
+    SealChanged,
+    Discrepancy,
+    Scanned,
+    Expected,
+    ScanSelected,
+    ChannelAssigned,
+    Eligible,
+    Suspended,
+    Resumed,
+    EligibilityCancelled,
+)
+MODEL_OF_TYPE: Final = {m.model_fields["type"].annotation.__args__[0]: m for m in _MODELS}  # type: ignore[union-attr]
+
+
+def _type_tag(value: Any) -> str | None:
+    return value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+
+
+Event = Annotated[
+    Annotated[Discharged, Tag("DISCHARGED")]
+    | Annotated[GateIn, Tag("GATE_IN")]
+    | Annotated[GateOut, Tag("GATE_OUT")]
+    | Annotated[Loaded, Tag("LOADED")]
+    | Annotated[SealChanged, Tag("SEAL_CHANGED")]
+    | Annotated[Discrepancy, Tag("DISCREPANCY")]
+    | Annotated[Scanned, Tag("SCANNED")]
+    | Annotated[Expected, Tag("EXPECTED")]
+    | Annotated[ScanSelected, Tag("SCAN_SELECTED")]
+    | Annotated[ChannelAssigned, Tag("CHANNEL_ASSIGNED")]
+    | Annotated[Eligible, Tag("ELIGIBLE")]
+    | Annotated[Suspended, Tag("SUSPENDED")]
+    | Annotated[Resumed, Tag("RESUMED")]
+    | Annotated[EligibilityCancelled, Tag("ELIGIBILITY_CANCELLED")],
+    Discriminator(_type_tag),
+]
+"""Any input event: a discriminated union on ``type``."""
+
+EVENT_ADAPTER: Final[TypeAdapter[ContainerEvent]] = TypeAdapter(Event)
+
+
+def fan_out(event: ContainerEvent) -> list[tuple[str, ContainerEvent]]:
+    """Split an event into ``(container_no, event)`` pairs, one per container.
+
+    Port and scan events already name one container. A customs event becomes one copy
+    per listed container, each with ``containers`` narrowed to that entry, so the
+    copies are still valid contract events (the live repartition topic carries them)
+    and keep the declaration's ``event_id`` (idempotency is per container).
+    """
+    if isinstance(event, _Customs):
+        seen: dict[str, ContainerRef] = {}
+        for ref in event.containers:
+            seen.setdefault(ref.container_no, ref)  # a container listed twice counts once
+        if len(seen) == 1:
+            return [(next(iter(seen)), event)]
+        return [(no, event.model_copy(update={"containers": [ref]})) for no, ref in seen.items()]
+    return [(event.container_no, event)]  # type: ignore[union-attr]
+
+
+# --- parsing untrusted bytes ---------------------------------------------------------
+
+
+class RejectCode(StrEnum):
+    """Bounded set of rejection reasons: safe as a metric label."""
+
+    EMPTY = "empty"
+    TOO_LARGE = "too_large"
+    INVALID_UTF8 = "invalid_utf8"
+    INVALID_JSON = "invalid_json"
+    TOO_DEEP = "too_deep"
+    NOT_OBJECT = "not_object"
+    MISSING_TYPE = "missing_type"
+    UNKNOWN_TYPE = "unknown_type"
+    WRONG_TOPIC = "wrong_topic"
+    MISSING_FIELD = "missing_field"
+    INVALID_FIELD = "invalid_field"
+    STALE = "stale"
+    FUTURE = "future"
+
+
+class Rejection(BaseModel):
+    """Why an input was refused, in words a person can act on."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: RejectCode
+    reason: str
+    field: str | None = None
+    event_id: str | None = None
+    type: str | None = None
+
+
+_KNOWN_TYPES: Final = ", ".join(sorted(TOPIC_OF_TYPE))
+
+
+def parse_event(
+    raw: bytes | bytearray | memoryview | str,
+    *,
+    topic: str | None = None,
+    max_bytes: int = MAX_EVENT_BYTES,
+) -> ContainerEvent | Rejection:
+    """Parse one input record. Returns the event or a :class:`Rejection`; never raises.
+
+    ``topic`` (when known) must be the input topic the event type belongs to.
+    """
+    try:
+        return _parse(raw, topic, max_bytes)
+    except Exception as exc:  # the promise is "never raises": a bug becomes a rejection
+        return Rejection(code=RejectCode.INVALID_FIELD, reason=f"could not be parsed: {type(exc).__name__}: {exc}"[:500])
+
+
+def _parse(raw: bytes | bytearray | memoryview | str, topic: str | None, max_bytes: int) -> ContainerEvent | Rejection:
+    if isinstance(raw, str):
+        data = raw.encode("utf-8", "surrogatepass")
+    else:
+        data = bytes(raw)
+    if not data.strip():
+        return Rejection(code=RejectCode.EMPTY, reason="empty record: expected one JSON object")
+    if len(data) > max_bytes:
+        return Rejection(
+            code=RejectCode.TOO_LARGE,
+            reason=f"record is {len(data):,} bytes; the limit is {max_bytes:,}",
+        )
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Rejection(
+            code=RejectCode.INVALID_UTF8,
+            reason=f"not UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start} ({exc.reason})",
+        )
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        if "depth" in str(exc) or "recursion" in str(exc):
+            return Rejection(code=RejectCode.TOO_DEEP, reason=f"JSON nested too deeply: {exc}")
+        return Rejection(code=RejectCode.INVALID_JSON, reason=f"invalid JSON: {exc}")
+    if not isinstance(doc, dict):
+        return Rejection(
+            code=RejectCode.NOT_OBJECT,
+            reason=f"expected a JSON object, got a JSON {_json_kind(doc)}",
+        )
+    event_id = doc.get("event_id") if isinstance(doc.get("event_id"), str) else None
+    kind = doc.get("type")
+    if kind is None:
+        return Rejection(
+            code=RejectCode.MISSING_TYPE,
+            field="type",
+            event_id=event_id,
+            reason=f"field 'type' is missing; expected one of {_KNOWN_TYPES}",
+        )
+    if not isinstance(kind, str) or kind not in TOPIC_OF_TYPE:
+        return Rejection(
+            code=RejectCode.UNKNOWN_TYPE,
+            field="type",
+            event_id=event_id,
+            type=str(kind)[:64],
+            reason=f"field 'type': unknown event type {str(kind)[:64]!r}; expected one of {_KNOWN_TYPES}",
+        )
+    if topic is not None and topic in INPUT_TOPICS and TOPIC_OF_TYPE[kind] != topic:
+        return Rejection(
+            code=RejectCode.WRONG_TOPIC,
+            field="type",
+            event_id=event_id,
+            type=kind,
+            reason=f"{kind} belongs on topic {TOPIC_OF_TYPE[kind]}, not {topic}",
+        )
+    try:
+        return MODEL_OF_TYPE[kind].model_validate(doc)  # type: ignore[return-value]
+    except ValidationError as exc:
+        return _rejection_from(exc, kind, event_id)
+
+
+def _json_kind(doc: object) -> str:
+    return {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
+        type(doc), "number"
+    )
+
+
+def _rejection_from(exc: ValidationError, kind: str, event_id: str | None) -> Rejection:
+    errors = exc.errors(include_url=False, include_input=False)
+    first = errors[0]
+    field = ".".join(str(p) for p in first["loc"]) or None
+    missing = [e for e in errors if e["type"] == "missing"]
+    code = RejectCode.MISSING_FIELD if missing and first in missing else RejectCode.INVALID_FIELD
+    parts = []
+    for err in errors[:3]:
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing":
+            msg = "required field is missing"
+        elif err["type"] == "timezone_aware":
+            msg = "timestamp has no UTC offset (naive timestamps are rejected); add Z or +07:00"
+        parts.append(f"field '{loc}': {msg}")
+    more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+    return Rejection(
+        code=code,
+        field=field,
+        event_id=event_id,
+        type=kind,
+        reason=f"{kind}: " + "; ".join(parts) + more,
+    )
+
+
+# --- outputs (contract sections 4 and 5) ------------------------------------------
+
+
+class _Output(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ClearanceRecord(_Output):
+    """One completed visit (``vasscm.clearances``), re-emitted with ``revision`` + 1
+    when a late event changes it."""
+
+    container_no: str
+    site: str
+    direction: Direction | Literal["unknown"]
+    visit_id: str
+    declaration_nos: list[str]
+    channel: Channel | Literal["unknown"]
+    arrived_at: Timestamp | None
+    eligible_at: Timestamp | None
+    exited_at: Timestamp
+    segments: dict[str, float]
+    pre_cleared: bool
+    scanned: bool
+    scan_result: ScanResult | None
+    alerts: list[AlertKind]
+    revision: int = Field(ge=1)
+    supersedes: list[str] = Field(
+        default_factory=list,
+        description="visit ids this visit was published under before its arrival was known",
+    )
+
+
+class Alert(_Output):
+    """An alert raised or resolved on a visit (``vasscm.alerts``)."""
+
+    alert_id: str
+    kind: AlertKind
+    severity: Severity
+    status: AlertStatus
+    container_no: str
+    site: str
+    direction: Direction | Literal["unknown"]
+    stage: Stage
+    since: Timestamp
+    detected_at: Timestamp
+    detail: str
+    visit_id: str
+
+
+class VisitState(_Output):
+    """The current visit of a container (``vasscm.container-state``, replay's state.jsonl)."""
+
+    container_no: str
+    visit_id: str
+    site: str
+    direction: Direction | Literal["unknown"]
+    stage: Stage
+    stage_since: Timestamp
+    arrived_at: Timestamp | None
+    eligible_at: Timestamp | None
+    exited_at: Timestamp | None
+    declaration_nos: list[str]
+    channel: Channel | Literal["unknown"]
+    selected_for_scan: bool
+    scanned: bool
+    seal_no: str | None
+    alerts_firing: list[str]
+    events: int
+
+
+class DeadLetter(_Output):
+    """A rejected input (``vasscm.dead-letter``, replay's rejected.jsonl)."""
+
+    reason: str
+    code: RejectCode
+    field: str | None = None
+    event_id: str | None = None
+    type: str | None = None
+    raw: str
+    raw_encoding: Literal["utf-8", "base64"]
+    raw_size: int
+    raw_truncated: bool
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+    line: int | None = None
+    received_at: Timestamp | None = None
+
+
+#: A dead letter keeps at most this much of the raw record, so a 10 MB poison pill
+#: does not become a 10 MB dead letter (the size is recorded beside it).
+DEAD_LETTER_RAW_LIMIT: Final = 64 * 1024
+
+
+def dead_letter(
+    raw: bytes | str,
+    rejection: Rejection,
+    *,
+    topic: str | None = None,
+    partition: int | None = None,
+    offset: int | None = None,
+    line: int | None = None,
+    received_at: datetime | None = None,
+) -> DeadLetter:
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw)
+    kept = data[:DEAD_LETTER_RAW_LIMIT]
+    try:
+        text, encoding = kept.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        text, encoding = base64.b64encode(kept).decode("ascii"), "base64"
+    return DeadLetter(
+        reason=rejection.reason,
+        code=rejection.code,
+        field=rejection.field,
+        event_id=rejection.event_id,
+        type=rejection.type,
+        raw=text,
+        raw_encoding=encoding,  # type: ignore[arg-type]
+        raw_size=len(data),
+        raw_truncated=len(kept) < len(data),
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        line=line,
+        received_at=received_at,
+    )
+
+
+def dump_json(model: BaseModel, *, exclude_none: bool = False) -> bytes:
+    """One compact JSON document for a model (timestamps in UTC, ``Z``)."""
+    return orjson.dumps(model.model_dump(mode="json", exclude_none=exclude_none))
+

@@ -1,0 +1,85 @@
+"""Settings: the one place that reads the environment (prefix ``VASSCM_``).
+
+Durations accept seconds (``14400``) or ISO 8601 (``PT4H``). Per-stage stall
+thresholds (contract section 4) have one setting each, e.g.
+``VASSCM_STALL_AWAITING_RELEASE_IMPORT=PT36H``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from vasscm.events import MAX_EVENT_BYTES
+from vasscm.tracking import Policy
+
+__all__ = ["Settings", "get_settings"]
+
+
+def _ms(value: timedelta) -> int:
+    return int(value.total_seconds() * 1000)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VASSCM_", extra="ignore", frozen=True)
+
+    # --- where things are
+    broker: str = Field(
+        default="kafka://127.0.0.1:9092",
+        description="Kafka bootstrap URL(s), faust style: kafka://host:port[;host:port]",
+    )
+    web_host: str = Field(default="127.0.0.1", description="bind address of the worker's web server")
+    web_port: int = Field(default=6066, ge=0, le=65535)
+    data_dir: Path = Field(default=Path("vasscm-data"), description="worker state (RocksDB tables)")
+    store: str = Field(default="rocksdb://", description="faust table store: rocksdb:// or memory://")
+    partitions: int = Field(default=8, ge=1, le=1024, description="partitions of the topics vasscm creates")
+    max_event_bytes: int = Field(default=MAX_EVENT_BYTES, ge=1024)
+
+    # --- stall thresholds (contract section 4)
+    stall_awaiting_scan: timedelta = timedelta(hours=4)
+    stall_awaiting_release_import: timedelta = timedelta(hours=48)
+    stall_awaiting_release_export: timedelta = timedelta(hours=24)
+    stall_released: timedelta = timedelta(hours=72)
+    stall_held: timedelta = timedelta(hours=24)
+    stall_suspended: timedelta = timedelta(hours=24)
+    stall_expected: timedelta = timedelta(days=7)
+    stall_clock: Literal["wall", "event"] = Field(
+        default="wall",
+        description="what 'now' is for stall checks: the wall clock, or the latest event time "
+        "seen (for replays of recorded logs and simulated ports)",
+    )
+
+    # --- reporting deadlines (Art. 52 / 52a)
+    late_gate_out: timedelta = timedelta(minutes=15)
+    late_loaded: timedelta = timedelta(minutes=30)
+    # --- how long a closed visit still takes late events
+    late_event_retention: timedelta = timedelta(days=7)
+
+    def policy(self) -> Policy:
+        """The thresholds as the pure tracking core takes them."""
+        stall = {
+            "AWAITING_SCAN": _ms(self.stall_awaiting_scan),
+            "AWAITING_RELEASE:import": _ms(self.stall_awaiting_release_import),
+            "AWAITING_RELEASE:export": _ms(self.stall_awaiting_release_export),
+            "AWAITING_RELEASE": _ms(self.stall_awaiting_release_import),
+            "RELEASED": _ms(self.stall_released),
+            "HELD": _ms(self.stall_held),
+            "SUSPENDED": _ms(self.stall_suspended),
+            "EXPECTED": _ms(self.stall_expected),
+        }
+        return Policy(
+            stall=stall,
+            late_gate_out=_ms(self.late_gate_out),
+            late_loaded=_ms(self.late_loaded),
+            retention=_ms(self.late_event_retention),
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

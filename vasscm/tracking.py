@@ -1,0 +1,750 @@
+"""The tracking core: container visits, stages, segments and alerts (contract 3 and 4).
+
+Pure Python: no Kafka, faust, aiohttp or Prometheus, no clock and no environment.
+The live agents and ``vasscm replay`` both call :func:`apply` and :func:`check`, so
+they agree by construction.
+
+How it stays order-independent
+    A container's state keeps the compact events of its recent visits (a visit is
+    ~10 events, well under 1 KiB serialised). Everything else, the split into
+    visits, stages, segments and which alerts hold, is *derived* from those events
+    sorted by event time. So the same set of events gives the same visits whatever
+    order they arrived in; only what was *emitted* along the way (revisions,
+    transient alerts later resolved) remembers the arrival order.
+
+Visit boundaries
+    A visit ends at an exit (``GATE_OUT``/``LOADED``); an event that occurred after
+    it starts the next visit. The last closed visit is kept so a late event can
+    revise its record; older ones are dropped and everything at or before their exit
+    is then refused as stale. A closed visit is forgotten ``retention`` after exit.
+
+Identity
+    ``visit_id`` is the container number and the arrival instant, or the earliest
+    known event until the arrival is known. When a late arrival changes it, the new
+    record lists the old id in ``supersedes`` and alerts under the old id resolve.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final, Literal, NamedTuple
+
+import orjson
+
+from vasscm.durations import duration_text
+from vasscm.events import (
+    Alert,
+    AlertKind,
+    AlertStatus,
+    ClearanceRecord,
+    ContainerEvent,
+    Severity,
+    Stage,
+    VisitState,
+)
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "ContainerState",
+    "Effects",
+    "Policy",
+    "apply",
+    "check",
+    "current_view",
+    "next_deadline",
+    "open_view",
+    "visit_views",
+]
+
+_MS: Final = 1000
+_HOUR: Final = 3600 * _MS
+
+
+# --- policy -----------------------------------------------------------------------
+
+
+def _default_stall() -> dict[str, int]:
+    return {
+        "AWAITING_SCAN": 4 * _HOUR,
+        "AWAITING_RELEASE:import": 48 * _HOUR,
+        "AWAITING_RELEASE:export": 24 * _HOUR,
+        "AWAITING_RELEASE": 48 * _HOUR,  # direction not known yet
+        "RELEASED": 72 * _HOUR,
+        "HELD": 24 * _HOUR,
+        "SUSPENDED": 24 * _HOUR,
+        "EXPECTED": 7 * 24 * _HOUR,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Thresholds the core applies, in milliseconds. Built from settings by the shell.
+
+    ``stall`` keys are ``STAGE`` or ``STAGE:direction``; the latter wins.
+    """
+
+    stall: dict[str, int] = field(default_factory=_default_stall)
+    late_gate_out: int = 15 * 60 * _MS  # Art. 52: GATE_OUT reported within 15 min
+    late_loaded: int = 30 * 60 * _MS  # Art. 52a: LOADED reported within 30 min
+    retention: int = 7 * 24 * _HOUR  # how long a closed visit accepts late events
+
+    def stall_after(self, stage: str, direction: str) -> int | None:
+        return self.stall.get(f"{stage}:{direction}", self.stall.get(stage))
+
+
+DEFAULT_POLICY: Final = Policy()
+
+
+# --- compact events -----------------------------------------------------------------
+
+# Type codes; the second digit of the rank orders events that share an instant:
+# arrivals first, exits last, so an exit at the same millisecond as an ELIGIBLE
+# sees it, and a cancellation at the same instant as an ELIGIBLE wins.
+_CODES: Final = {
+    "EXPECTED": 0,
+    "DISCHARGED": 1,
+    "GATE_IN": 2,
+    "CHANNEL_ASSIGNED": 3,
+    "SCAN_SELECTED": 4,
+    "SCANNED": 5,
+    "SEAL_CHANGED": 6,
+    "DISCREPANCY": 7,
+    "ELIGIBLE": 8,
+    "SUSPENDED": 9,
+    "RESUMED": 10,
+    "ELIGIBILITY_CANCELLED": 11,
+    "GATE_OUT": 12,
+    "LOADED": 13,
+}
+_TYPES: Final = {code: name for name, code in _CODES.items()}
+_ARRIVALS: Final = frozenset({1, 2})
+_EXITS: Final = frozenset({12, 13})
+
+
+class Ev(NamedTuple):
+    """One event as the state keeps it (a JSON array of 8 items)."""
+
+    t: int  # occurred_at, epoch ms
+    code: int
+    eid: int  # 64-bit digest of event_id: duplicates are recognised by it
+    site: str
+    val: str | None  # direction, channel, basis or scan result, by type
+    seal: str | None
+    decl: str | None  # declaration_no of customs events
+    lag: int  # received_at - occurred_at, ms (exits only; 0 elsewhere)
+
+
+def _ms(value: datetime) -> int:
+    return int(value.timestamp() * 1000 // 1)
+
+
+def _dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def _digest(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+
+
+def _compact(event: ContainerEvent, container_no: str, received: datetime | None) -> Ev:
+    kind = event.type
+    code = _CODES[kind]
+    occurred = _ms(event.occurred_at)
+    val: str | None = None
+    seal: str | None = getattr(event, "seal_no", None)
+    decl: str | None = getattr(event, "declaration_no", None)
+    lag = 0
+    if kind in ("DISCHARGED", "GATE_IN", "EXPECTED"):
+        val = str(event.direction)  # type: ignore[union-attr]
+    elif kind == "CHANNEL_ASSIGNED":
+        val = event.channel  # type: ignore[union-attr]
+    elif kind == "ELIGIBLE":
+        val = event.basis  # type: ignore[union-attr]
+    elif kind == "SCANNED":
+        val = event.result  # type: ignore[union-attr]
+    if decl is not None:
+        for ref in event.containers:  # type: ignore[union-attr]
+            if ref.container_no == container_no:
+                seal = ref.seal_no
+                break
+    if code in _EXITS:
+        when = received if received is not None else event.received_at
+        if when is not None:
+            lag = _ms(when) - occurred
+    return Ev(occurred, code, _digest(event.event_id), event.site, val, seal, decl, lag)
+
+
+def _order(ev: Ev) -> tuple[int, int, int]:
+    return (ev.t, ev.code, ev.eid)
+
+
+# --- state ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Book:
+    """What has been emitted for one visit: kept so changes, not repeats, are emitted."""
+
+    visit_id: str = ""
+    revision: int = 0
+    digest: int = 0
+    aliases: list[str] = field(default_factory=list)
+    # alert key "KIND/STAGE" -> [status "f"/"r", since ms]
+    alerts: dict[str, list[Any]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ContainerState:
+    """Everything the tracker holds for one container: its recent visits' events."""
+
+    container_no: str
+    events: list[Ev] = field(default_factory=list)  # sorted by _order
+    books: list[_Book] = field(default_factory=list)  # one per visit, oldest first
+    horizon: int | None = None  # events at or before this instant are stale
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            {
+                "c": self.container_no,
+                "h": self.horizon,
+                "e": self.events,
+                "b": [[b.visit_id, b.revision, b.digest, b.aliases, b.alerts] for b in self.books],
+            },
+            default=tuple,  # Ev is a NamedTuple: stored as a plain array
+        )
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> ContainerState:
+        doc = orjson.loads(data)
+        return cls(
+            container_no=doc["c"],
+            horizon=doc["h"],
+            events=[Ev(*e) for e in doc["e"]],
+            books=[_Book(b[0], b[1], b[2], b[3], b[4]) for b in doc["b"]],
+        )
+
+    @property
+    def event_count(self) -> int:
+        return len(self.events)
+
+
+# --- derivation: from events to a visit -------------------------------------------------
+
+
+@dataclass(slots=True)
+class _AlertSpec:
+    kind: AlertKind
+    stage: Stage
+    status: str  # "f" firing / "r" resolved
+    since: int
+    detail: str
+
+
+@dataclass(slots=True)
+class _Visit:
+    """A visit as derived from its sorted events."""
+
+    events: list[Ev]
+    container_no: str
+    visit_id: str = ""
+    site: str = ""
+    direction: str = "unknown"
+    arrived: int | None = None
+    eligible: int | None = None  # first ELIGIBLE still in force (at exit, or now)
+    exited: int | None = None
+    exit_code: int | None = None
+    exit_seal: str | None = None
+    exit_lag: int = 0
+    seal: str | None = None  # last known seal before exit
+    channel: str = "unknown"
+    decls: list[str] = field(default_factory=list)
+    selected: int | None = None
+    scanned: int | None = None
+    scan_result: str | None = None
+    suspended: bool = False
+    not_released: bool = True  # at exit: not eligible, or suspended
+    timeline: list[tuple[Stage, int]] = field(default_factory=list)
+
+    @property
+    def stage(self) -> Stage:
+        return self.timeline[-1][0]
+
+    @property
+    def stage_since(self) -> int:
+        return self.timeline[-1][1]
+
+    @property
+    def closed(self) -> bool:
+        return self.exited is not None
+
+
+def _split(events: list[Ev]) -> Iterator[list[Ev]]:
+    start = 0
+    for i, ev in enumerate(events):
+        if ev.code in _EXITS:
+            yield events[start : i + 1]
+            start = i + 1
+    if start < len(events):
+        yield events[start:]
+
+
+def _derive(events: list[Ev], container_no: str) -> _Visit:
+    v = _Visit(events=events, container_no=container_no)
+    eligible_on = False
+    held = False
+    expected_direction: str | None = None
+    arrival_site: str | None = None
+    channel_t = -1
+    decls: set[str] = set()
+    for ev in events:
+        code = ev.code
+        if ev.decl is not None:
+            decls.add(ev.decl)
+        if ev.seal is not None and code not in _EXITS:
+            v.seal = ev.seal
+        if code in _ARRIVALS:
+            if v.arrived is None:
+                v.arrived = ev.t
+                v.direction = ev.val or v.direction
+                arrival_site = ev.site
+        elif code == 0:  # EXPECTED
+            if expected_direction is None:
+                expected_direction = ev.val
+        elif code == 3:  # CHANNEL_ASSIGNED: the latest decision counts
+            if ev.t >= channel_t:
+                v.channel, channel_t = ev.val or "unknown", ev.t
+        elif code == 4:
+            if v.selected is None:
+                v.selected = ev.t
+        elif code == 5:
+            if v.scanned is None:
+                v.scanned = ev.t
+            v.scan_result = ev.val
+        elif code == 7:
+            held = True
+        elif code == 8:  # ELIGIBLE
+            if not eligible_on:
+                eligible_on, v.eligible = True, ev.t
+            held = False
+        elif code == 9:
+            v.suspended = True
+        elif code == 10:
+            v.suspended = False
+        elif code == 11:  # ELIGIBILITY_CANCELLED
+            eligible_on, v.eligible = False, None
+        elif code in _EXITS:
+            v.exited, v.exit_code, v.exit_seal, v.exit_lag = ev.t, code, ev.seal, ev.lag
+            v.not_released = not eligible_on or v.suspended
+        stage = _stage(v, eligible_on, held)
+        if not v.timeline or v.timeline[-1][0] != stage:
+            v.timeline.append((stage, ev.t))
+    if v.arrived is None and expected_direction is not None:
+        v.direction = expected_direction
+    v.site = arrival_site or events[0].site
+    v.decls = sorted(decls)
+    anchor = v.arrived if v.arrived is not None else events[0].t
+    v.visit_id = f"{container_no}-{_dt(anchor):%Y%m%dT%H%M%SZ}"
+    return v
+
+
+def _stage(v: _Visit, eligible_on: bool, held: bool) -> Stage:
+    if v.exited is not None:
+        return Stage.EXITED
+    if v.suspended:
+        return Stage.SUSPENDED
+    if held:
+        return Stage.HELD
+    if v.arrived is None:
+        return Stage.EXPECTED
+    if eligible_on:
+        return Stage.RELEASED
+    if v.selected is not None and v.scanned is None:
+        return Stage.AWAITING_SCAN
+    return Stage.AWAITING_RELEASE
+
+
+def _desired_alerts(v: _Visit, now: int, policy: Policy) -> dict[str, _AlertSpec]:
+    """Which alerts hold for this visit given everything known, judged at ``now``."""
+    out: dict[str, _AlertSpec] = {}
+    if v.closed:
+        assert v.exited is not None
+        exited = v.exited
+        if v.not_released:
+            why = "suspended" if v.suspended else "not eligible (no ELIGIBLE in force)"
+            out["EXIT_WITHOUT_RELEASE/EXITED"] = _AlertSpec(
+                AlertKind.EXIT_WITHOUT_RELEASE, Stage.EXITED, "f", exited, f"exited while {why}"
+            )
+        if v.selected is not None and v.scanned is None:
+            out["UNSCANNED_EXIT/EXITED"] = _AlertSpec(
+                AlertKind.UNSCANNED_EXIT, Stage.EXITED, "f", exited,
+                f"selected for scan at {_iso(v.selected)} and exited unscanned",
+            )
+        if v.exit_seal is not None and v.seal is not None and v.exit_seal != v.seal:
+            out["SEAL_MISMATCH/EXITED"] = _AlertSpec(
+                AlertKind.SEAL_MISMATCH, Stage.EXITED, "f", exited,
+                f"exit seal {v.exit_seal!r} differs from last known seal {v.seal!r}",
+            )
+        limit = policy.late_gate_out if v.exit_code == 12 else policy.late_loaded
+        if v.exit_lag > limit:
+            out["LATE_REPORT/EXITED"] = _AlertSpec(
+                AlertKind.LATE_REPORT, Stage.EXITED, "f", exited,
+                f"{_TYPES[v.exit_code or 12]} reported {_span(v.exit_lag)} after it occurred "
+                f"(deadline {_span(limit)})",
+            )
+    timeline = v.timeline
+    for i, (stage, start) in enumerate(timeline):
+        if stage is Stage.EXITED:
+            continue
+        limit_ms = policy.stall_after(stage, v.direction)
+        if limit_ms is None:
+            continue
+        current = i == len(timeline) - 1
+        end = now if current else timeline[i + 1][1]
+        if end - start <= limit_ms:
+            continue
+        key = f"STALLED/{stage}"
+        status = "f" if current else "r"
+        prior = out.get(key)
+        if prior is not None and prior.status == "f":
+            continue
+        if prior is not None and status == "r":
+            continue  # keep the first interval that stalled
+        out[key] = _AlertSpec(
+            AlertKind.STALLED, stage, status, start,
+            f"in {stage} for more than {_span(limit_ms)}",
+        )
+    return out
+
+
+def _span(ms: int) -> str:
+    return duration_text(ms / 1000)
+
+
+def _iso(ms: int) -> str:
+    return _dt(ms).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _record(v: _Visit, desired: dict[str, _AlertSpec]) -> dict[str, Any]:
+    """The record content (no revision): its digest decides whether to re-emit."""
+    assert v.exited is not None
+    segments: dict[str, float] = {}
+    pre_cleared = v.eligible is not None and v.arrived is not None and v.eligible < v.arrived
+    if v.eligible is not None and not v.not_released:
+        if v.arrived is not None:
+            segments["release"] = max(0, v.eligible - v.arrived) / 1000
+        start = v.arrived if pre_cleared and v.arrived is not None else v.eligible
+        segments["exit"] = max(0, v.exited - start) / 1000
+    if v.arrived is not None:
+        segments["dwell"] = max(0, v.exited - v.arrived) / 1000
+    if v.scanned is not None:
+        froms = [t for t in (v.selected, v.arrived) if t is not None]
+        if froms:
+            segments["scan_wait"] = max(0, v.scanned - max(froms)) / 1000
+    kinds = sorted({spec.kind.value for spec in desired.values()})
+    return {
+        "container_no": v.container_no,
+        "site": v.site,
+        "direction": v.direction,
+        "visit_id": v.visit_id,
+        "declaration_nos": v.decls,
+        "channel": v.channel,
+        "arrived_at": v.arrived,
+        "eligible_at": v.eligible if not v.not_released else None,
+        "exited_at": v.exited,
+        "segments": segments,
+        "pre_cleared": pre_cleared and not v.not_released,
+        "scanned": v.scanned is not None,
+        "scan_result": v.scan_result,
+        "alerts": kinds,
+    }
+
+
+# --- effects --------------------------------------------------------------------------------
+
+
+Outcome = Literal["accepted", "duplicate", "stale"]
+
+
+@dataclass(slots=True)
+class Effects:
+    """What applying an event (or a check) produced, for the shell to publish."""
+
+    outcome: Outcome = "accepted"
+    records: list[ClearanceRecord] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    detail: str = ""
+
+    def extend(self, other: Effects) -> None:
+        self.records.extend(other.records)
+        self.alerts.extend(other.alerts)
+
+
+# --- the core operations ------------------------------------------------------------------
+
+
+def apply(
+    state: ContainerState | None,
+    event: ContainerEvent,
+    *,
+    container_no: str,
+    now: datetime,
+    received_at: datetime | None = None,
+    policy: Policy = DEFAULT_POLICY,
+) -> tuple[ContainerState, Effects]:
+    """Apply one container's event; return the new state and what it produced.
+
+    ``now`` is the clock alerts are judged and stamped by (the caller's: wall clock
+    live, the event-time watermark in replay). ``received_at`` overrides the event's.
+    """
+    if state is None:
+        state = ContainerState(container_no=container_no)
+    ev = _compact(event, container_no, received_at)
+    if any(e.eid == ev.eid for e in state.events):
+        return state, Effects(outcome="duplicate")
+    if state.horizon is not None and ev.t <= state.horizon:
+        return state, Effects(
+            outcome="stale",
+            detail=f"occurred {_iso(ev.t)}, in a visit that closed by {_iso(state.horizon)} "
+            "and is no longer held",
+        )
+    events = state.events
+    # Common case: the event is the newest; otherwise insert in order.
+    if not events or _order(events[-1]) <= _order(ev):
+        events.append(ev)
+    else:
+        events.append(ev)
+        events.sort(key=_order)
+    return state, _settle(state, _ms(now), policy)
+
+
+def check(
+    state: ContainerState, *, now: datetime, policy: Policy = DEFAULT_POLICY
+) -> tuple[ContainerState | None, Effects]:
+    """Re-judge time-dependent alerts at ``now``; ``None`` when the state has expired."""
+    now_ms = _ms(now)
+    effects = _settle(state, now_ms, policy)
+    if state.books and state.events and state.events[-1].code in _EXITS:
+        if now_ms >= state.events[-1].t + policy.retention:
+            return None, effects
+    return state, effects
+
+
+def next_deadline(state: ContainerState, policy: Policy = DEFAULT_POLICY) -> datetime | None:
+    """When :func:`check` next has something to do for this container."""
+    if not state.events:
+        return None
+    last = state.events[-1]
+    if last.code in _EXITS:
+        return _dt(last.t + policy.retention)
+    visit = _derive(list(_split(state.events))[-1], state.container_no)
+    book = state.books[-1] if state.books else _Book()
+    limit = policy.stall_after(visit.stage, visit.direction)
+    if limit is None:
+        return None
+    entry = book.alerts.get(f"STALLED/{visit.stage}")
+    if entry is not None and entry[0] == "f" and entry[1] == visit.stage_since:
+        return None  # already firing for this stage; it resolves on the next event
+    return _dt(visit.stage_since + limit + 1)
+
+
+def _settle(state: ContainerState, now: int, policy: Policy) -> Effects:
+    """Re-derive the visits, emit what changed, and trim old visits."""
+    effects = Effects()
+    visits = [_derive(chunk, state.container_no) for chunk in _split(state.events)]
+    books = _match_books(state.books, visits, effects, now)
+    for v, book in zip(visits, books, strict=True):
+        desired = _desired_alerts(v, now, policy)
+        _emit_alerts(v, book, desired, now, effects)
+        if v.closed:
+            content = _record(v, desired)
+            digest = _digest(orjson.dumps(content).decode())
+            if digest != book.digest:
+                book.revision += 1
+                book.digest = digest
+                effects.records.append(_to_record(content, book))
+    # Keep the open visit and the last closed one; everything up to the exit of a
+    # dropped visit is stale from now on.
+    keep = 1 if visits[-1].closed else 2
+    while len(visits) > keep:
+        dropped = visits.pop(0)
+        books.pop(0)
+        state.horizon = dropped.exited
+        del state.events[: len(dropped.events)]
+    state.books = books
+    return effects
+
+
+def _match_books(old: list[_Book], visits: list[_Visit], effects: Effects, now: int) -> list[_Book]:
+    """Carry each visit's emission history over by visit id.
+
+    A visit whose id changed (its arrival became known, or a late exit split it)
+    takes the history of the old visit that held its first event, lists the old id
+    in ``supersedes`` when a record went out under it, and resolves alerts still
+    firing under the old id.
+    """
+    by_id = {b.visit_id: b for b in old}
+    out: list[_Book] = []
+    for v in visits:
+        book = by_id.pop(v.visit_id, None)
+        out.append(book if book is not None else _Book(visit_id=v.visit_id))
+    if by_id:  # ids no longer in use
+        for stale in by_id.values():
+            target = _owner(stale, visits, out)
+            if stale.revision and target is not None:
+                target.aliases = sorted({*target.aliases, stale.visit_id, *stale.aliases})
+                target.revision = max(target.revision, stale.revision)
+            for key, (status, since) in stale.alerts.items():
+                if status == "f":
+                    kind, stage = key.split("/", 1)
+                    effects.alerts.append(
+                        _alert_from_book(stale.visit_id, kind, stage, since, now, visits, target)
+                    )
+    return out
+
+
+def _owner(stale: _Book, visits: list[_Visit], books: list[_Book]) -> _Book | None:
+    # The id encodes the anchor instant; the visit whose span covers it took over.
+    for v, b in zip(visits, books, strict=True):
+        if v.events[0].t <= _anchor_of(stale.visit_id) <= v.events[-1].t:
+            return b
+    return books[-1] if books else None
+
+
+def _anchor_of(visit_id: str) -> int:
+    stamp = visit_id.rsplit("-", 1)[1]
+    return _ms(datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC))
+
+
+def _alert_from_book(
+    visit_id: str, kind: str, stage: str, since: int, now: int, visits: list[_Visit], target: _Book | None
+) -> Alert:
+    v = visits[-1]
+    for cand in visits:
+        if target is not None and cand.visit_id == target.visit_id:
+            v = cand
+    return Alert(
+        alert_id=f"{visit_id}/{kind}/{stage}",
+        kind=AlertKind(kind),
+        severity=_SEVERITY[AlertKind(kind)],
+        status=AlertStatus.RESOLVED,
+        container_no=v.container_no,
+        site=v.site,
+        direction=v.direction,  # type: ignore[arg-type]
+        stage=Stage(stage),
+        since=_dt(since),
+        detected_at=_dt(now),
+        detail=f"visit re-identified as {v.visit_id}",
+        visit_id=visit_id,
+    )
+
+
+_SEVERITY: Final = {
+    AlertKind.EXIT_WITHOUT_RELEASE: Severity.CRITICAL,
+    AlertKind.UNSCANNED_EXIT: Severity.CRITICAL,
+    AlertKind.SEAL_MISMATCH: Severity.WARNING,
+    AlertKind.STALLED: Severity.WARNING,
+    AlertKind.LATE_REPORT: Severity.WARNING,
+}
+
+
+def _emit_alerts(
+    v: _Visit, book: _Book, desired: dict[str, _AlertSpec], now: int, effects: Effects
+) -> None:
+    for key, spec in desired.items():
+        held = book.alerts.get(key)
+        if held is not None and (held == [spec.status, spec.since] or held[0] == spec.status == "r"):
+            continue
+        book.alerts[key] = [spec.status, spec.since]
+        effects.alerts.append(_alert(v, spec, now))
+    for key, held in book.alerts.items():
+        if held[0] == "f" and key not in desired:
+            held[0] = "r"
+            kind, stage = key.split("/", 1)
+            spec = _AlertSpec(
+                AlertKind(kind), Stage(stage), "r", held[1],
+                "no longer holds given later-arriving events",
+            )
+            effects.alerts.append(_alert(v, spec, now))
+
+
+def _alert(v: _Visit, spec: _AlertSpec, now: int) -> Alert:
+    return Alert(
+        alert_id=f"{v.visit_id}/{spec.kind}/{spec.stage}",
+        kind=spec.kind,
+        severity=_SEVERITY[spec.kind],
+        status=AlertStatus.FIRING if spec.status == "f" else AlertStatus.RESOLVED,
+        container_no=v.container_no,
+        site=v.site,
+        direction=v.direction,  # type: ignore[arg-type]
+        stage=spec.stage,
+        since=_dt(spec.since),
+        detected_at=_dt(max(now, spec.since)),
+        detail=spec.detail,
+        visit_id=v.visit_id,
+    )
+
+
+def _to_record(content: dict[str, Any], book: _Book) -> ClearanceRecord:
+    return ClearanceRecord(
+        **{
+            **content,
+            "arrived_at": _opt_dt(content["arrived_at"]),
+            "eligible_at": _opt_dt(content["eligible_at"]),
+            "exited_at": _dt(content["exited_at"]),
+        },
+        revision=book.revision,
+        supersedes=book.aliases,
+    )
+
+
+def _opt_dt(ms: int | None) -> datetime | None:
+    return None if ms is None else _dt(ms)
+
+
+# --- views ----------------------------------------------------------------------------------
+
+
+def visit_views(state: ContainerState) -> Iterable[VisitState]:
+    """Every visit the state holds, oldest first."""
+    books = {b.visit_id: b for b in state.books}
+    for chunk in _split(state.events):
+        v = _derive(chunk, state.container_no)
+        yield _view(v, books.get(v.visit_id))
+
+
+def current_view(state: ContainerState) -> VisitState | None:
+    """The latest visit (open, else the last closed one)."""
+    views = list(visit_views(state))
+    return views[-1] if views else None
+
+
+def open_view(state: ContainerState) -> VisitState | None:
+    """The open visit, if the container is in the yard (or expected)."""
+    view = current_view(state)
+    return view if view is not None and view.stage is not Stage.EXITED else None
+
+
+def _view(v: _Visit, book: _Book | None) -> VisitState:
+    firing = sorted(k.split("/", 1)[0] for k, h in (book.alerts.items() if book else ()) if h[0] == "f")
+    return VisitState(
+        container_no=v.container_no,
+        visit_id=v.visit_id,
+        site=v.site,
+        direction=v.direction,  # type: ignore[arg-type]
+        stage=v.stage,
+        stage_since=_dt(v.stage_since),
+        arrived_at=_opt_dt(v.arrived),
+        eligible_at=_opt_dt(v.eligible),
+        exited_at=_opt_dt(v.exited),
+        declaration_nos=v.decls,
+        channel=v.channel,  # type: ignore[arg-type]
+        selected_for_scan=v.selected is not None,
+        scanned=v.scanned is not None,
+        seal_no=v.seal,
+        alerts_firing=firing,
+        events=len(v.events),
+    )
+
