@@ -54,12 +54,25 @@ class replay(_SyncCommand):
 
     options: ClassVar[list[Any]] = [
         argument("events", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
-        option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
-               help="directory for the output files (created if missing)"),
-        option("--as-of", "as_of", default=None, callback=_timestamp,
-               help="judge STALLED at this instant (default: latest occurred_at seen)"),
-        option("--progress/--no-progress", default=None,
-               help="progress bar (default: only when stderr is a terminal)"),
+        option(
+            "--out",
+            "out",
+            required=True,
+            type=click.Path(file_okay=False, path_type=Path),
+            help="directory for the output files (created if missing)",
+        ),
+        option(
+            "--as-of",
+            "as_of",
+            default=None,
+            callback=_timestamp,
+            help="judge STALLED at this instant (default: latest occurred_at seen)",
+        ),
+        option(
+            "--progress/--no-progress",
+            default=None,
+            help="progress bar (default: only when stderr is a terminal)",
+        ),
     ]
 
     def handle(self, events: Path, out: Path, as_of: datetime | None, progress: bool | None) -> int:
@@ -67,12 +80,110 @@ class replay(_SyncCommand):
         from vasscm.settings import get_settings
 
         summary = replay_file(
-            events, out, as_of=as_of, policy=get_settings().policy(),
+            events,
+            out,
+            as_of=as_of,
+            policy=get_settings().policy(),
             progress=sys.stderr.isatty() if progress is None else progress,
             max_event_bytes=get_settings().max_event_bytes,
         )
         click.echo(summary.render(), err=True)
         return 0
+
+
+def _csv_list(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+class report(_SyncCommand):
+    """Time-Release-Study style KPIs from clearance records (contract section 6)."""
+
+    options: ClassVar[list[Any]] = [
+        argument("clearances", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
+        option(
+            "--format",
+            "fmt",
+            type=click.Choice(["md", "csv", "json", "html"]),
+            default="md",
+            show_default=True,
+        ),
+        option(
+            "--by",
+            "by",
+            default="site,direction",
+            callback=_csv_list,
+            show_default=True,
+            help="group by these fields: site, direction, channel, period",
+        ),
+        option(
+            "--period",
+            "period",
+            type=click.Choice(["day", "week", "month", "quarter", "year"]),
+            default="month",
+            show_default=True,
+            help="bucket used when --by includes period",
+        ),
+        option(
+            "--utc-offset",
+            "utc_offset",
+            default="+07:00",
+            show_default=True,
+            help="time zone of period boundaries",
+        ),
+        option(
+            "--target",
+            "targets",
+            multiple=True,
+            metavar="SEGMENT=DURATION",
+            help="share within target, e.g. release=24h (repeatable; default release=24h)",
+        ),
+        option(
+            "--compare",
+            "compare",
+            default=None,
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="an earlier period's clearances.jsonl to compare against",
+        ),
+        option(
+            "--out",
+            "out",
+            default=None,
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="write here instead of stdout",
+        ),
+    ]
+
+    def handle(self, **options: Any) -> int:
+        from vasscm.report import run_report
+
+        return run_report(**options)
+
+
+class topics(_SyncCommand):
+    """Write (export) or verify (check) the published contract under topics/."""
+
+    options: ClassVar[list[Any]] = [
+        argument("action", type=click.Choice(["export", "check"])),
+        option(
+            "--dir",
+            "directory",
+            default="topics",
+            show_default=True,
+            type=click.Path(file_okay=False, path_type=Path),
+        ),
+    ]
+
+    def handle(self, action: str, directory: Path) -> int:
+        from vasscm.topics import check, export
+
+        if action == "export":
+            for path in export(directory):
+                click.echo(f"wrote {path}", err=True)
+            return 0
+        problems = check(directory)
+        for problem in problems:
+            click.echo(problem, err=True)
+        return 1 if problems else 0
 
 
 def main() -> NoReturn:

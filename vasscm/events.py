@@ -29,7 +29,14 @@ from pydantic import (
     ValidationError,
 )
 from stdnum import iso6346
-from stdnum.exceptions import InvalidChecksum, InvalidFormat, InvalidLength, ValidationError as StdnumError
+from stdnum.exceptions import (
+    InvalidChecksum,
+    InvalidFormat,
+    InvalidLength,
+)
+from stdnum.exceptions import (
+    ValidationError as StdnumError,
+)
 
 __all__ = [
     "ARRIVAL_TYPES",
@@ -54,8 +61,8 @@ __all__ = [
     "Direction",
     "Discharged",
     "Discrepancy",
-    "Eligible",
     "EligibilityCancelled",
+    "Eligible",
     "Event",
     "EventType",
     "Expected",
@@ -186,7 +193,9 @@ def _timestamp_text(value: Any) -> Any:
         return value
     if isinstance(value, datetime):
         return value
-    raise ValueError("must be an RFC 3339 timestamp string with an offset, e.g. 2018-03-01T08:00:00+07:00")
+    raise ValueError(
+        "must be an RFC 3339 timestamp string with an offset, e.g. 2018-03-01T08:00:00+07:00"
+    )
 
 
 def _timestamp_range(value: datetime) -> datetime:
@@ -226,10 +235,13 @@ def parse_container_no(value: Any) -> str:
             f"{value!r} has a wrong ISO 6346 check digit (last digit should be {expected})"
         ) from None
     except InvalidLength:
-        raise ValueError(f"{value!r} must be 11 characters: owner code, category, 6 digits, check digit") from None
+        raise ValueError(
+            f"{value!r} must be 11 characters: owner code, category, 6 digits, check digit"
+        ) from None
     except InvalidFormat:
         raise ValueError(
-            f"{value!r} is not ISO 6346: 3-letter owner code, category U/J/Z/R, 6 digits, check digit"
+            f"{value!r} is not ISO 6346: 3-letter owner code, category U/J/Z/R, "
+            "6 digits, check digit"
         ) from None
     except StdnumError as exc:  # any future stdnum error class
         raise ValueError(f"{value!r} is not a valid ISO 6346 number: {exc}") from None
@@ -387,7 +399,13 @@ class EligibilityCancelled(_Customs):
 
 PortEvent: TypeAlias = Discharged | GateIn | GateOut | Loaded | SealChanged | Discrepancy
 CustomsEvent: TypeAlias = (
-    Expected | ScanSelected | ChannelAssigned | Eligible | Suspended | Resumed | EligibilityCancelled
+    Expected
+    | ScanSelected
+    | ChannelAssigned
+    | Eligible
+    | Suspended
+    | Resumed
+    | EligibilityCancelled
 )
 #: What the tracker consumes: one container's event. A customs event qualifies once
 #: :func:`fan_out` has narrowed its ``containers`` to the one container.
@@ -505,14 +523,16 @@ def parse_event(
     try:
         return _parse(raw, topic, max_bytes)
     except Exception as exc:  # the promise is "never raises": a bug becomes a rejection
-        return Rejection(code=RejectCode.INVALID_FIELD, reason=f"could not be parsed: {type(exc).__name__}: {exc}"[:500])
+        return Rejection(
+            code=RejectCode.INVALID_FIELD,
+            reason=f"could not be parsed: {type(exc).__name__}: {exc}"[:500],
+        )
 
 
-def _parse(raw: bytes | bytearray | memoryview | str, topic: str | None, max_bytes: int) -> ContainerEvent | Rejection:
-    if isinstance(raw, str):
-        data = raw.encode("utf-8", "surrogatepass")
-    else:
-        data = bytes(raw)
+def _parse(
+    raw: bytes | bytearray | memoryview | str, topic: str | None, max_bytes: int
+) -> ContainerEvent | Rejection:
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw)
     if not data.strip():
         return Rejection(code=RejectCode.EMPTY, reason="empty record: expected one JSON object")
     if len(data) > max_bytes:
@@ -553,7 +573,8 @@ def _parse(raw: bytes | bytearray | memoryview | str, topic: str | None, max_byt
             field="type",
             event_id=event_id,
             type=str(kind)[:64],
-            reason=f"field 'type': unknown event type {str(kind)[:64]!r}; expected one of {_KNOWN_TYPES}",
+            reason=f"field 'type': unknown event type {str(kind)[:64]!r}; "
+            f"expected one of {_KNOWN_TYPES}",
         )
     if topic is not None and topic in INPUT_TOPICS and TOPIC_OF_TYPE[kind] != topic:
         return Rejection(
@@ -731,4 +752,3 @@ def dead_letter(
 def dump_json(model: BaseModel, *, exclude_none: bool = False) -> bytes:
     """One compact JSON document for a model (timestamps in UTC, ``Z``)."""
     return orjson.dumps(model.model_dump(mode="json", exclude_none=exclude_none))
-

@@ -33,11 +33,17 @@ class Settings(BaseSettings):
         default="kafka://127.0.0.1:9092",
         description="Kafka bootstrap URL(s), faust style: kafka://host:port[;host:port]",
     )
-    web_host: str = Field(default="127.0.0.1", description="bind address of the worker's web server")
+    web_host: str = Field(
+        default="127.0.0.1", description="bind address of the worker's web server"
+    )
     web_port: int = Field(default=6066, ge=0, le=65535)
     data_dir: Path = Field(default=Path("vasscm-data"), description="worker state (RocksDB tables)")
-    store: str = Field(default="rocksdb://", description="faust table store: rocksdb:// or memory://")
-    partitions: int = Field(default=8, ge=1, le=1024, description="partitions of the topics vasscm creates")
+    store: str = Field(
+        default="rocksdb://", description="faust table store: rocksdb:// or memory://"
+    )
+    partitions: int = Field(
+        default=8, ge=1, le=1024, description="partitions of the topics vasscm creates"
+    )
     max_event_bytes: int = Field(default=MAX_EVENT_BYTES, ge=1024)
 
     # --- stall thresholds (contract section 4)

@@ -379,18 +379,27 @@ def _desired_alerts(v: _Visit, now: int, policy: Policy) -> dict[str, _AlertSpec
             )
         if v.selected is not None and v.scanned is None:
             out["UNSCANNED_EXIT/EXITED"] = _AlertSpec(
-                AlertKind.UNSCANNED_EXIT, Stage.EXITED, "f", exited,
+                AlertKind.UNSCANNED_EXIT,
+                Stage.EXITED,
+                "f",
+                exited,
                 f"selected for scan at {_iso(v.selected)} and exited unscanned",
             )
         if v.exit_seal is not None and v.seal is not None and v.exit_seal != v.seal:
             out["SEAL_MISMATCH/EXITED"] = _AlertSpec(
-                AlertKind.SEAL_MISMATCH, Stage.EXITED, "f", exited,
+                AlertKind.SEAL_MISMATCH,
+                Stage.EXITED,
+                "f",
+                exited,
                 f"exit seal {v.exit_seal!r} differs from last known seal {v.seal!r}",
             )
         limit = policy.late_gate_out if v.exit_code == 12 else policy.late_loaded
         if v.exit_lag > limit:
             out["LATE_REPORT/EXITED"] = _AlertSpec(
-                AlertKind.LATE_REPORT, Stage.EXITED, "f", exited,
+                AlertKind.LATE_REPORT,
+                Stage.EXITED,
+                "f",
+                exited,
                 f"{_TYPES[v.exit_code or 12]} reported {_span(v.exit_lag)} after it occurred "
                 f"(deadline {_span(limit)})",
             )
@@ -413,7 +422,10 @@ def _desired_alerts(v: _Visit, now: int, policy: Policy) -> dict[str, _AlertSpec
         if prior is not None and status == "r":
             continue  # keep the first interval that stalled
         out[key] = _AlertSpec(
-            AlertKind.STALLED, stage, status, start,
+            AlertKind.STALLED,
+            stage,
+            status,
+            start,
             f"in {stage} for more than {_span(limit_ms)}",
         )
     return out
@@ -526,9 +538,9 @@ def check(
     """Re-judge time-dependent alerts at ``now``; ``None`` when the state has expired."""
     now_ms = _ms(now)
     effects = _settle(state, now_ms, policy)
-    if state.books and state.events and state.events[-1].code in _EXITS:
-        if now_ms >= state.events[-1].t + policy.retention:
-            return None, effects
+    last = state.events[-1] if state.events else None
+    if last is not None and last.code in _EXITS and now_ms >= last.t + policy.retention:
+        return None, effects
     return state, effects
 
 
@@ -619,7 +631,13 @@ def _anchor_of(visit_id: str) -> int:
 
 
 def _alert_from_book(
-    visit_id: str, kind: str, stage: str, since: int, now: int, visits: list[_Visit], target: _Book | None
+    visit_id: str,
+    kind: str,
+    stage: str,
+    since: int,
+    now: int,
+    visits: list[_Visit],
+    target: _Book | None,
 ) -> Alert:
     v = visits[-1]
     for cand in visits:
@@ -655,7 +673,9 @@ def _emit_alerts(
 ) -> None:
     for key, spec in desired.items():
         held = book.alerts.get(key)
-        if held is not None and (held == [spec.status, spec.since] or held[0] == spec.status == "r"):
+        if held is not None and (
+            held == [spec.status, spec.since] or held[0] == spec.status == "r"
+        ):
             continue
         book.alerts[key] = [spec.status, spec.since]
         effects.alerts.append(_alert(v, spec, now))
@@ -664,7 +684,10 @@ def _emit_alerts(
             held[0] = "r"
             kind, stage = key.split("/", 1)
             spec = _AlertSpec(
-                AlertKind(kind), Stage(stage), "r", held[1],
+                AlertKind(kind),
+                Stage(stage),
+                "r",
+                held[1],
                 "no longer holds given later-arriving events",
             )
             effects.alerts.append(_alert(v, spec, now))
@@ -728,7 +751,9 @@ def open_view(state: ContainerState) -> VisitState | None:
 
 
 def _view(v: _Visit, book: _Book | None) -> VisitState:
-    firing = sorted(k.split("/", 1)[0] for k, h in (book.alerts.items() if book else ()) if h[0] == "f")
+    firing = sorted(
+        k.split("/", 1)[0] for k, h in (book.alerts.items() if book else ()) if h[0] == "f"
+    )
     return VisitState(
         container_no=v.container_no,
         visit_id=v.visit_id,
@@ -747,4 +772,3 @@ def _view(v: _Visit, book: _Book | None) -> VisitState:
         alerts_firing=firing,
         events=len(v.events),
     )
-

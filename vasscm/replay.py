@@ -1,0 +1,336 @@
+"""Offline replay: the tracking core over a JSONL event log (``vasscm replay``).
+
+The :class:`Replayer` is the same loop the live tracker runs (parse, fan out,
+apply, schedule deadlines, check what fell due), minus Kafka: the clock is the
+event-time watermark, the highest ``occurred_at`` seen. :func:`replay_file`
+streams a file through it, so memory holds the open visits, not the file.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Final
+
+from vasscm.deadlines import DeadlineIndex
+from vasscm.events import (
+    MAX_EVENT_BYTES,
+    RejectCode,
+    Rejection,
+    dead_letter,
+    dump_json,
+    fan_out,
+    parse_event,
+)
+from vasscm.tracking import (
+    DEFAULT_POLICY,
+    ContainerState,
+    Effects,
+    Policy,
+    apply,
+    check,
+    next_deadline,
+    open_view,
+)
+
+__all__ = ["Replayer", "Summary", "replay_file"]
+
+_OUTPUTS: Final = ("clearances.jsonl", "alerts.jsonl", "rejected.jsonl", "state.jsonl")
+
+
+def _ms(value: datetime) -> int:
+    return int(value.timestamp() * 1000 // 1)
+
+
+def _dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+@dataclass(slots=True)
+class Summary:
+    """What a replay did, for the closing lines and for tests."""
+
+    lines: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    records: int = 0
+    visits_completed: int = 0
+    visits_open: int = 0
+    alerts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    as_of: datetime | None = None
+    seconds: float = 0.0
+
+    def render(self) -> str:
+        rate = self.lines / self.seconds if self.seconds > 0 else 0.0
+        lines = [
+            f"events read      {self.lines:>12,}  ({rate:,.0f}/s over {self.seconds:.1f} s)",
+            f"  accepted       {self.accepted:>12,}",
+            f"  duplicates     {self.duplicates:>12,}",
+            f"  rejected       {sum(self.rejected.values()):>12,}"
+            + (
+                "  (" + ", ".join(f"{k} {v:,}" for k, v in sorted(self.rejected.items())) + ")"
+                if self.rejected
+                else ""
+            ),
+            f"visits completed {self.visits_completed:>12,}"
+            f"  ({self.records:,} records incl. revisions)",
+            f"visits open      {self.visits_open:>12,}"
+            + (f"  as of {self.as_of.isoformat()}" if self.as_of else ""),
+        ]
+        kinds = sorted({kind for kind, _ in self.alerts})
+        if kinds:
+            lines.append("alerts           firing  resolved")
+            lines.extend(
+                f"  {kind:<22} {self.alerts[kind, 'firing']:>7,} "
+                f"{self.alerts[kind, 'resolved']:>9,}"
+                for kind in kinds
+            )
+        else:
+            lines.append("alerts           none")
+        return "\n".join(lines)
+
+
+Sink = Callable[[bytes], object]
+
+
+class Replayer:
+    """The tracking loop over events in arrival order, with an event-time clock."""
+
+    def __init__(
+        self,
+        *,
+        on_record: Sink,
+        on_alert: Sink,
+        on_rejected: Sink,
+        policy: Policy = DEFAULT_POLICY,
+        as_of: datetime | None = None,
+        max_event_bytes: int = MAX_EVENT_BYTES,
+    ) -> None:
+        self.states: dict[str, ContainerState] = {}
+        self.deadlines = DeadlineIndex()
+        self.summary = Summary()
+        self.policy = policy
+        self.max_event_bytes = max_event_bytes
+        self._as_of = _ms(as_of) if as_of is not None else None
+        self._watermark: int | None = None
+        self._on_record = on_record
+        self._on_alert = on_alert
+        self._on_rejected = on_rejected
+
+    @property
+    def clock(self) -> int | None:
+        """Stall clock: the watermark, never past ``--as-of``."""
+        if self._watermark is None:
+            return self._as_of
+        return self._watermark if self._as_of is None else min(self._watermark, self._as_of)
+
+    def feed(self, raw: bytes, *, line: int | None = None) -> None:
+        self.summary.lines += 1
+        parsed = parse_event(raw, max_bytes=self.max_event_bytes)
+        if isinstance(parsed, Rejection):
+            self._reject(raw, parsed, line)
+            return
+        occurred = _ms(parsed.occurred_at)
+        received = parsed.received_at or parsed.occurred_at
+        self._watermark = occurred if self._watermark is None else max(self._watermark, occurred)
+        clock = self.clock
+        assert clock is not None
+        now = _dt(clock)
+        outcome = "duplicate"
+        for container_no, event in fan_out(parsed):
+            state, effects = apply(
+                self.states.get(container_no),
+                event,
+                container_no=container_no,
+                now=now,
+                received_at=received,
+                policy=self.policy,
+            )
+            if effects.outcome == "stale":
+                self._reject(
+                    raw,
+                    Rejection(
+                        code=RejectCode.STALE,
+                        reason=f"{parsed.type} for {container_no} {effects.detail}",
+                        event_id=parsed.event_id,
+                        type=parsed.type,
+                    ),
+                    line,
+                )
+                continue
+            if effects.outcome == "accepted":
+                outcome = "accepted"
+            self.states[container_no] = state
+            self._publish(effects)
+            self._reschedule(container_no, state)
+        if outcome == "accepted":
+            self.summary.accepted += 1
+        else:
+            self.summary.duplicates += 1
+        self.tick(clock)
+
+    def feed_oversized(self, head: bytes, size: int, *, line: int | None = None) -> None:
+        """A record too large to read whole: rejected with its first bytes kept."""
+        self.summary.lines += 1
+        reason = f"record is {size:,} bytes; the limit is {self.max_event_bytes:,}"
+        self._reject(head, Rejection(code=RejectCode.TOO_LARGE, reason=reason), line)
+
+    def tick(self, clock: int) -> None:
+        """Run :func:`check` for every container whose deadline is at or before ``clock``."""
+        now = _dt(clock)
+        for container_no in self.deadlines.pop_due(clock):
+            state = self.states.get(container_no)
+            if state is None:
+                continue
+            kept, effects = check(state, now=now, policy=self.policy)
+            self._publish(effects)
+            if kept is None:
+                del self.states[container_no]
+            else:
+                self._reschedule(container_no, kept)
+
+    def finish(self) -> datetime | None:
+        """Judge everything at ``--as-of`` (default: the watermark); return that instant."""
+        end = self._as_of if self._as_of is not None else self._watermark
+        if end is None:
+            return None
+        self.tick(end)
+        self.summary.as_of = _dt(end)
+        return self.summary.as_of
+
+    def open_states(self) -> list[bytes]:
+        """state.jsonl lines: the open visits, by container number."""
+        out = []
+        for container_no in sorted(self.states):
+            view = open_view(self.states[container_no])
+            if view is not None:
+                out.append(dump_json(view))
+        self.summary.visits_open = len(out)
+        return out
+
+    def _reschedule(self, container_no: str, state: ContainerState) -> None:
+        due = next_deadline(state, self.policy)
+        self.deadlines.schedule(container_no, None if due is None else _ms(due))
+
+    def _publish(self, effects: Effects) -> None:
+        for record in effects.records:
+            self.summary.records += 1
+            if record.revision == 1:
+                self.summary.visits_completed += 1
+            self._on_record(dump_json(record))
+        for alert in effects.alerts:
+            self.summary.alerts[alert.kind.value, alert.status.value] += 1
+            self._on_alert(dump_json(alert))
+
+    def _reject(self, raw: bytes, rejection: Rejection, line: int | None) -> None:
+        self.summary.rejected[rejection.code.value] += 1
+        self._on_rejected(dump_json(dead_letter(raw, rejection, line=line)))
+
+
+def _read_line(stream: IO[bytes], limit: int) -> tuple[int, bytes, bool] | None:
+    """Next line as (bytes consumed, line, oversized), holding at most ``limit`` + 1
+    bytes of it: an oversized line keeps its first 64 KiB for the dead letter."""
+    chunk = stream.readline(limit + 1)
+    if not chunk:
+        return None
+    if len(chunk) <= limit or chunk.endswith(b"\n"):
+        return len(chunk), chunk.rstrip(b"\r\n"), False
+    size, head = len(chunk), chunk[: 64 * 1024]
+    while not chunk.endswith(b"\n"):
+        chunk = stream.readline(1 << 20)
+        if not chunk:
+            break
+        size += len(chunk)
+    return size, head, True
+
+
+class _Progress:
+    """A one-line progress bar on stderr, by bytes read."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total, self.enabled = max(total, 1), enabled
+        self.done, self._last, self._start = 0, 0.0, time.monotonic()
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self._last >= 0.2:
+            self._last = now
+            self._draw()
+
+    def close(self) -> None:
+        if self.enabled:
+            self._draw()
+            sys.stderr.write("\n")
+
+    def _draw(self) -> None:
+        share = min(self.done / self.total, 1.0)
+        bar = "#" * int(share * 30)
+        elapsed = time.monotonic() - self._start
+        sys.stderr.write(
+            f"\rreplay [{bar:<30}] {share:6.1%} {self.done / 1e6:,.1f}/{self.total / 1e6:,.1f} MB "
+            f"{elapsed:,.0f}s"
+        )
+        sys.stderr.flush()
+
+
+def replay_file(
+    events: Path,
+    out: Path,
+    *,
+    as_of: datetime | None = None,
+    policy: Policy = DEFAULT_POLICY,
+    progress: bool = False,
+    max_event_bytes: int = MAX_EVENT_BYTES,
+) -> Summary:
+    """Replay ``events`` into ``out``/{clearances,alerts,rejected,state}.jsonl."""
+    started = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    files = {name: open(out / name, "wb", buffering=1 << 20) for name in _OUTPUTS}  # noqa: SIM115
+    try:
+        replayer = Replayer(
+            on_record=_writer(files["clearances.jsonl"]),
+            on_alert=_writer(files["alerts.jsonl"]),
+            on_rejected=_writer(files["rejected.jsonl"]),
+            policy=policy,
+            as_of=as_of,
+            max_event_bytes=max_event_bytes,
+        )
+        bar = _Progress(os.path.getsize(events), progress)
+        with open(events, "rb", buffering=1 << 20) as stream:
+            number = 0
+            while (item := _read_line(stream, max_event_bytes)) is not None:
+                number += 1
+                size, line, oversized = item
+                bar.advance(size)
+                if oversized:
+                    replayer.feed_oversized(line, size, line=number)
+                elif line.strip():
+                    replayer.feed(line, line=number)
+        bar.close()
+        replayer.finish()
+        state_file = files["state.jsonl"]
+        for line in replayer.open_states():
+            state_file.write(line + b"\n")
+    finally:
+        for handle in files.values():
+            handle.close()
+    summary = replayer.summary
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _writer(handle: IO[bytes]) -> Sink:
+    def write(line: bytes) -> None:
+        handle.write(line + b"\n")
+
+    return write
