@@ -10,8 +10,10 @@ event or a :class:`Rejection` and never raises.
 from __future__ import annotations
 
 import base64
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated, Any, Final, Literal, TypeAlias
 
 import orjson
@@ -186,19 +188,30 @@ TOPIC_OF_TYPE: Final = {t: topic for topic, types in INPUT_TOPICS.items() for t 
 # --- field types ----------------------------------------------------------------------
 
 
+_RFC3339: Final = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?", re.ASCII
+)
+_EXAMPLE_TS: Final = "e.g. 2018-03-01T08:00:00+07:00"
+
+
 def _timestamp_text(value: Any) -> Any:
-    # pydantic would accept a bare number as seconds since the epoch; the contract
-    # says RFC 3339 text, and a number is far more likely a producer bug.
-    if isinstance(value, str):
-        return value
+    # pydantic alone would take a number, or a numeric string, as seconds since the
+    # epoch, and a date as midnight: the contract says RFC 3339 date-time text.
     if isinstance(value, datetime):
         return value
-    raise ValueError(
-        "must be an RFC 3339 timestamp string with an offset, e.g. 2018-03-01T08:00:00+07:00"
-    )
+    if not isinstance(value, str):
+        raise ValueError(f"must be an RFC 3339 timestamp string with an offset, {_EXAMPLE_TS}")
+    if not _RFC3339.fullmatch(value):
+        raise ValueError(
+            f"{value[:40]!r} is not an RFC 3339 date-time with an offset, {_EXAMPLE_TS}"
+        )
+    return value
 
 
 def _timestamp_range(value: datetime) -> datetime:
+    # The core counts in milliseconds; dropping finer digits here keeps a value
+    # equal to itself after a trip through the outputs or the repartition topic.
+    value = value.replace(microsecond=value.microsecond // 1000 * 1000)
     if not _EARLIEST <= value < _LATEST:
         raise ValueError(
             f"timestamp {value.isoformat()} is outside the accepted range "
@@ -226,6 +239,20 @@ def parse_container_no(value: Any) -> str:
     """Validate an ISO 6346 container number with python-stdnum; return it upper-cased."""
     if not isinstance(value, str):
         raise ValueError("must be a string like CSQU3054383")
+    return _container_no(value)
+
+
+_ISO6346: Final = re.compile(r"[A-Z]{3}[UJZR][0-9]{7}", re.ASCII)
+
+
+@lru_cache(maxsize=1 << 16)  # a container's number recurs in every event of its visit
+def _container_no(value: str) -> str:
+    compact = iso6346.compact(value)
+    if len(compact) == 11 and not _ISO6346.fullmatch(compact):
+        raise ValueError(
+            f"{value!r} is not ISO 6346: 3-letter owner code, category U/J/Z/R, "
+            "6 digits, check digit"
+        )
     try:
         return str(iso6346.validate(value))
     except InvalidChecksum:
@@ -250,7 +277,7 @@ def parse_container_no(value: Any) -> str:
 ContainerNo: TypeAlias = Annotated[str, BeforeValidator(parse_container_no)]
 Site: TypeAlias = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
 EventId: TypeAlias = Annotated[str, Field(min_length=1, max_length=64)]
-ShortText: TypeAlias = Annotated[str, Field(min_length=1, max_length=256)]
+ShortText: TypeAlias = Annotated[str, Field(min_length=1, max_length=256, pattern=r"\S")]
 
 
 # --- input events (contract sections 1 and 2) ---------------------------------------
@@ -468,8 +495,8 @@ def fan_out(event: ContainerEvent) -> list[tuple[str, ContainerEvent]]:
         seen: dict[str, ContainerRef] = {}
         for ref in event.containers:
             seen.setdefault(ref.container_no, ref)  # a container listed twice counts once
-        if len(seen) == 1:
-            return [(next(iter(seen)), event)]
+        if len(event.containers) == 1:
+            return [(event.containers[0].container_no, event)]
         return [(no, event.model_copy(update={"containers": [ref]})) for no, ref in seen.items()]
     return [(event.container_no, event)]  # type: ignore[union-attr]
 
@@ -567,7 +594,15 @@ def _parse(
             event_id=event_id,
             reason=f"field 'type' is missing; expected one of {_KNOWN_TYPES}",
         )
-    if not isinstance(kind, str) or kind not in TOPIC_OF_TYPE:
+    if not isinstance(kind, str):
+        return Rejection(
+            code=RejectCode.UNKNOWN_TYPE,
+            field="type",
+            event_id=event_id,
+            reason=f"field 'type' must be a string naming the event type, got a JSON "
+            f"{_json_kind(kind)}; expected one of {_KNOWN_TYPES}",
+        )
+    if kind not in TOPIC_OF_TYPE:
         return Rejection(
             code=RejectCode.UNKNOWN_TYPE,
             field="type",
@@ -608,7 +643,7 @@ def _rejection_from(exc: ValidationError, kind: str, event_id: str | None) -> Re
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "missing":
             msg = "required field is missing"
-        elif err["type"] == "timezone_aware":
+        elif err["type"] == "timezone_aware":  # not reached for text: the regex sees it first
             msg = "timestamp has no UTC offset (naive timestamps are rejected); add Z or +07:00"
         parts.append(f"field '{loc}': {msg}")
     more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
@@ -729,8 +764,12 @@ def dead_letter(
     kept = data[:DEAD_LETTER_RAW_LIMIT]
     try:
         text, encoding = kept.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        text, encoding = base64.b64encode(kept).decode("ascii"), "base64"
+    except UnicodeDecodeError as exc:
+        if len(kept) < len(data) and exc.start >= len(kept) - 3 and exc.end == len(kept):
+            # the cut split a multi-byte character (Vietnamese text): keep it as text
+            text, encoding = kept[: exc.start].decode("utf-8", "replace"), "utf-8"
+        else:
+            text, encoding = base64.b64encode(kept).decode("ascii"), "base64"
     return DeadLetter(
         reason=rejection.reason,
         code=rejection.code,
