@@ -5,10 +5,6 @@ refuses and how it says so: every rejection must carry a :class:`RejectCode` tha
 metric label and a reason that names the field and what is wrong with it.
 """
 
-# Assertions read `expected == actual` (the structlog convention in shared/style.md),
-# which ruff's SIM300 calls a Yoda condition.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import base64

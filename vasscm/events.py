@@ -498,7 +498,7 @@ def fan_out(event: ContainerEvent) -> list[tuple[str, ContainerEvent]]:
         if len(event.containers) == 1:
             return [(event.containers[0].container_no, event)]
         return [(no, event.model_copy(update={"containers": [ref]})) for no, ref in seen.items()]
-    return [(event.container_no, event)]  # type: ignore[union-attr]
+    return [(event.container_no, event)]
 
 
 # --- parsing untrusted bytes ---------------------------------------------------------
@@ -759,8 +759,12 @@ def dead_letter(
     offset: int | None = None,
     line: int | None = None,
     received_at: datetime | None = None,
+    size: int | None = None,
 ) -> DeadLetter:
+    """The dead-letter record of a rejected input. ``size`` is the original size when
+    ``raw`` is already only the head of a record too large to hold."""
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw)
+    size = len(data) if size is None else size
     kept = data[:DEAD_LETTER_RAW_LIMIT]
     try:
         text, encoding = kept.decode("utf-8"), "utf-8"
@@ -777,9 +781,9 @@ def dead_letter(
         event_id=rejection.event_id,
         type=rejection.type,
         raw=text,
-        raw_encoding=encoding,  # type: ignore[arg-type]
-        raw_size=len(data),
-        raw_truncated=len(kept) < len(data),
+        raw_encoding=encoding,
+        raw_size=size,
+        raw_truncated=len(kept) < size,
         topic=topic,
         partition=partition,
         offset=offset,

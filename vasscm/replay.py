@@ -180,7 +180,7 @@ class Replayer:
         """A record too large to read whole: rejected with its first bytes kept."""
         self.summary.lines += 1
         reason = f"record is {size:,} bytes; the limit is {self.max_event_bytes:,}"
-        self._reject(head, Rejection(code=RejectCode.TOO_LARGE, reason=reason), line)
+        self._reject(head, Rejection(code=RejectCode.TOO_LARGE, reason=reason), line, size)
 
     def tick(self, clock: int) -> None:
         """Run :func:`check` for every container whose deadline is at or before ``clock``."""
@@ -229,9 +229,11 @@ class Replayer:
             self.summary.alerts[alert.kind.value, alert.status.value] += 1
             self._on_alert(dump_json(alert))
 
-    def _reject(self, raw: bytes, rejection: Rejection, line: int | None) -> None:
+    def _reject(
+        self, raw: bytes, rejection: Rejection, line: int | None, size: int | None = None
+    ) -> None:
         self.summary.rejected[rejection.code.value] += 1
-        self._on_rejected(dump_json(dead_letter(raw, rejection, line=line)))
+        self._on_rejected(dump_json(dead_letter(raw, rejection, line=line, size=size)))
 
 
 def _read_line(stream: IO[bytes], limit: int) -> tuple[int, bytes, bool] | None:

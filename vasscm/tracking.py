@@ -26,6 +26,7 @@ Identity
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -145,8 +146,8 @@ def _dt(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
-def _digest(text: str) -> int:
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+def _digest(data: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
 
 
 def _compact(event: ContainerEvent, container_no: str, received: datetime | None) -> Ev:
@@ -174,7 +175,7 @@ def _compact(event: ContainerEvent, container_no: str, received: datetime | None
         when = received if received is not None else event.received_at
         if when is not None:
             lag = _ms(when) - occurred
-    return Ev(occurred, code, _digest(event.event_id), event.site, val, seal, decl, lag)
+    return Ev(occurred, code, _digest(event.event_id.encode()), event.site, val, seal, decl, lag)
 
 
 def _order(ev: Ev) -> tuple[int, int, int]:
@@ -204,6 +205,8 @@ class ContainerState:
     events: list[Ev] = field(default_factory=list)  # sorted by _order
     books: list[_Book] = field(default_factory=list)  # one per visit, oldest first
     horizon: int | None = None  # events at or before this instant are stale
+    # Next deadline as of the last settle (not serialised; _UNKNOWN after loading).
+    due: int | None = field(default=-1, compare=False, repr=False)
 
     def to_json(self) -> bytes:
         return orjson.dumps(
@@ -523,13 +526,16 @@ def apply(
             "and is no longer held",
         )
     events = state.events
-    # Common case: the event is the newest; otherwise insert in order.
-    if not events or _order(events[-1]) <= _order(ev):
+    key = _order(ev)
+    if not events or _order(events[-1]) <= key:
+        pos = len(events)  # the common case: the newest event of the container
         events.append(ev)
     else:
-        events.append(ev)
-        events.sort(key=_order)
-    return state, _settle(state, _ms(now), policy)
+        pos = bisect.bisect_right(events, key, key=_order)
+        events.insert(pos, ev)
+    # Visits wholly before the event (those whose exit precedes it) cannot change.
+    first = sum(1 for e in events[:pos] if e.code in _EXITS)
+    return state, _settle(state, _ms(now), policy, first)
 
 
 def check(
@@ -537,55 +543,72 @@ def check(
 ) -> tuple[ContainerState | None, Effects]:
     """Re-judge time-dependent alerts at ``now``; ``None`` when the state has expired."""
     now_ms = _ms(now)
-    effects = _settle(state, now_ms, policy)
-    last = state.events[-1] if state.events else None
-    if last is not None and last.code in _EXITS and now_ms >= last.t + policy.retention:
-        return None, effects
-    return state, effects
+    if not state.events:
+        return None, Effects()
+    last = state.events[-1]
+    if last.code in _EXITS:  # closed: nothing depends on the clock but expiry
+        if now_ms >= last.t + policy.retention:
+            return None, Effects()
+        return state, Effects()
+    return state, _settle(state, now_ms, policy, len(state.books) - 1)
 
 
 def next_deadline(state: ContainerState, policy: Policy = DEFAULT_POLICY) -> datetime | None:
     """When :func:`check` next has something to do for this container."""
-    if not state.events:
+    if state.due == _UNKNOWN:
+        chunks = list(_split(state.events))
+        last = _derive(chunks[-1], state.container_no) if chunks else None
+        state.due = _deadline(last, state.books[-1] if state.books else None, policy)
+    return None if state.due is None else _dt(state.due)
+
+
+_UNKNOWN: Final = -1
+
+
+def _deadline(v: _Visit | None, book: _Book | None, policy: Policy) -> int | None:
+    if v is None:
         return None
-    last = state.events[-1]
-    if last.code in _EXITS:
-        return _dt(last.t + policy.retention)
-    visit = _derive(list(_split(state.events))[-1], state.container_no)
-    book = state.books[-1] if state.books else _Book()
-    limit = policy.stall_after(visit.stage, visit.direction)
+    if v.exited is not None:
+        return v.exited + policy.retention
+    limit = policy.stall_after(v.stage, v.direction)
     if limit is None:
         return None
-    entry = book.alerts.get(f"STALLED/{visit.stage}")
-    if entry is not None and entry[0] == "f" and entry[1] == visit.stage_since:
+    held = book.alerts.get(f"STALLED/{v.stage}") if book is not None else None
+    if held is not None and held[0] == "f" and held[1] == v.stage_since:
         return None  # already firing for this stage; it resolves on the next event
-    return _dt(visit.stage_since + limit + 1)
+    return v.stage_since + limit + 1
 
 
-def _settle(state: ContainerState, now: int, policy: Policy) -> Effects:
-    """Re-derive the visits, emit what changed, and trim old visits."""
+def _settle(state: ContainerState, now: int, policy: Policy, first: int = 0) -> Effects:
+    """Re-derive visits from index ``first`` on, emit what changed, trim old visits.
+
+    Visits before ``first`` are unchanged by the caller's contract, and a closed
+    visit's alerts do not depend on the clock, so they are not derived again.
+    """
     effects = Effects()
-    visits = [_derive(chunk, state.container_no) for chunk in _split(state.events)]
-    books = _match_books(state.books, visits, effects, now)
-    for v, book in zip(visits, books, strict=True):
+    chunks = list(_split(state.events))
+    visits = [_derive(chunk, state.container_no) for chunk in chunks[first:]]
+    books = state.books[:first] + _match_books(state.books[first:], visits, effects, now)
+    for v, book in zip(visits, books[first:], strict=True):
         desired = _desired_alerts(v, now, policy)
         _emit_alerts(v, book, desired, now, effects)
         if v.closed:
             content = _record(v, desired)
-            digest = _digest(orjson.dumps(content).decode())
+            digest = _digest(orjson.dumps(content))
             if digest != book.digest:
                 book.revision += 1
                 book.digest = digest
                 effects.records.append(_to_record(content, book))
     # Keep the open visit and the last closed one; everything up to the exit of a
     # dropped visit is stale from now on.
-    keep = 1 if visits[-1].closed else 2
-    while len(visits) > keep:
-        dropped = visits.pop(0)
+    keep = 1 if chunks[-1][-1].code in _EXITS else 2
+    while len(chunks) > keep:
+        dropped = chunks.pop(0)
         books.pop(0)
-        state.horizon = dropped.exited
-        del state.events[: len(dropped.events)]
+        state.horizon = dropped[-1].t
+        del state.events[: len(dropped)]
     state.books = books
+    state.due = _deadline(visits[-1] if visits else None, books[-1], policy)
     return effects
 
 
@@ -604,6 +627,8 @@ def _match_books(old: list[_Book], visits: list[_Visit], effects: Effects, now: 
         out.append(book if book is not None else _Book(visit_id=v.visit_id))
     if by_id:  # ids no longer in use
         for stale in by_id.values():
+            if not stale.revision and all(a[0] != "f" for a in stale.alerts.values()):
+                continue  # nothing went out under the old id
             target = _owner(stale, visits, out)
             if stale.revision and target is not None:
                 target.aliases = sorted({*target.aliases, stale.visit_id, *stale.aliases})
@@ -650,7 +675,7 @@ def _alert_from_book(
         status=AlertStatus.RESOLVED,
         container_no=v.container_no,
         site=v.site,
-        direction=v.direction,  # type: ignore[arg-type]
+        direction=v.direction,
         stage=Stage(stage),
         since=_dt(since),
         detected_at=_dt(now),
@@ -701,7 +726,7 @@ def _alert(v: _Visit, spec: _AlertSpec, now: int) -> Alert:
         status=AlertStatus.FIRING if spec.status == "f" else AlertStatus.RESOLVED,
         container_no=v.container_no,
         site=v.site,
-        direction=v.direction,  # type: ignore[arg-type]
+        direction=v.direction,
         stage=spec.stage,
         since=_dt(spec.since),
         detected_at=_dt(max(now, spec.since)),
@@ -758,14 +783,14 @@ def _view(v: _Visit, book: _Book | None) -> VisitState:
         container_no=v.container_no,
         visit_id=v.visit_id,
         site=v.site,
-        direction=v.direction,  # type: ignore[arg-type]
+        direction=v.direction,
         stage=v.stage,
         stage_since=_dt(v.stage_since),
         arrived_at=_opt_dt(v.arrived),
         eligible_at=_opt_dt(v.eligible),
         exited_at=_opt_dt(v.exited),
         declaration_nos=v.decls,
-        channel=v.channel,  # type: ignore[arg-type]
+        channel=v.channel,
         selected_for_scan=v.selected is not None,
         scanned=v.scanned is not None,
         seal_no=v.seal,

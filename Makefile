@@ -1,0 +1,38 @@
+# Everything a fresh machine needs, from a plain Python 3.11+.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run test lint bench topics clean
+
+$(BIN)/vasscm: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+## The main job (for now the command's help; `vasscm demo` takes its place).
+run: $(BIN)/vasscm
+	$(BIN)/vasscm --help
+
+## The whole test suite, as CI runs it.
+test: $(BIN)/vasscm
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/vasscm topics check
+	$(BIN)/python -m pytest
+
+lint: $(BIN)/vasscm
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
+
+## Benchmarks print figures; they are not tests.
+bench: $(BIN)/vasscm
+	$(BIN)/python benchmarks/replay_bench.py
+
+## Regenerate topics/ after changing a model in vasscm/events.py.
+topics: $(BIN)/vasscm
+	$(BIN)/vasscm topics export
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis
