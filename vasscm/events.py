@@ -29,6 +29,7 @@ from pydantic import (
     Tag,
     TypeAdapter,
     ValidationError,
+    WithJsonSchema,
 )
 from stdnum import iso6346
 from stdnum.exceptions import (
@@ -232,6 +233,7 @@ Timestamp: TypeAlias = Annotated[
     BeforeValidator(_timestamp_text),
     AfterValidator(_timestamp_range),
     PlainSerializer(format_ts, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
 ]
 
 
@@ -274,7 +276,20 @@ def _container_no(value: str) -> str:
         raise ValueError(f"{value!r} is not a valid ISO 6346 number: {exc}") from None
 
 
-ContainerNo: TypeAlias = Annotated[str, BeforeValidator(parse_container_no)]
+ContainerNo: TypeAlias = Annotated[
+    str,
+    BeforeValidator(parse_container_no),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^[A-Za-z]{3}[UJZRujzr] ?[0-9]{6} ?[0-9]$",
+            "description": "ISO 6346 container number (owner code, category U/J/Z/R, "
+            "6 digits, check digit); upper-cased on input, a wrong check digit is rejected",
+            "examples": ["CSQU3054383"],
+        },
+        mode="validation",
+    ),
+]
 Site: TypeAlias = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
 EventId: TypeAlias = Annotated[str, Field(min_length=1, max_length=64)]
 ShortText: TypeAlias = Annotated[str, Field(min_length=1, max_length=256, pattern=r"\S")]
@@ -294,7 +309,11 @@ class _Envelope(BaseModel):
     source: ShortText | None = None
     # Stamped by the processor (Kafka record timestamp) or carried by a recorded log
     # line; the live processor overwrites whatever a producer puts here.
-    received_at: Timestamp | None = None
+    received_at: Timestamp | None = Field(
+        default=None,
+        description="set by the processor from the Kafka record timestamp; a producer's "
+        "value is ignored on the live topics (recorded logs for replay may carry it)",
+    )
 
 
 class _ContainerLevel(_Envelope):
@@ -676,7 +695,7 @@ class ClearanceRecord(_Output):
     arrived_at: Timestamp | None
     eligible_at: Timestamp | None
     exited_at: Timestamp
-    segments: dict[str, float]
+    segments: dict[Literal["release", "exit", "dwell", "scan_wait"], float]
     pre_cleared: bool
     scanned: bool
     scan_result: ScanResult | None
