@@ -1,0 +1,124 @@
+"""Reading a clearances JSONL file: malformed lines counted, revisions de-duplicated."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+from pydantic import ConfigDict, ValidationError
+
+from vasscm.events import ClearanceRecord
+from vasscm.report.visit import RecordLike, Visit
+
+__all__ = ["Loaded", "Malformed", "latest_records", "load_clearances"]
+
+
+class _StoredRecord(ClearanceRecord):
+    # The contract grows by optional fields: a report over a newer writer's file
+    # should still run, so unknown fields are ignored rather than rejected.
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+@dataclass(frozen=True, slots=True)
+class Malformed:
+    """A line that is not a clearance record (1-based line number)."""
+
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """The records of one file that count: latest revision, not superseded."""
+
+    path: Path
+    records: tuple[Visit, ...]
+    lines: int
+    records_read: int
+    older_revisions: int
+    superseded: int
+    malformed: int
+
+
+class _Tally:
+    __slots__ = ("lines", "malformed")
+
+    def __init__(self) -> None:
+        self.lines = 0
+        self.malformed = 0
+
+
+def _read_lines(
+    path: Path, tally: _Tally, on_malformed: Callable[[Malformed], None] | None
+) -> Iterator[ClearanceRecord]:
+    with path.open("rb") as stream:  # streamed: a year of clearances need not fit twice
+        for number, raw in enumerate(stream, start=1):
+            tally.lines = number
+            if not raw.strip():
+                continue
+            item = _parse_line(number, raw)
+            if isinstance(item, Malformed):
+                tally.malformed += 1
+                if on_malformed is not None:
+                    on_malformed(item)
+            else:
+                yield item
+
+
+def _parse_line(number: int, raw: bytes) -> ClearanceRecord | Malformed:
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return Malformed(number, f"invalid JSON: {exc}")
+    if not isinstance(doc, dict):
+        return Malformed(number, f"expected a JSON object, got {type(doc).__name__}")
+    try:
+        return _StoredRecord.model_validate(doc)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        parts = [f"field '{'.'.join(map(str, e['loc']))}': {e['msg']}" for e in errors[:3]]
+        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+        return Malformed(number, "not a clearance record: " + "; ".join(parts) + more)
+
+
+def latest_records(records: Iterable[RecordLike]) -> tuple[list[Visit], int, int]:
+    """Keep each visit's highest ``revision`` and drop visits another record supersedes.
+
+    Returns ``(kept, older_revisions_dropped, superseded_dropped)``. On equal
+    revisions the later record wins. Should two visits name each other in
+    ``supersedes`` (an id re-identified back), the one with the higher revision
+    wins: the tracker always publishes the superseding record at a higher revision.
+    """
+    best: dict[str, Visit] = {}
+    read = 0
+    claims: defaultdict[str, set[str]] = defaultdict(set)  # old id -> ids that supersede it
+    for item in records:
+        record = Visit.of(item)
+        read += 1
+        current = best.get(record.visit_id)
+        if current is None or record.revision >= current.revision:
+            best[record.visit_id] = record
+        for old in record.supersedes:
+            if old != record.visit_id:  # a re-identified-back visit may list itself
+                claims[old].add(record.visit_id)
+    kept: list[Visit] = []
+    for visit_id, record in best.items():
+        own_claims = set(record.supersedes)
+        beaten = any(
+            not (other in own_claims and record.revision > best[other].revision)
+            for other in claims.get(visit_id, ())
+        )
+        if not beaten:
+            kept.append(record)
+    return kept, read - len(best), len(best) - len(kept)
+
+
+def load_clearances(path: Path, on_malformed: Callable[[Malformed], None] | None = None) -> Loaded:
+    """Stream ``path`` (JSONL), skip blank lines, count malformed ones, de-duplicate."""
+    tally = _Tally()
+    kept, older, superseded = latest_records(_read_lines(path, tally, on_malformed))
+    read = len(kept) + older + superseded
+    return Loaded(path, tuple(kept), tally.lines, read, older, superseded, tally.malformed)
