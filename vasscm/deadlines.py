@@ -74,5 +74,6 @@ class DeadlineIndex:
                 yield key
 
     def _compact(self) -> None:
-        self._heap = [(due, key) for key, due in self._due.items()]
+        # In place: a pop_due generator in progress holds a reference to this list.
+        self._heap[:] = [(due, key) for key, due in self._due.items()]
         heapq.heapify(self._heap)

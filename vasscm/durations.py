@@ -1,8 +1,23 @@
-"""Durations as reform reports write them: ``24h00m29s``."""
+"""Time arithmetic: epoch milliseconds, and durations as reform reports write them."""
 
 from __future__ import annotations
 
-__all__ = ["duration_text"]
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+__all__ = ["duration_text", "from_ms", "to_ms"]
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS: Final = timedelta(milliseconds=1)
+
+
+def to_ms(value: datetime) -> int:
+    """Epoch milliseconds, exactly (float seconds would lose one now and then)."""
+    return (value - _EPOCH) // _ONE_MS
+
+
+def from_ms(ms: int) -> datetime:
+    return _EPOCH + timedelta(milliseconds=ms)
 
 
 def duration_text(seconds: float) -> str:

@@ -14,11 +14,12 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Final
 
 from vasscm.deadlines import DeadlineIndex
+from vasscm.durations import from_ms, to_ms
 from vasscm.events import (
     MAX_EVENT_BYTES,
     RejectCode,
@@ -42,14 +43,6 @@ from vasscm.tracking import (
 __all__ = ["Replayer", "Summary", "replay_file"]
 
 _OUTPUTS: Final = ("clearances.jsonl", "alerts.jsonl", "rejected.jsonl", "state.jsonl")
-
-
-def _ms(value: datetime) -> int:
-    return int(value.timestamp() * 1000 // 1)
-
-
-def _dt(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
 @dataclass(slots=True)
@@ -118,7 +111,7 @@ class Replayer:
         self.summary = Summary()
         self.policy = policy
         self.max_event_bytes = max_event_bytes
-        self._as_of = _ms(as_of) if as_of is not None else None
+        self._as_of = to_ms(as_of) if as_of is not None else None
         self._watermark: int | None = None
         self._on_record = on_record
         self._on_alert = on_alert
@@ -137,12 +130,12 @@ class Replayer:
         if isinstance(parsed, Rejection):
             self._reject(raw, parsed, line)
             return
-        occurred = _ms(parsed.occurred_at)
+        occurred = to_ms(parsed.occurred_at)
         received = parsed.received_at or parsed.occurred_at
         self._watermark = occurred if self._watermark is None else max(self._watermark, occurred)
         clock = self.clock
         assert clock is not None
-        now = _dt(clock)
+        now = from_ms(clock)
         outcome = "duplicate"
         for container_no, event in fan_out(parsed):
             state, effects = apply(
@@ -184,7 +177,7 @@ class Replayer:
 
     def tick(self, clock: int) -> None:
         """Run :func:`check` for every container whose deadline is at or before ``clock``."""
-        now = _dt(clock)
+        now = from_ms(clock)
         for container_no in self.deadlines.pop_due(clock):
             state = self.states.get(container_no)
             if state is None:
@@ -202,7 +195,7 @@ class Replayer:
         if end is None:
             return None
         self.tick(end)
-        self.summary.as_of = _dt(end)
+        self.summary.as_of = from_ms(end)
         return self.summary.as_of
 
     def open_states(self) -> list[bytes]:
@@ -217,7 +210,7 @@ class Replayer:
 
     def _reschedule(self, container_no: str, state: ContainerState) -> None:
         due = next_deadline(state, self.policy)
-        self.deadlines.schedule(container_no, None if due is None else _ms(due))
+        self.deadlines.schedule(container_no, None if due is None else to_ms(due))
 
     def _publish(self, effects: Effects) -> None:
         for record in effects.records:

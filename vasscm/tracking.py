@@ -31,11 +31,12 @@ import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from sys import intern
 from typing import Any, Final, Literal, NamedTuple
 
 import orjson
 
-from vasscm.durations import duration_text
+from vasscm.durations import duration_text, from_ms, to_ms
 from vasscm.events import (
     Alert,
     AlertKind,
@@ -62,6 +63,8 @@ __all__ = [
 
 _MS: Final = 1000
 _HOUR: Final = 3600 * _MS
+_UNKNOWN: Final = -1  # ContainerState.due not computed yet
+_MAX_VISITS: Final = 4  # visits one container's state holds, the open one included
 
 
 # --- policy -----------------------------------------------------------------------
@@ -138,12 +141,8 @@ class Ev(NamedTuple):
     lag: int  # received_at - occurred_at, ms (exits only; 0 elsewhere)
 
 
-def _ms(value: datetime) -> int:
-    return int(value.timestamp() * 1000 // 1)
-
-
-def _dt(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+_ms = to_ms
+_dt = from_ms
 
 
 def _digest(data: bytes) -> int:
@@ -175,7 +174,22 @@ def _compact(event: ContainerEvent, container_no: str, received: datetime | None
         when = received if received is not None else event.received_at
         if when is not None:
             lag = _ms(when) - occurred
-    return Ev(occurred, code, _digest(event.event_id.encode()), event.site, val, seal, decl, lag)
+    # Interned: a visit repeats its site, seal and declaration in every event, and
+    # a yard holds hundreds of thousands of visits.
+    return Ev(
+        occurred,
+        code,
+        _digest(event.event_id.encode()),
+        intern(event.site),
+        _intern(val),
+        _intern(seal),
+        _intern(decl),
+        lag,
+    )
+
+
+def _intern(text: str | None) -> str | None:
+    return None if text is None else intern(text)
 
 
 def _order(ev: Ev) -> tuple[int, int, int]:
@@ -205,14 +219,16 @@ class ContainerState:
     events: list[Ev] = field(default_factory=list)  # sorted by _order
     books: list[_Book] = field(default_factory=list)  # one per visit, oldest first
     horizon: int | None = None  # events at or before this instant are stale
-    # Next deadline as of the last settle (not serialised; _UNKNOWN after loading).
-    due: int | None = field(default=-1, compare=False, repr=False)
+    # Next deadline as of the last settle: serialised, so rebuilding a deadline
+    # index after a restart reads it instead of deriving every visit again.
+    due: int | None = field(default=_UNKNOWN, compare=False)
 
     def to_json(self) -> bytes:
         return orjson.dumps(
             {
                 "c": self.container_no,
                 "h": self.horizon,
+                "d": self.due,
                 "e": self.events,
                 "b": [[b.visit_id, b.revision, b.digest, b.aliases, b.alerts] for b in self.books],
             },
@@ -225,6 +241,7 @@ class ContainerState:
         return cls(
             container_no=doc["c"],
             horizon=doc["h"],
+            due=doc.get("d", _UNKNOWN),
             events=[Ev(*e) for e in doc["e"]],
             books=[_Book(b[0], b[1], b[2], b[3], b[4]) for b in doc["b"]],
         )
@@ -296,7 +313,10 @@ def _split(events: list[Ev]) -> Iterator[list[Ev]]:
 
 def _derive(events: list[Ev], container_no: str) -> _Visit:
     v = _Visit(events=events, container_no=container_no)
-    eligible_on = False
+    # Per declaration: a RESUMED lifts only its own declaration's suspension, and a
+    # cancellation withdraws only its own declaration's ELIGIBLE.
+    eligible_by: dict[str, int] = {}
+    suspended_by: set[str] = set()
     held = False
     expected_direction: str | None = None
     arrival_site: str | None = None
@@ -329,19 +349,22 @@ def _derive(events: list[Ev], container_no: str) -> _Visit:
         elif code == 7:
             held = True
         elif code == 8:  # ELIGIBLE
-            if not eligible_on:
-                eligible_on, v.eligible = True, ev.t
+            eligible_by.setdefault(ev.decl or "", ev.t)
+            v.eligible = min(eligible_by.values())
             held = False
         elif code == 9:
+            suspended_by.add(ev.decl or "")
             v.suspended = True
         elif code == 10:
-            v.suspended = False
+            suspended_by.discard(ev.decl or "")
+            v.suspended = bool(suspended_by)
         elif code == 11:  # ELIGIBILITY_CANCELLED
-            eligible_on, v.eligible = False, None
+            eligible_by.pop(ev.decl or "", None)
+            v.eligible = min(eligible_by.values()) if eligible_by else None
         elif code in _EXITS:
             v.exited, v.exit_code, v.exit_seal, v.exit_lag = ev.t, code, ev.seal, ev.lag
-            v.not_released = not eligible_on or v.suspended
-        stage = _stage(v, eligible_on, held)
+            v.not_released = not eligible_by or v.suspended
+        stage = _stage(v, bool(eligible_by), held)
         if not v.timeline or v.timeline[-1][0] != stage:
             v.timeline.append((stage, ev.t))
     if v.arrived is None and expected_direction is not None:
@@ -447,7 +470,7 @@ def _record(v: _Visit, desired: dict[str, _AlertSpec]) -> dict[str, Any]:
     assert v.exited is not None
     segments: dict[str, float] = {}
     pre_cleared = v.eligible is not None and v.arrived is not None and v.eligible < v.arrived
-    if v.eligible is not None and not v.not_released:
+    if v.eligible is not None:
         if v.arrived is not None:
             segments["release"] = max(0, v.eligible - v.arrived) / 1000
         start = v.arrived if pre_cleared and v.arrived is not None else v.eligible
@@ -467,10 +490,10 @@ def _record(v: _Visit, desired: dict[str, _AlertSpec]) -> dict[str, Any]:
         "declaration_nos": v.decls,
         "channel": v.channel,
         "arrived_at": v.arrived,
-        "eligible_at": v.eligible if not v.not_released else None,
+        "eligible_at": v.eligible,
         "exited_at": v.exited,
         "segments": segments,
-        "pre_cleared": pre_cleared and not v.not_released,
+        "pre_cleared": pre_cleared,
         "scanned": v.scanned is not None,
         "scan_result": v.scan_result,
         "alerts": kinds,
@@ -562,9 +585,6 @@ def next_deadline(state: ContainerState, policy: Policy = DEFAULT_POLICY) -> dat
     return None if state.due is None else _dt(state.due)
 
 
-_UNKNOWN: Final = -1
-
-
 def _deadline(v: _Visit | None, book: _Book | None, policy: Policy) -> int | None:
     if v is None:
         return None
@@ -599,10 +619,11 @@ def _settle(state: ContainerState, now: int, policy: Policy, first: int = 0) -> 
                 book.revision += 1
                 book.digest = digest
                 effects.records.append(_to_record(content, book))
-    # Keep the open visit and the last closed one; everything up to the exit of a
-    # dropped visit is stale from now on.
-    keep = 1 if chunks[-1][-1].code in _EXITS else 2
-    while len(chunks) > keep:
+    # Closed visits take late events for `retention` after their exit (at most
+    # _MAX_VISITS are held); everything up to a dropped visit's exit is stale.
+    while len(chunks) > 1 and (
+        len(chunks) > _MAX_VISITS or chunks[0][-1].t + policy.retention <= now
+    ):
         dropped = chunks.pop(0)
         books.pop(0)
         state.horizon = dropped[-1].t
@@ -624,14 +645,21 @@ def _match_books(old: list[_Book], visits: list[_Visit], effects: Effects, now: 
     out: list[_Book] = []
     for v in visits:
         book = by_id.pop(v.visit_id, None)
-        out.append(book if book is not None else _Book(visit_id=v.visit_id))
+        if book is None:
+            book = _Book(visit_id=v.visit_id)
+            for other in (*old, *out):
+                if v.visit_id in other.aliases:  # the id is its own visit again
+                    other.aliases.remove(v.visit_id)
+                    book.revision = max(book.revision, other.revision)
+        out.append(book)
     if by_id:  # ids no longer in use
         for stale in by_id.values():
             if not stale.revision and all(a[0] != "f" for a in stale.alerts.values()):
                 continue  # nothing went out under the old id
             target = _owner(stale, visits, out)
             if stale.revision and target is not None:
-                target.aliases = sorted({*target.aliases, stale.visit_id, *stale.aliases})
+                known = {*target.aliases, stale.visit_id, *stale.aliases}
+                target.aliases = sorted(known - {target.visit_id})
                 target.revision = max(target.revision, stale.revision)
             for key, (status, since) in stale.alerts.items():
                 if status == "f":
