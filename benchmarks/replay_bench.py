@@ -17,108 +17,23 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import random
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import orjson
-from stdnum.iso6346 import calc_check_digit
-
-T0 = datetime(2018, 1, 1, tzinfo=UTC)
-
-
-def container_no(i: int) -> str:
-    stem = f"{'MSKU' if i % 2 else 'CSQU'}{i % 1_000_000:06d}"
-    return stem + calc_check_digit(stem)
-
-
-def visit(i: int, rng: random.Random) -> list[dict[str, object]]:
-    """One visit's events (5-8 of them), spread over a day or two."""
-    c = container_no(i)
-    start = T0 + timedelta(minutes=i * 2)
-    imp = i % 3 != 0
-    decl = f"10{i:010d}"
-    out: list[dict[str, object]] = []
-
-    def ev(kind: str, hours: float, **fields: object) -> None:
-        at = start + timedelta(hours=hours)
-        out.append(
-            {
-                "event_id": f"{kind[:3]}-{i}-{len(out)}",
-                "type": kind,
-                "occurred_at": at.isoformat(),
-                "site": "cai-lan" if i % 4 else "mong-cai",
-                **fields,
-            }
-        )
-
-    refs = [{"container_no": c, "seal_no": f"VN{i:07d}"}]
-    ev(
-        "EXPECTED",
-        -2,
-        declaration_no=decl,
-        containers=refs,
-        direction="import" if imp else "export",
-    )
-    if imp:
-        ev("DISCHARGED", 0, container_no=c, direction="import", seal_no=f"VN{i:07d}")
-    else:
-        ev("GATE_IN", 0, container_no=c, direction="export", gate="G1", seal_no=f"VN{i:07d}")
-    ev(
-        "CHANNEL_ASSIGNED",
-        0.5,
-        declaration_no=decl,
-        containers=refs,
-        channel=rng.choice(["green", "green", "yellow", "red"]),
-    )
-    if rng.random() < 0.3:
-        ev("SCAN_SELECTED", 1, declaration_no=decl, containers=refs)
-        ev("SCANNED", 1 + rng.random() * 3, container_no=c, scanner="NII-1", result="CLEAR")
-    release = rng.expovariate(1 / (24 if imp else 4))
-    ev("ELIGIBLE", 1 + release, declaration_no=decl, containers=refs, basis="cleared")
-    if i % 3 != 2:  # a third stay in the yard
-        if imp:
-            ev(
-                "GATE_OUT",
-                2 + release + rng.random() * 6,
-                container_no=c,
-                gate="G2",
-                seal_no=f"VN{i:07d}",
-            )
-        else:
-            ev("LOADED", 2 + release + rng.random() * 6, container_no=c, vessel="HAIAN")
-    return out
+from vasscm.simulate import synthetic_log
 
 
 def generate(path: Path, n_events: int, seed: int = 7) -> int:
-    """Write about ``n_events`` events, delivered in occurred_at order (heap merge)."""
-    rng = random.Random(seed)
-    buffered: list[tuple[str, bytes]] = []
-    written = 0
-    i = 0
+    """Write ``n_events`` events of the synthetic port (vasscm.simulate)."""
     with path.open("wb") as out:
-        while written < n_events:
-            for event in visit(i, rng):
-                buffered.append((str(event["occurred_at"]), orjson.dumps(event)))
-            i += 1
-            if len(buffered) >= 50_000:
-                # Everything older than the newest visit's start can be flushed in order.
-                buffered.sort()
-                horizon = (T0 + timedelta(minutes=(i - 200) * 2 - 180)).isoformat()
-                keep = [item for item in buffered if item[0] >= horizon]
-                for _, line in (item for item in buffered if item[0] < horizon):
-                    out.write(line + b"\n")
-                    written += 1
-                buffered = keep
-        buffered.sort()
-        for _, line in buffered:
+        n = 0
+        for line in synthetic_log(n_events, seed=seed):
             out.write(line + b"\n")
-            written += 1
-    return written
+            n += 1
+    return n
 
 
 BASELINE = """

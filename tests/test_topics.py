@@ -145,7 +145,7 @@ def test_registry_covers_the_contract() -> None:
         by_dir.setdefault(topic.direction, []).append(topic.name)
 
     assert sorted(ev.INPUT_TOPICS) == sorted(by_dir["input"])
-    assert by_dir["internal"] == [topics.CONTAINER_EVENTS]
+    assert [topics.CONTAINER_EVENTS, topics.STALL_CHECKS] == by_dir["internal"]
     assert sorted(
         [topics.CLEARANCES, topics.ALERTS, topics.CONTAINER_STATE, topics.DEAD_LETTER]
     ) == sorted(by_dir["output"])

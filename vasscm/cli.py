@@ -186,9 +186,111 @@ class topics(_SyncCommand):
         return 1 if problems else 0
 
 
+class broker(_SyncCommand):
+    """Run the embedded Kafka-compatible broker (Tansu, in memory) until Ctrl-C."""
+
+    options: ClassVar[list[Any]] = [
+        option(
+            "--port",
+            "port",
+            type=click.IntRange(0, 65535),
+            default=9092,
+            show_default=True,
+            help="port on 127.0.0.1 (0: any free port)",
+        ),
+        option("--verbose", is_flag=True, help="broker log to this terminal, not a temp file"),
+    ]
+
+    def handle(self, port: int, verbose: bool) -> int:
+        import signal
+        import threading
+
+        from vasscm.errors import VasscmError
+        from vasscm.live.broker import EmbeddedBroker
+
+        stopping = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stopping.set())
+        embedded = EmbeddedBroker(port, verbose=verbose)
+        try:
+            embedded.start()
+            click.echo(f"broker {embedded.url} (pid {embedded.pid}, log {embedded.log_path})")
+            click.echo(f"export VASSCM_BROKER={embedded.url}")
+            while embedded.running and not stopping.wait(0.5):
+                pass
+            if not stopping.is_set():
+                click.echo(f"the broker exited by itself:\n{embedded.log_tail()}", err=True)
+                return 1
+            return 0
+        except VasscmError as exc:
+            click.echo(str(exc), err=True)
+            return 1
+        finally:
+            embedded.stop()
+
+
+class produce(_SyncCommand):
+    """Publish a JSONL event log to the input topics (each line to its type's topic)."""
+
+    options: ClassVar[list[Any]] = [
+        argument("events", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
+        option(
+            "--broker",
+            "broker",
+            default=None,
+            help="bootstrap host:port or kafka:// URL (default: VASSCM_BROKER)",
+        ),
+        option(
+            "--rate",
+            "rate",
+            type=float,
+            default=0.0,
+            show_default=True,
+            help="records per second; 0 sends as fast as the broker takes them",
+        ),
+        option(
+            "--timestamps",
+            "timestamps",
+            type=click.Choice(["recorded", "now"]),
+            default="recorded",
+            show_default=True,
+            help="record timestamp (the processor's received_at): the line's received_at "
+            "or occurred_at, or the time of sending",
+        ),
+        option(
+            "--progress/--no-progress",
+            default=None,
+            help="progress counter (default: only when stderr is a terminal)",
+        ),
+    ]
+
+    def handle(
+        self, events: Path, broker: str | None, rate: float, timestamps: str, progress: bool | None
+    ) -> int:
+        import asyncio
+
+        from vasscm.live.produce import produce_file
+        from vasscm.settings import bootstrap_servers, get_settings
+
+        settings = get_settings()
+        summary = asyncio.run(
+            produce_file(
+                events,
+                bootstrap_servers(broker or settings.broker),
+                rate=rate,
+                timestamps=timestamps,  # type: ignore[arg-type]
+                progress=sys.stderr.isatty() if progress is None else progress,
+                max_event_bytes=settings.max_event_bytes,
+            )
+        )
+        click.echo(summary.render(), err=True)
+        return 0
+
+
 def main() -> NoReturn:
     """Entry point of the ``vasscm`` command."""
     from vasscm.live.app import create_app
     from vasscm.settings import get_settings
 
-    create_app(get_settings()).main()
+    app, _ = create_app(get_settings())
+    app.main()

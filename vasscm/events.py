@@ -82,8 +82,10 @@ __all__ = [
     "SealChanged",
     "Severity",
     "Stage",
+    "StallCheck",
     "Suspended",
     "VisitState",
+    "container_of",
     "dead_letter",
     "dump_json",
     "fan_out",
@@ -502,6 +504,14 @@ Event = Annotated[
 EVENT_ADAPTER: Final[TypeAdapter[ContainerEvent]] = TypeAdapter(Event)
 
 
+def container_of(event: ContainerEvent) -> str:
+    """The container a one-container event is about (a fanned-out customs event's
+    first and only entry)."""
+    if isinstance(event, _Customs):
+        return event.containers[0].container_no
+    return event.container_no
+
+
 def fan_out(event: ContainerEvent) -> list[tuple[str, ContainerEvent]]:
     """Split an event into ``(container_no, event)`` pairs, one per container.
 
@@ -535,9 +545,11 @@ class RejectCode(StrEnum):
     MISSING_TYPE = "missing_type"
     UNKNOWN_TYPE = "unknown_type"
     WRONG_TOPIC = "wrong_topic"
+    WRONG_KEY = "wrong_key"
     MISSING_FIELD = "missing_field"
     INVALID_FIELD = "invalid_field"
     STALE = "stale"
+    INTERNAL = "internal_error"
     FUTURE = "future"
 
 
@@ -743,6 +755,12 @@ class VisitState(_Output):
     seal_no: str | None
     alerts_firing: list[str]
     events: int
+
+
+class StallCheck(_Output):
+    """A tick asking the tracker to judge one container's deadlines (internal topic)."""
+
+    requested_at: Timestamp
 
 
 class DeadLetter(_Output):

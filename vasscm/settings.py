@@ -10,15 +10,25 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vasscm.events import MAX_EVENT_BYTES
 from vasscm.tracking import Policy
 
-__all__ = ["Settings", "get_settings"]
+__all__ = ["Settings", "bootstrap_servers", "get_settings"]
+
+
+def _seconds_text(value: object) -> object:
+    # Environment values are text: "14400" means seconds, like the number would.
+    if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
+        return float(value)
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_seconds_text)]
 
 
 def _ms(value: timedelta) -> int:
@@ -38,6 +48,12 @@ class Settings(BaseSettings):
     )
     web_port: int = Field(default=6066, ge=0, le=65535)
     data_dir: Path = Field(default=Path("vasscm-data"), description="worker state (RocksDB tables)")
+    broker_flavour: Literal["kafka", "tansu"] = Field(
+        default="kafka",
+        description="tansu: work around Tansu 0.6 reporting a partition's end as the base "
+        "offset of its last batch + 1 (faust's table recovery stops there): one record "
+        "per produced batch, so the reported end is the true end",
+    )
     store: str = Field(
         default="rocksdb://", description="faust table store: rocksdb:// or memory://"
     )
@@ -47,24 +63,33 @@ class Settings(BaseSettings):
     max_event_bytes: int = Field(default=MAX_EVENT_BYTES, ge=1024)
 
     # --- stall thresholds (contract section 4)
-    stall_awaiting_scan: timedelta = timedelta(hours=4)
-    stall_awaiting_release_import: timedelta = timedelta(hours=48)
-    stall_awaiting_release_export: timedelta = timedelta(hours=24)
-    stall_released: timedelta = timedelta(hours=72)
-    stall_held: timedelta = timedelta(hours=24)
-    stall_suspended: timedelta = timedelta(hours=24)
-    stall_expected: timedelta = timedelta(days=7)
+    stall_awaiting_scan: Duration = timedelta(hours=4)
+    stall_awaiting_release_import: Duration = timedelta(hours=48)
+    stall_awaiting_release_export: Duration = timedelta(hours=24)
+    stall_released: Duration = timedelta(hours=72)
+    stall_held: Duration = timedelta(hours=24)
+    stall_suspended: Duration = timedelta(hours=24)
+    stall_expected: Duration = timedelta(days=7)
     stall_clock: Literal["wall", "event"] = Field(
         default="wall",
         description="what 'now' is for stall checks: the wall clock, or the latest event time "
         "seen (for replays of recorded logs and simulated ports)",
     )
 
+    watermark_idle: Duration = Field(
+        default=timedelta(seconds=5),
+        description="with stall_clock=event: an input partition silent this long no longer "
+        "holds the event-time clock back",
+    )
+    stall_check_interval: Duration = Field(
+        default=timedelta(seconds=1), description="how often the deadline index is checked"
+    )
+
     # --- reporting deadlines (Art. 52 / 52a)
-    late_gate_out: timedelta = timedelta(minutes=15)
-    late_loaded: timedelta = timedelta(minutes=30)
+    late_gate_out: Duration = timedelta(minutes=15)
+    late_loaded: Duration = timedelta(minutes=30)
     # --- how long a closed visit still takes late events
-    late_event_retention: timedelta = timedelta(days=7)
+    late_event_retention: Duration = timedelta(days=7)
 
     def policy(self) -> Policy:
         """The thresholds as the pure tracking core takes them."""
@@ -84,6 +109,12 @@ class Settings(BaseSettings):
             late_loaded=_ms(self.late_loaded),
             retention=_ms(self.late_event_retention),
         )
+
+
+def bootstrap_servers(url: str) -> str:
+    """``kafka://a:9092;b:9092`` (faust's form) -> ``a:9092,b:9092`` (Kafka clients')."""
+    hosts = [part.split("://", 1)[-1].strip("/") for part in url.replace(",", ";").split(";")]
+    return ",".join(h for h in hosts if h)
 
 
 @lru_cache(maxsize=1)

@@ -34,6 +34,7 @@ __all__ = [
     "DEFAULT_PARTITIONS",
     "PORT_EVENTS",
     "SCAN_EVENTS",
+    "STALL_CHECKS",
     "TOPICS",
     "TOPIC_BY_NAME",
     "TopicSpec",
@@ -53,6 +54,7 @@ CLEARANCES: Final = "vasscm.clearances"
 ALERTS: Final = "vasscm.alerts"
 CONTAINER_STATE: Final = "vasscm.container-state"
 DEAD_LETTER: Final = "vasscm.dead-letter"
+STALL_CHECKS: Final = "vasscm.stall-checks"
 
 #: The settings default, not the environment: the published contract must not
 #: depend on who runs the export. Deployments may still override VASSCM_PARTITIONS.
@@ -158,6 +160,18 @@ TOPICS: Final[tuple[TopicSpec, ...]] = (
         "customs events with containers narrowed to that one (vasscm.events.fan_out), "
         "so one container's events meet on one partition.",
         models=tuple(ev.MODEL_OF_TYPE.values()),
+    ),
+    TopicSpec(
+        name=STALL_CHECKS,
+        key="container_no",
+        key_description=_CONTAINER_KEY,
+        direction="internal",
+        cleanup_policy="delete",
+        retention=1 * _DAY,
+        description="Internal: a tick per container whose stall deadline passed, sent by the "
+        "worker's once-a-second timer so the check runs where the container's table "
+        "partition is written.",
+        models=(ev.StallCheck,),
     ),
     TopicSpec(
         name=CLEARANCES,

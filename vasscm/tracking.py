@@ -564,20 +564,32 @@ def apply(
 def check(
     state: ContainerState, *, now: datetime, policy: Policy = DEFAULT_POLICY
 ) -> tuple[ContainerState | None, Effects]:
-    """Re-judge time-dependent alerts at ``now``; ``None`` when the state has expired."""
+    """Re-judge time-dependent alerts at ``now``; ``None`` when the state has expired.
+
+    A closed visit past its retention leaves a horizon behind for one more retention
+    period: an event for it arriving that late, or delivered again after a crash,
+    is refused as stale instead of opening a phantom visit.
+    """
     now_ms = _ms(now)
-    if not state.events:
-        return None, Effects()
+    if not state.events:  # only a horizon is left
+        if state.horizon is None or now_ms >= state.horizon + policy.retention:
+            return None, Effects()
+        return state, Effects()
     last = state.events[-1]
     if last.code in _EXITS:  # closed: nothing depends on the clock but expiry
         if now_ms >= last.t + policy.retention:
-            return None, Effects()
+            state.horizon = last.t
+            state.events.clear()
+            state.books.clear()
+            state.due = last.t + 2 * policy.retention
         return state, Effects()
     return state, _settle(state, now_ms, policy, len(state.books) - 1)
 
 
 def next_deadline(state: ContainerState, policy: Policy = DEFAULT_POLICY) -> datetime | None:
     """When :func:`check` next has something to do for this container."""
+    if state.due == _UNKNOWN and not state.events:
+        state.due = None if state.horizon is None else state.horizon + policy.retention
     if state.due == _UNKNOWN:
         chunks = list(_split(state.events))
         last = _derive(chunks[-1], state.container_no) if chunks else None

@@ -1,18 +1,18 @@
-"""The faust application, created from the settings (one per process)."""
+"""The faust application and its pipeline, created from the settings (one per process)."""
 
 from __future__ import annotations
 
 import faust
 
+from vasscm.live.pipeline import Pipeline
 from vasscm.settings import Settings
 
 __all__ = ["create_app"]
 
 
-def create_app(settings: Settings) -> faust.App:
-    return faust.App(
+def create_app(settings: Settings) -> tuple[faust.App, Pipeline]:
+    app = faust.App(
         "vasscm",
-        version=1,
         broker=settings.broker,
         store=settings.store,
         datadir=str(settings.data_dir),
@@ -21,13 +21,16 @@ def create_app(settings: Settings) -> faust.App:
         web_enabled=True,
         autodiscover=False,
         topic_partitions=settings.partitions,
+        topic_allow_declare=True,
         # Measured on Tansu: faust's default group timeouts took 32 s to the first
         # event; 6 s brings it to 4 s and still tolerates a busy worker.
         broker_session_timeout=6.0,
         broker_rebalance_timeout=6.0,
         broker_heartbeat_interval=1.0,
-        producer_max_request_size=2 * settings.max_event_bytes,
-        id_format="{id}",
-        loghandlers=[],
-        debug=False,
+        producer_max_request_size=2 * settings.max_event_bytes + 4096,
+        # A record larger than the batch size travels alone: see Settings.broker_flavour.
+        producer_max_batch_size=64 if settings.broker_flavour == "tansu" else 16384,
+        consumer_max_fetch_size=4 * settings.max_event_bytes,
+        table_cleanup_interval=60.0,
     )
+    return app, Pipeline(app, settings)

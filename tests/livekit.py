@@ -1,0 +1,262 @@
+"""Helpers for tests on the real embedded broker: worker processes and output readers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from vasscm.live.broker import EmbeddedBroker, free_port
+from vasscm.live.produce import route
+from vasscm.replay import Replayer
+from vasscm.topics import ALERTS, CLEARANCES, CONTAINER_STATE, DEAD_LETTER
+
+READY = b"deadline index rebuilt"
+
+
+@dataclass
+class Worker:
+    """``vasscm worker`` in its own process group, logging to a file."""
+
+    broker: EmbeddedBroker
+    workdir: Path
+    name: str = "w1"
+    env: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[bytes] | None = None
+    web_port: int = 0
+
+    @property
+    def log(self) -> Path:
+        return self.workdir / f"{self.name}.log"
+
+    def start(self) -> Worker:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.web_port = free_port()
+        env = {
+            **os.environ,
+            "VASSCM_BROKER": self.broker.url,
+            "VASSCM_STORE": "memory://",
+            "VASSCM_BROKER_FLAVOUR": "tansu",
+            "VASSCM_STALL_CLOCK": "event",
+            "VASSCM_DATA_DIR": str(self.workdir / f"{self.name}-data"),
+            "VASSCM_WEB_PORT": str(self.web_port),
+            **self.env,
+        }
+        self._ready_seen = self.log.read_bytes().count(READY) if self.log.exists() else 0
+        handle = self.log.open("ab")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "vasscm",
+                "worker",
+                "-l",
+                "info",
+                "--web-port",
+                str(self.web_port),
+            ],
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        handle.close()
+        return self
+
+    def wait_ready(self, timeout: float = 90.0, *, rebalances: int = 1) -> None:
+        """Until the worker has logged ``rebalances`` more index rebuilds since start()."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise AssertionError(f"worker {self.name} exited:\n{self.tail()}")
+            if self.log.read_bytes().count(READY) >= self._ready_seen + rebalances:
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"worker {self.name} not ready in {timeout}s:\n{self.tail()}")
+
+    def rebuilds(self) -> list[str]:
+        return [
+            ln for ln in self.log.read_text(errors="replace").splitlines() if READY.decode() in ln
+        ]
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash: no shutdown, no commit."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def tail(self, lines: int = 40) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+async def produce(bootstrap: str, lines: Iterable[bytes], *, rate: float = 0.0) -> int:
+    """Publish log lines as `vasscm produce` does (same routing, recorded timestamps)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_request_size=4 << 20)
+    await producer.start()
+    sent = 0
+    started = time.perf_counter()
+    try:
+        futures = []
+        for line in lines:
+            topic, key, stamp = route(line)
+            futures.append(await producer.send(topic, line, key=key, timestamp_ms=stamp))
+            sent += 1
+            if rate:
+                ahead = sent / rate - (time.perf_counter() - started)
+                if ahead > 0:
+                    await asyncio.sleep(ahead)  # pacing, not synchronisation
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return sent
+
+
+@dataclass
+class Outputs:
+    """Everything the processor wrote, read from the output topics."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    dead: list[dict[str, Any]] = field(default_factory=list)
+    states: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+
+    def add(self, topic: str, key: bytes | None, value: bytes | None) -> None:
+        doc = orjson.loads(value) if value else None
+        if topic == CLEARANCES:
+            self.records.append(doc)
+        elif topic == ALERTS:
+            self.alerts.append(doc)
+        elif topic == DEAD_LETTER:
+            self.dead.append(doc)
+        elif topic == CONTAINER_STATE and key is not None:
+            self.states[key.decode()] = doc
+
+
+class OutputReader:
+    """Reads the output topics from the beginning, incrementally."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+        self.outputs = Outputs()
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def __aenter__(self) -> OutputReader:
+        self._consumer = AIOKafkaConsumer(
+            CLEARANCES,
+            ALERTS,
+            DEAD_LETTER,
+            CONTAINER_STATE,
+            bootstrap_servers=self.bootstrap,
+            auto_offset_reset="earliest",
+            group_id=None,
+            metadata_max_age_ms=1000,
+        )
+        await self._consumer.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._consumer is not None
+        await self._consumer.stop()
+
+    async def poll_until(self, done: Callable[[Outputs], bool], timeout: float) -> bool:
+        """Read until ``done(outputs)`` or the deadline; True when done."""
+        assert self._consumer is not None
+        deadline = time.monotonic() + timeout
+        while True:
+            batch = await self._consumer.getmany(timeout_ms=500)
+            for tp, messages in batch.items():
+                for m in messages:
+                    self.outputs.add(tp.topic, m.key, m.value)
+            if done(self.outputs):
+                return True
+            if time.monotonic() > deadline:
+                return False
+
+
+# --- what a comparison compares -----------------------------------------------------
+
+
+def latest_records(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Latest revision per visit, without the fields that count emissions."""
+    out: dict[str, dict[str, Any]] = {}
+    revision: dict[str, int] = {}
+    for r in records:
+        if r["revision"] >= revision.get(r["visit_id"], 0):
+            revision[r["visit_id"]] = r["revision"]
+            out[r["visit_id"]] = {k: v for k, v in r.items() if k not in ("revision", "supersedes")}
+    return out
+
+
+def firing_alerts(alerts: Iterable[dict[str, Any]]) -> set[str]:
+    """Alert ids whose last record is firing: the order-independent alert state."""
+    status: dict[str, str] = {}
+    for a in alerts:
+        status[a["alert_id"]] = a["status"]
+    return {k for k, v in status.items() if v == "firing"}
+
+
+def rejections(dead: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
+    return sorted((d["code"], d["raw"]) for d in dead)
+
+
+@dataclass
+class Expected:
+    records: dict[str, dict[str, Any]]
+    firing: set[str]
+    rejected: list[tuple[str, str]]
+
+
+def replay_expectation(lines: Iterable[bytes]) -> Expected:
+    """What `vasscm replay` makes of the same log (the reference for live runs)."""
+    records: list[bytes] = []
+    alerts: list[bytes] = []
+    rejected: list[bytes] = []
+    r = Replayer(on_record=records.append, on_alert=alerts.append, on_rejected=rejected.append)
+    for n, line in enumerate(lines, 1):
+        if line.strip():
+            r.feed(line, line=n)
+    r.finish()
+    return Expected(
+        records=latest_records(orjson.loads(x) for x in records),
+        firing=firing_alerts(orjson.loads(x) for x in alerts),
+        rejected=rejections(orjson.loads(x) for x in rejected),
+    )
+
+
+def matches(expected: Expected, *, redelivered: bool = False) -> Callable[[Outputs], bool]:
+    """Outputs equal the expectation. After a crash (``redelivered``) a bad record may
+    be dead-lettered twice: then the distinct rejections must match."""
+
+    def done(out: Outputs) -> bool:
+        got = rejections(out.dead)
+        return (
+            latest_records(out.records) == expected.records
+            and firing_alerts(out.alerts) == expected.firing
+            and (
+                sorted(set(got)) == sorted(set(expected.rejected))
+                if redelivered
+                else got == expected.rejected
+            )
+        )
+
+    return done

@@ -1,0 +1,406 @@
+"""The live pipeline: faust agents around the tracking core.
+
+    customs-events ──fan-out──▶ container-events ─┐
+    port-events ──────────────────────────────────┼─▶ track ─▶ clearances, alerts,
+    scan-events ──────────────────────────────────┤     ▲      container-state
+    stall-checks ◀── timer (deadline index) ──────┘     │      (+ dead-letter)
+                                                  visits table
+
+Every container's events meet on one partition: port and scan events arrive keyed
+by ``container_no``; customs events are fanned out and re-keyed. A port or scan
+record that a producer's partitioner put on another partition than ours would is
+forwarded to ``container-events`` rather than tracked in the wrong place.
+
+Table writes must happen inside stream iteration (faust's RocksDB store finds the
+partition from the current event), so the once-a-second stall timer does not touch
+the table: it sends a tick per container that fell due to ``stall-checks``, and
+the tracker runs :func:`vasscm.tracking.check` on it like any other record.
+
+Processing is at least once: a redelivered record finds its ``event_id`` in the
+container's state and changes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+from aiokafka.partitioner import murmur2
+
+from vasscm.deadlines import DeadlineIndex
+from vasscm.durations import from_ms, to_ms
+from vasscm.events import (
+    ContainerEvent,
+    RejectCode,
+    Rejection,
+    StallCheck,
+    container_of,
+    dead_letter,
+    dump_json,
+    fan_out,
+    parse_container_no,
+    parse_event,
+)
+from vasscm.settings import Settings
+from vasscm.topics import (
+    ALERTS,
+    CLEARANCES,
+    CONTAINER_EVENTS,
+    CONTAINER_STATE,
+    CUSTOMS_EVENTS,
+    DEAD_LETTER,
+    PORT_EVENTS,
+    SCAN_EVENTS,
+    STALL_CHECKS,
+    TOPIC_BY_NAME,
+)
+from vasscm.tracking import ContainerState, Effects, apply, check, current_view, next_deadline
+from vasscm.watermark import LowWatermark
+
+__all__ = ["Pipeline", "partition_for"]
+
+
+def partition_for(key: str, partitions: int) -> int:
+    """The partition Kafka's default (murmur2) partitioner gives ``key``."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+@dataclass
+class Hooks:
+    """Callbacks the metrics layer plugs in; no-ops by default."""
+
+    on_event: Any = None  # (topic, type, outcome) -> None
+    on_rejected: Any = None  # (code) -> None
+    on_effects: Any = None  # (Effects) -> None
+
+
+@dataclass
+class Pipeline:
+    """The agents, table and timer of one worker, bound to one faust app."""
+
+    app: faust.App
+    settings: Settings
+    hooks: Hooks = field(default_factory=Hooks)
+
+    def __post_init__(self) -> None:
+        app, settings = self.app, self.settings
+        self.policy = settings.policy()
+        self.partitions = settings.partitions
+        self.indexes: dict[int, DeadlineIndex] = {}
+        self.clock = LowWatermark(int(settings.watermark_idle.total_seconds() * 1000))
+        self.ready = False
+        raw = {
+            "key_type": bytes,
+            "value_type": bytes,
+            "key_serializer": "raw",
+            "value_serializer": "raw",
+        }
+
+        def topic(name: str, **extra: Any) -> faust.TopicT:
+            spec = TOPIC_BY_NAME[name]
+            config = {"cleanup.policy": spec.cleanup_policy, "retention.ms": str(spec.retention_ms)}
+            return app.topic(
+                name, partitions=self.partitions, internal=True, config=config, **raw, **extra
+            )
+
+        self.customs_in = topic(CUSTOMS_EVENTS)
+        self.container_in = app.topic(
+            PORT_EVENTS,
+            SCAN_EVENTS,
+            CONTAINER_EVENTS,
+            STALL_CHECKS,
+            partitions=self.partitions,
+            internal=True,
+            **raw,
+        )
+        self.container_events = topic(CONTAINER_EVENTS)
+        self.stall_checks = topic(STALL_CHECKS)
+        self.outputs = {
+            name: topic(name)
+            for name in (CLEARANCES, ALERTS, CONTAINER_STATE, DEAD_LETTER, PORT_EVENTS, SCAN_EVENTS)
+        }
+        self.visits = app.Table(
+            "visits",
+            default=None,
+            partitions=self.partitions,
+            key_type=str,
+            # The core's compact JSON (ContainerState.to_json) as raw bytes: the same
+            # on the changelog, in RocksDB and in memory.
+            value_type=bytes,
+            help="container_no -> the container's recent visits (vasscm.tracking.ContainerState)",
+        )
+        app.agent(self.customs_in, name="vasscm.fan-out")(self.fan_out)
+        app.agent(self.container_in, name="vasscm.track")(self.track)
+        app.timer(interval=settings.stall_check_interval.total_seconds())(self.stall_timer)
+        app.on_partitions_revoked.connect(self._on_revoked)
+        app.on_rebalance_complete.connect(self._on_rebalance_complete)
+        app.task(self._declare_outputs, on_leader=False)
+
+    # --- clocks -------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """What stalls are judged by: the wall clock, or the event-time watermark."""
+        if self.settings.stall_clock == "event":
+            return from_ms(self.clock.value(_wall_ms()) or 0)
+        return datetime.now(tz=UTC)
+
+    def _observe(self, message: Any, event: ContainerEvent) -> None:
+        self.clock.observe(message.tp, to_ms(event.occurred_at), _wall_ms())
+
+    # --- agents -------------------------------------------------------------------
+
+    async def fan_out(self, stream: faust.StreamT[bytes]) -> None:
+        """Customs declarations -> one event per container, keyed by container_no."""
+        async for event in stream.events():
+            async with self._poison_guard(event):
+                await self._fan_out_one(event)
+
+    async def _fan_out_one(self, event: faust.EventT[bytes]) -> None:
+        message = event.message
+        parsed = await self._parse(event.value, message)
+        if parsed is None:
+            return
+        self._observe(message, parsed)
+        received = _received(message)
+        for container_no, one in fan_out(parsed):
+            stamped = one.model_copy(update={"received_at": received})
+            await self.container_events.send(
+                key=container_no.encode(), value=dump_json(stamped, exclude_none=True)
+            )
+        self._count(message.topic, parsed.type, "accepted")
+
+    async def track(self, stream: faust.StreamT[bytes]) -> None:
+        """One container's record -> the core -> table, outputs, deadline index."""
+        async for event in stream.events():
+            async with self._poison_guard(event):
+                await self._track_one(event)
+
+    async def _track_one(self, event: faust.EventT[bytes]) -> None:
+        message = event.message
+        if message.topic == STALL_CHECKS:
+            await self._stall_check(event.key.decode(), message.partition)
+            return
+        internal = message.topic == CONTAINER_EVENTS
+        parsed = await self._parse(event.value, message, trusted=internal)
+        if parsed is None:
+            return
+        if internal or await self._on_our_partition(parsed, message, event.value):
+            # Our repartition topic carries the received_at stamped on the way in.
+            received = parsed.received_at if internal else _received(message)
+            await self._apply(parsed, received, message)
+
+    @contextlib.asynccontextmanager
+    async def _poison_guard(self, event: faust.EventT[bytes]) -> AsyncIterator[None]:
+        """A record that makes the code fail goes to the dead-letter topic; the agent
+        goes on (a crash would restart it on the same record, forever)."""
+        try:
+            yield
+        except Exception as exc:
+            self.app.log.exception("record %s failed", event.message.tp)  # type: ignore[attr-defined]
+            reason = f"processing failed: {type(exc).__name__}: {exc}"[:500]
+            await self._dead_letter(
+                event.value or b"",
+                Rejection(code=RejectCode.INTERNAL, reason=reason),
+                event.message,
+            )
+
+    async def _apply(self, parsed: ContainerEvent, received: datetime | None, message: Any) -> None:
+        container_no = container_of(parsed)
+        self._observe(message, parsed)
+        state, effects = apply(
+            self._load(container_no),
+            parsed,
+            container_no=container_no,
+            now=self.now(),
+            received_at=received,
+            policy=self.policy,
+        )
+        if effects.outcome == "stale":
+            rejection = Rejection(
+                code=RejectCode.STALE,
+                reason=f"{parsed.type} for {container_no} {effects.detail}",
+                event_id=parsed.event_id,
+                type=parsed.type,
+            )
+            await self._dead_letter(dump_json(parsed), rejection, message)
+            return
+        self._count(message.topic, parsed.type, effects.outcome)
+        if effects.outcome == "duplicate":
+            return
+        self.visits[container_no] = state.to_json()
+        await self._publish(container_no, state, effects)
+        self._schedule(container_no, state, message.partition)
+
+    def _load(self, container_no: str) -> ContainerState | None:
+        data = self.visits.get(container_no)
+        return None if data is None else ContainerState.from_json(data)
+
+    async def _stall_check(self, container_no: str, partition: int) -> None:
+        state = self._load(container_no)
+        if state is None:
+            return
+        kept, effects = check(state, now=self.now(), policy=self.policy)
+        if kept is None:
+            del self.visits[container_no]
+            self.indexes.get(partition, DeadlineIndex()).discard(container_no)
+        else:
+            self.visits[container_no] = kept.to_json()
+            self._schedule(container_no, kept, partition)
+        if kept is None or not kept.events:  # no visit held any more
+            await self.outputs[CONTAINER_STATE].send(key=container_no.encode(), value=None)
+        elif effects.alerts or effects.records:
+            await self._publish(container_no, kept, effects)
+
+    async def _publish(self, container_no: str, state: ContainerState, effects: Effects) -> None:
+        key = container_no.encode()
+        for record in effects.records:
+            await self.outputs[CLEARANCES].send(key=key, value=dump_json(record))
+        for alert in effects.alerts:
+            await self.outputs[ALERTS].send(key=key, value=dump_json(alert))
+        view = current_view(state)
+        if view is not None:
+            await self.outputs[CONTAINER_STATE].send(key=key, value=dump_json(view))
+        if self.hooks.on_effects is not None:
+            self.hooks.on_effects(effects)
+
+    # --- input checks ---------------------------------------------------------------
+
+    async def _parse(
+        self, value: bytes | None, message: Any, *, trusted: bool = False
+    ) -> ContainerEvent | None:
+        # Our own repartition topic carries any type; the input topics only their own.
+        topic = None if trusted else message.topic
+        parsed = parse_event(value or b"", topic=topic, max_bytes=self.settings.max_event_bytes)
+        if isinstance(parsed, Rejection):
+            await self._dead_letter(value or b"", parsed, message)
+            return None
+        return parsed
+
+    async def _on_our_partition(self, parsed: ContainerEvent, message: Any, raw: bytes) -> bool:
+        """Check the record's key; forward it when it sits on a partition not ours."""
+        container_no = container_of(parsed)
+        key = (message.key or b"").decode("utf-8", "replace")
+        try:
+            key_no = parse_container_no(key)
+        except ValueError:
+            key_no = None
+        if key_no != container_no:
+            await self._dead_letter(
+                raw,
+                Rejection(
+                    code=RejectCode.WRONG_KEY,
+                    field="key",
+                    event_id=parsed.event_id,
+                    type=parsed.type,
+                    reason=f"record key {key[:40]!r} must be the container number {container_no} "
+                    "(all of a container's events must share a partition)",
+                ),
+                message,
+            )
+            return False
+        if message.partition != partition_for(container_no, self.partitions):
+            stamped = parsed.model_copy(update={"received_at": _received(message)})
+            await self.container_events.send(
+                key=container_no.encode(), value=dump_json(stamped, exclude_none=True)
+            )
+            return False
+        return True
+
+    async def _dead_letter(self, raw: bytes, rejection: Rejection, message: Any) -> None:
+        letter = dead_letter(
+            raw,
+            rejection,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            received_at=_received(message),
+        )
+        await self.outputs[DEAD_LETTER].send(key=message.key, value=dump_json(letter))
+        self._count(message.topic, rejection.type or "unknown", "rejected")
+        if self.hooks.on_rejected is not None:
+            self.hooks.on_rejected(rejection.code.value)
+
+    def _count(self, topic: str, kind: str, outcome: str) -> None:
+        if self.hooks.on_event is not None:
+            self.hooks.on_event(topic, kind, outcome)
+
+    # --- deadlines ------------------------------------------------------------------
+
+    def _schedule(self, container_no: str, state: ContainerState, partition: int) -> None:
+        due = next_deadline(state, self.policy)
+        index = self.indexes.setdefault(partition, DeadlineIndex())
+        index.schedule(container_no, None if due is None else to_ms(due))
+
+    async def stall_timer(self) -> None:
+        """Once a second: a tick for each container whose deadline has passed."""
+        if not self.ready:
+            return
+        now = to_ms(self.now())
+        for index in list(self.indexes.values()):
+            for container_no in index.pop_due(now):
+                tick = StallCheck(requested_at=datetime.fromtimestamp(now / 1000, tz=UTC))
+                await self.stall_checks.send(key=container_no.encode(), value=dump_json(tick))
+
+    def _on_revoked(self, sender: Any = None, revoked: Any = (), **kwargs: Any) -> None:
+        self.ready = False
+        for tp in revoked:
+            self.clock.forget(tp)
+            if tp.topic == CONTAINER_EVENTS:
+                self.indexes.pop(tp.partition, None)
+
+    async def _on_rebalance_complete(self, sender: Any = None, **kwargs: Any) -> None:
+        """Tables are recovered: rebuild the deadline index of each assigned partition."""
+        assigned = {
+            tp.partition
+            for tp in self.app.assignor.assigned_actives()
+            if tp.topic == CONTAINER_EVENTS
+        }
+        started = time.monotonic()
+        indexes = {p: DeadlineIndex() for p in assigned}
+        newest: int | None = None
+        for container_no, data in self.visits.items():
+            p = partition_for(container_no, self.partitions)
+            if p not in indexes or data is None:
+                continue
+            state = ContainerState.from_json(data)
+            due = next_deadline(state, self.policy)
+            indexes[p].schedule(container_no, None if due is None else to_ms(due))
+            if state.events:
+                last = max(e.t for e in state.events)
+                newest = last if newest is None else max(newest, last)
+        self.indexes = indexes
+        self.clock.floor(newest)
+        inputs = {CUSTOMS_EVENTS, PORT_EVENTS, SCAN_EVENTS, CONTAINER_EVENTS}
+        self.clock.assign(
+            [tp for tp in self.app.assignor.assigned_actives() if tp.topic in inputs], _wall_ms()
+        )
+        self.ready = True
+        self.app.log.info(  # type: ignore[attr-defined]
+            "deadline index rebuilt for partitions %s: %d containers in %.2fs",
+            sorted(assigned),
+            sum(len(i) for i in indexes.values()),
+            time.monotonic() - started,
+        )
+
+    async def _declare_outputs(self) -> None:
+        for topic in self.outputs.values():
+            await topic.maybe_declare()
+        await self.container_events.maybe_declare()
+        await self.stall_checks.maybe_declare()
+
+
+def _wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _received(message: Any) -> datetime:
+    """The Kafka record timestamp: the only received_at the processor trusts."""
+    stamp = message.timestamp
+    if stamp is None:
+        return datetime.now(tz=UTC)
+    return datetime.fromtimestamp(stamp, tz=UTC)
