@@ -7,6 +7,7 @@ The command line of contract section 6 is stable: change it only by adding.
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +25,11 @@ class _SyncCommand(Command):
     abstract: ClassVar[bool] = True
 
     def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
-        code = self.handle(*self.args, **{**self.kwargs, **kwargs})
+        try:
+            code = self.handle(*self.args, **{**self.kwargs, **kwargs})
+        except BrokenPipeError:  # `vasscm simulate | head`: the reader has what it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            code = 0
         raise SystemExit(code or 0)
 
     def handle(self, *args: Any, **kwargs: Any) -> int:
@@ -284,6 +289,28 @@ class produce(_SyncCommand):
             )
         )
         click.echo(summary.render(), err=True)
+        return 0
+
+
+class simulate(_SyncCommand):
+    """Write a synthetic port's event log (JSONL) to stdout or --out."""
+
+    options: ClassVar[list[Any]] = [
+        option("--events", "events", type=int, default=10_000, show_default=True),
+        option("--seed", "seed", type=int, default=7, show_default=True),
+        option("--out", "out", default=None, type=click.Path(dir_okay=False, path_type=Path)),
+    ]
+
+    def handle(self, events: int, seed: int, out: Path | None) -> int:
+        from vasscm.simulate import synthetic_log
+
+        stream = out.open("wb") if out is not None else sys.stdout.buffer
+        try:
+            for line in synthetic_log(events, seed=seed):
+                stream.write(line + b"\n")
+        finally:
+            if out is not None:
+                stream.close()
         return 0
 
 

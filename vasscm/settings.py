@@ -113,7 +113,7 @@ class Settings(BaseSettings):
 
 def bootstrap_servers(url: str) -> str:
     """``kafka://a:9092;b:9092`` (faust's form) -> ``a:9092,b:9092`` (Kafka clients')."""
-    hosts = [part.split("://", 1)[-1].strip("/") for part in url.replace(",", ";").split(";")]
+    hosts = [p.strip().split("://", 1)[-1].strip("/") for p in url.replace(",", ";").split(";")]
     return ",".join(h for h in hosts if h)
 
 

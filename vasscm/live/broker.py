@@ -25,6 +25,7 @@ from types import TracebackType
 from typing import IO, Self
 
 from vasscm.errors import VasscmError
+from vasscm.settings import bootstrap_servers
 
 __all__ = ["EmbeddedBroker", "create_topics", "free_port"]
 
@@ -53,8 +54,7 @@ def _port_is_free(host: str, port: int) -> bool:
 
 def _bootstrap_servers(bootstrap: str) -> list[str]:
     """``host:port`` list from a faust URL (``kafka://a:1;b:2``) or a plain bootstrap string."""
-    hosts = bootstrap.removeprefix("kafka://").replace(";", ",").split(",")
-    return [host.strip() for host in hosts if host.strip()]
+    return bootstrap_servers(bootstrap).split(",")
 
 
 async def create_topics(bootstrap: str, names: Mapping[str, int], *, timeout: float = 10.0) -> None:
