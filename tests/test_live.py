@@ -294,3 +294,47 @@ def test_poison_pills_go_to_dead_letter(own_broker: EmbeddedBroker, tmp_path: Pa
         assert "Crashed" not in worker.log.read_text(errors="replace")
     finally:
         worker.stop()
+
+
+def test_rocksdb_restart_rebuilds_the_deadline_index(
+    own_broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """With the RocksDB store, a restarted worker finds the containers it held on disk
+    and still raises their stalls, though no new event arrives for them."""
+    env = {
+        "VASSCM_STORE": "rocksdb://",
+        "VASSCM_STALL_CLOCK": "wall",
+        "VASSCM_STALL_AWAITING_RELEASE_IMPORT": "6",
+    }
+    containers = _per_partition_containers(1, 500)
+    worker = Worker(own_broker, tmp_path, env=env).start()
+    try:
+        worker.wait_ready()
+
+        async def run() -> None:
+            async with OutputReader(own_broker.bootstrap) as reader:
+                await produce(
+                    own_broker.bootstrap, _discharge(containers, datetime.now(tz=UTC), "r")
+                )
+
+                def tracked(out) -> bool:
+                    return set(containers) <= set(out.states)
+
+                assert await reader.poll_until(tracked, timeout=30)
+                worker.stop()
+                worker.start()
+                await asyncio.to_thread(worker.wait_ready)
+
+                def stalled(out) -> bool:
+                    firing = firing_alerts(out.alerts)
+                    return all(
+                        any(a.startswith(c) and "/STALLED/" in a for a in firing)
+                        for c in containers
+                    )
+
+                assert await reader.poll_until(stalled, timeout=60)
+
+        asyncio.run(run())
+        assert f"{len(containers)} containers" in worker.rebuilds()[-1]
+    finally:
+        worker.stop()

@@ -362,6 +362,12 @@ class Pipeline:
         }
         started = time.monotonic()
         indexes = {p: DeadlineIndex() for p in assigned}
+        # faust's RocksDB store opens a partition's database on first use, and only
+        # iterates the open ones: after a restart with nothing new to recover, none is.
+        open_partition = getattr(self.visits.data, "_db_for_partition", None)
+        if open_partition is not None:
+            for p in assigned:
+                open_partition(p)
         newest: int | None = None
         for container_no, data in self.visits.items():
             p = partition_for(container_no, self.partitions)
