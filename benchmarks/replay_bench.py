@@ -7,6 +7,7 @@ interleaved as a busy port would deliver them), then measures in separate
 processes, so one's memory does not colour the other's:
 
   baseline  orjson.loads of every line               (events/s)
+  validate  vasscm.events.parse_event of every line   (events/s: the contract alone)
   replay    vasscm replay over the same file          (events/s, peak RSS)
   replay/2  the same for half the file                (peak RSS: does memory grow
                                                        with file length?)
@@ -42,6 +43,16 @@ t = time.perf_counter(); n = 0
 with open(sys.argv[1], 'rb', buffering=1 << 20) as f:
     for line in f:
         orjson.loads(line); n += 1
+print(n, time.perf_counter() - t)
+"""
+
+VALIDATE = """
+import sys, time
+from vasscm.events import parse_event
+t = time.perf_counter(); n = 0
+with open(sys.argv[1], 'rb', buffering=1 << 20) as f:
+    for line in f:
+        parse_event(line); n += 1
 print(n, time.perf_counter() - t)
 """
 
@@ -84,10 +95,14 @@ def main() -> None:
     lines, secs = run(BASELINE, str(full))
     base_rate = lines / secs
     print(f"baseline orjson.loads      {base_rate:>12,.0f} events/s")
+    lines, secs = run(VALIDATE, str(full))
+    validate_rate = lines / secs
+    print(f"contract parse_event       {validate_rate:>12,.0f} events/s  (validation alone)")
     lines, secs, rss, open_, done = run(REPLAY, str(full), str(work / "out-full"))
     rate = lines / secs
     print(
-        f"replay (full)              {rate:>12,.0f} events/s  ratio {rate / base_rate:.2f}  "
+        f"replay (full)              {rate:>12,.0f} events/s  ratio {rate / base_rate:.3f} "
+        f"(goal 0.5), {rate / validate_rate:.2f} of validation alone  "
         f"peak RSS {rss / 1024:,.0f} MiB  ({int(open_):,} open, {int(done):,} completed)"
     )
     lines2, secs2, rss2, open2, done2 = run(REPLAY, str(half), str(work / "out-half"))

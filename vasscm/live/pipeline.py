@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -71,21 +71,11 @@ def partition_for(key: str, partitions: int) -> int:
 
 
 @dataclass
-class Hooks:
-    """Callbacks the metrics layer plugs in; no-ops by default."""
-
-    on_event: Any = None  # (topic, type, outcome) -> None
-    on_rejected: Any = None  # (code) -> None
-    on_effects: Any = None  # (Effects) -> None
-
-
-@dataclass
 class Pipeline:
     """The agents, table and timer of one worker, bound to one faust app."""
 
     app: faust.App
     settings: Settings
-    hooks: Hooks = field(default_factory=Hooks)
 
     def __post_init__(self) -> None:
         app, settings = self.app, self.settings
@@ -120,10 +110,17 @@ class Pipeline:
         )
         self.container_events = topic(CONTAINER_EVENTS)
         self.stall_checks = topic(STALL_CHECKS)
-        self.outputs = {
-            name: topic(name)
-            for name in (CLEARANCES, ALERTS, CONTAINER_STATE, DEAD_LETTER, PORT_EVENTS, SCAN_EVENTS)
-        }
+        outputs = (CLEARANCES, ALERTS, CONTAINER_STATE, DEAD_LETTER)
+        self.outputs = {name: topic(name) for name in outputs}
+        # Created at start-up with the contract's settings (the agents' subscription
+        # would otherwise leave input topics to broker defaults).
+        self._declared = [
+            *self.outputs.values(),
+            self.container_events,
+            self.stall_checks,
+            topic(PORT_EVENTS),
+            topic(SCAN_EVENTS),
+        ]
         self.visits = app.Table(
             "visits",
             default=None,
@@ -139,7 +136,7 @@ class Pipeline:
         app.timer(interval=settings.stall_check_interval.total_seconds())(self.stall_timer)
         app.on_partitions_revoked.connect(self._on_revoked)
         app.on_rebalance_complete.connect(self._on_rebalance_complete)
-        app.task(self._declare_outputs, on_leader=False)
+        app.task(self._declare_topics, on_leader=False)
 
     # --- clocks -------------------------------------------------------------------
 
@@ -172,7 +169,6 @@ class Pipeline:
             await self.container_events.send(
                 key=container_no.encode(), value=dump_json(stamped, exclude_none=True)
             )
-        self._count(message.topic, parsed.type, "accepted")
 
     async def track(self, stream: faust.StreamT[bytes]) -> None:
         """One container's record -> the core -> table, outputs, deadline index."""
@@ -229,7 +225,6 @@ class Pipeline:
             )
             await self._dead_letter(dump_json(parsed), rejection, message)
             return
-        self._count(message.topic, parsed.type, effects.outcome)
         if effects.outcome == "duplicate":
             return
         self.visits[container_no] = state.to_json()
@@ -265,8 +260,6 @@ class Pipeline:
         view = current_view(state)
         if view is not None:
             await self.outputs[CONTAINER_STATE].send(key=key, value=dump_json(view))
-        if self.hooks.on_effects is not None:
-            self.hooks.on_effects(effects)
 
     # --- input checks ---------------------------------------------------------------
 
@@ -321,13 +314,6 @@ class Pipeline:
             received_at=_received(message),
         )
         await self.outputs[DEAD_LETTER].send(key=message.key, value=dump_json(letter))
-        self._count(message.topic, rejection.type or "unknown", "rejected")
-        if self.hooks.on_rejected is not None:
-            self.hooks.on_rejected(rejection.code.value)
-
-    def _count(self, topic: str, kind: str, outcome: str) -> None:
-        if self.hooks.on_event is not None:
-            self.hooks.on_event(topic, kind, outcome)
 
     # --- deadlines ------------------------------------------------------------------
 
@@ -393,11 +379,9 @@ class Pipeline:
             time.monotonic() - started,
         )
 
-    async def _declare_outputs(self) -> None:
-        for topic in self.outputs.values():
+    async def _declare_topics(self) -> None:
+        for topic in self._declared:
             await topic.maybe_declare()
-        await self.container_events.maybe_declare()
-        await self.stall_checks.maybe_declare()
 
 
 def _wall_ms() -> int:
