@@ -1,0 +1,71 @@
+"""The baseline of ``live_bench.py``: a faust app whose one agent only iterates the inputs.
+
+    BENCH_BROKER=kafka://127.0.0.1:PORT BENCH_EXPECT=100000 BENCH_OUT=result.json \
+        python benchmarks/live_baseline_app.py worker -l warn
+
+Same broker settings as :func:`vasscm.live.app.create_app` (group timeouts, batch size,
+fetch size, memory store, 8 partitions, raw bytes), no table, no parsing, no output.
+When the agent has seen ``BENCH_EXPECT`` records it writes the wall-clock time
+(``time.time()``) of the first and of the last record to ``BENCH_OUT``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import faust
+import orjson
+
+from vasscm.events import MAX_EVENT_BYTES
+from vasscm.topics import CUSTOMS_EVENTS, DEFAULT_PARTITIONS, PORT_EVENTS, SCAN_EVENTS
+
+__all__ = ["app"]
+
+_EXPECT = int(os.environ.get("BENCH_EXPECT", "0"))
+_OUT = Path(os.environ.get("BENCH_OUT", "baseline.json"))
+
+app = faust.App(
+    "vasscm-bench-baseline",
+    broker=os.environ.get("BENCH_BROKER", "kafka://127.0.0.1:9092"),
+    store="memory://",
+    datadir=os.environ.get("BENCH_DATA_DIR", "baseline-data"),
+    web_enabled=False,
+    autodiscover=False,
+    topic_partitions=DEFAULT_PARTITIONS,
+    broker_session_timeout=6.0,
+    broker_rebalance_timeout=6.0,
+    broker_heartbeat_interval=1.0,
+    producer_max_request_size=2 * MAX_EVENT_BYTES + 4096,
+    producer_max_batch_size=64,  # as create_app with broker_flavour=tansu
+    consumer_max_fetch_size=4 * MAX_EVENT_BYTES,
+)
+inputs = app.topic(
+    PORT_EVENTS,
+    SCAN_EVENTS,
+    CUSTOMS_EVENTS,
+    partitions=DEFAULT_PARTITIONS,
+    key_type=bytes,
+    value_type=bytes,
+    key_serializer="raw",
+    value_serializer="raw",
+)
+
+
+@app.agent(inputs, name="bench.iterate")
+async def iterate(stream: Any) -> None:
+    seen = 0
+    first = 0.0
+    async for _value in stream:
+        now = time.time()
+        seen += 1
+        if seen == 1:
+            first = now
+        if seen == _EXPECT:
+            _OUT.write_bytes(orjson.dumps({"first": first, "last": now, "seen": seen}))
+
+
+if __name__ == "__main__":
+    app.main()
