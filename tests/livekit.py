@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from vasscm.live.broker import EmbeddedBroker, free_port
+from vasscm.live.broker import EmbeddedBroker, die_with_parent, free_port
 from vasscm.live.produce import route
 from vasscm.replay import Replayer
 from vasscm.topics import ALERTS, CLEARANCES, CONTAINER_STATE, DEAD_LETTER
@@ -69,6 +69,7 @@ class Worker:
             stdout=handle,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=die_with_parent(),  # no worker outlives a killed test run
         )
         handle.close()
         return self

@@ -1310,3 +1310,24 @@ def test_next_deadline_is_when_check_next_has_work(
     assert [("STALLED", current.stage)] == [
         (a.kind, a.stage) for a in on_time.alerts if a.status == "firing"
     ]
+
+
+@pytest.mark.parametrize(
+    "now",
+    [datetime(2000, 1, 1, tzinfo=UTC), at(days=-30)],
+    ids=["no-time-known-yet", "clock-behind-the-events"],
+)
+def test_a_clock_behind_the_events_still_gives_valid_alerts(now: datetime) -> None:
+    """A worker that knows no time yet (just restarted) judges with a clock behind the
+    events; alerts resolved when a visit is re-identified must still be valid records
+    (found live: detected_at fell before 2000 and the Alert failed validation)."""
+    exit_ = make_event("GATE_OUT", at(hours=30), container_no=CONTAINER, gate="G2")
+    arrival = make_event("DISCHARGED", at(), container_no=CONTAINER, direction="import")
+    state, first = apply(None, exit_, container_no=CONTAINER, now=at(hours=30))
+    assert ["EXIT_WITHOUT_RELEASE"] == kinds(first.alerts)
+
+    state, effects = apply(state, arrival, container_no=CONTAINER, now=now)
+
+    resolved = [a for a in effects.alerts if a.status == "resolved"]
+    assert [first.alerts[0].alert_id] == [a.alert_id for a in resolved]
+    assert all(a.detected_at >= a.since for a in effects.alerts)

@@ -718,7 +718,7 @@ def _alert_from_book(
         direction=v.direction,
         stage=Stage(stage),
         since=_dt(since),
-        detected_at=_dt(now),
+        detected_at=_dt(max(now, since)),
         detail=f"visit re-identified as {v.visit_id}",
         visit_id=visit_id,
     )

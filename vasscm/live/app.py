@@ -5,15 +5,19 @@ from __future__ import annotations
 import faust
 
 from vasscm.live.pipeline import Pipeline
+from vasscm.live.tansu import SCHEME
 from vasscm.settings import Settings
 
 __all__ = ["create_app"]
 
 
 def create_app(settings: Settings) -> tuple[faust.App, Pipeline]:
+    tansu = settings.broker_flavour == "tansu"
     app = faust.App(
         "vasscm",
         broker=settings.broker,
+        # Consumers on Tansu need a short fetch wait: see vasscm.live.tansu.
+        broker_consumer=settings.broker.replace("kafka://", f"{SCHEME}://") if tansu else None,
         store=settings.store,
         datadir=str(settings.data_dir),
         web_host=settings.web_host,
@@ -29,7 +33,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Pipeline]:
         broker_heartbeat_interval=1.0,
         producer_max_request_size=2 * settings.max_event_bytes + 4096,
         # A record larger than the batch size travels alone: see Settings.broker_flavour.
-        producer_max_batch_size=64 if settings.broker_flavour == "tansu" else 16384,
+        producer_max_batch_size=64 if tansu else 16384,
         consumer_max_fetch_size=4 * settings.max_event_bytes,
         table_cleanup_interval=60.0,
     )

@@ -27,7 +27,7 @@ from typing import IO, Self
 from vasscm.errors import VasscmError
 from vasscm.settings import bootstrap_servers
 
-__all__ = ["EmbeddedBroker", "create_topics", "free_port"]
+__all__ = ["EmbeddedBroker", "create_topics", "die_with_parent", "free_port"]
 
 _HOST = "127.0.0.1"
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
@@ -103,7 +103,7 @@ def _resolve_binary() -> str:
         ) from exc
 
 
-def _die_with_parent() -> Callable[[], None] | None:
+def die_with_parent() -> Callable[[], None] | None:
     """A preexec_fn asking Linux to SIGKILL the child when its parent dies; None elsewhere."""
     if not sys.platform.startswith("linux"):
         return None
@@ -295,7 +295,7 @@ class EmbeddedBroker:
                 stderr=subprocess.STDOUT if output else None,
                 env=env,
                 start_new_session=True,  # own process group: our Ctrl-C is ours to relay
-                preexec_fn=_die_with_parent(),
+                preexec_fn=die_with_parent(),
             )
         except OSError as exc:
             self.stop()

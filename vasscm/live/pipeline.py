@@ -27,7 +27,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import faust
 from aiokafka.partitioner import murmur2
@@ -143,7 +143,7 @@ class Pipeline:
     def now(self) -> datetime:
         """What stalls are judged by: the wall clock, or the event-time watermark."""
         if self.settings.stall_clock == "event":
-            return from_ms(self.clock.value(_wall_ms()) or 0)
+            return from_ms(self.clock.value(_wall_ms()) or _EPOCH_2000)
         return datetime.now(tz=UTC)
 
     def _observe(self, message: Any, event: ContainerEvent) -> None:
@@ -212,7 +212,9 @@ class Pipeline:
             self._load(container_no),
             parsed,
             container_no=container_no,
-            now=self.now(),
+            # The container's own event proves its clock has reached occurred_at,
+            # whatever the other inputs say (and right after a restart they say nothing).
+            now=max(self.now(), parsed.occurred_at),
             received_at=received,
             policy=self.policy,
         )
@@ -382,6 +384,9 @@ class Pipeline:
     async def _declare_topics(self) -> None:
         for topic in self._declared:
             await topic.maybe_declare()
+
+
+_EPOCH_2000: Final = 946_684_800_000  # before any valid event: "no time known yet"
 
 
 def _wall_ms() -> int:
