@@ -208,6 +208,17 @@ def latest_records(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any
     return out
 
 
+def record_diff(got: dict[str, dict[str, Any]], want: dict[str, dict[str, Any]]) -> str:
+    """A readable account of how two sets of latest records differ (for assert messages)."""
+    lines = [f"missing {len(want.keys() - got.keys())}, extra {len(got.keys() - want.keys())}"]
+    for key in sorted(k for k in want.keys() & got.keys() if want[k] != got[k])[:5]:
+        fields = {
+            f: (want[key][f], got[key].get(f)) for f in want[key] if want[key][f] != got[key].get(f)
+        }
+        lines.append(f"{key}: (want, got) {fields}")
+    return "\n".join(lines)
+
+
 def firing_alerts(alerts: Iterable[dict[str, Any]]) -> set[str]:
     """Alert ids whose last record is firing: the order-independent alert state."""
     status: dict[str, str] = {}
