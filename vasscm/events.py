@@ -45,8 +45,10 @@ __all__ = [
     "ARRIVAL_TYPES",
     "CONTRACT_VERSION",
     "CUSTOMS_TYPES",
+    "EARLIEST",
     "EXIT_TYPES",
     "INPUT_TOPICS",
+    "LATEST",
     "MAX_EVENT_BYTES",
     "PORT_TYPES",
     "SCAN_TYPES",
@@ -102,8 +104,8 @@ MAX_EVENT_BYTES: Final = 1 << 20
 
 #: Timestamps outside this window are data errors (epoch zero, 9999-12-31
 #: placeholders), not events; rejecting them keeps durations and deadlines sane.
-_EARLIEST: Final = datetime(2000, 1, 1, tzinfo=UTC)
-_LATEST: Final = datetime(2100, 1, 1, tzinfo=UTC)
+EARLIEST: Final = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST: Final = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 class EventType(StrEnum):
@@ -215,10 +217,10 @@ def _timestamp_range(value: datetime) -> datetime:
     # The core counts in milliseconds; dropping finer digits here keeps a value
     # equal to itself after a trip through the outputs or the repartition topic.
     value = value.replace(microsecond=value.microsecond // 1000 * 1000)
-    if not _EARLIEST <= value < _LATEST:
+    if not EARLIEST <= value < LATEST:
         raise ValueError(
             f"timestamp {value.isoformat()} is outside the accepted range "
-            f"{_EARLIEST.year}..{_LATEST.year - 1}"
+            f"{EARLIEST.year}..{LATEST.year - 1}"
         )
     return value
 

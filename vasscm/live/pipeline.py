@@ -35,6 +35,7 @@ from aiokafka.partitioner import murmur2
 from vasscm.deadlines import DeadlineIndex
 from vasscm.durations import from_ms, to_ms
 from vasscm.events import (
+    EARLIEST,
     ContainerEvent,
     RejectCode,
     Rejection,
@@ -143,7 +144,7 @@ class Pipeline:
     def now(self) -> datetime:
         """What stalls are judged by: the wall clock, or the event-time watermark."""
         if self.settings.stall_clock == "event":
-            return from_ms(self.clock.value(_wall_ms()) or _EPOCH_2000)
+            return from_ms(self.clock.value(_wall_ms()) or _NO_TIME_YET)
         return datetime.now(tz=UTC)
 
     def _observe(self, message: Any, event: ContainerEvent) -> None:
@@ -386,7 +387,7 @@ class Pipeline:
             await topic.maybe_declare()
 
 
-_EPOCH_2000: Final = 946_684_800_000  # before any valid event: "no time known yet"
+_NO_TIME_YET: Final = to_ms(EARLIEST)  # before any valid event
 
 
 def _wall_ms() -> int:

@@ -21,7 +21,7 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -29,7 +29,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from vasscm.durations import to_ms
-from vasscm.events import CUSTOMS_TYPES, MAX_EVENT_BYTES, TOPIC_OF_TYPE
+from vasscm.events import CUSTOMS_TYPES, EARLIEST, LATEST, MAX_EVENT_BYTES, TOPIC_OF_TYPE
 from vasscm.topics import PORT_EVENTS
 
 __all__ = ["ProduceSummary", "produce_file", "route"]
@@ -47,10 +47,6 @@ class ProduceSummary:
         return f"sent {self.sent:,} records in {self.seconds:.1f} s ({rate:,.0f}/s): {topics}"
 
 
-_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
-
-
 def _ms(text: object) -> int | None:
     if not isinstance(text, str):
         return None
@@ -58,7 +54,7 @@ def _ms(text: object) -> int | None:
         value = datetime.fromisoformat(text)
     except ValueError:
         return None
-    if value.tzinfo is None or not _EARLIEST <= value < _LATEST:
+    if value.tzinfo is None or not EARLIEST <= value < LATEST:
         return None  # not a usable record timestamp: the record is stamped when sent
     return to_ms(value)
 
