@@ -146,17 +146,8 @@ class Replayer:
                 received_at=received,
                 policy=self.policy,
             )
-            if effects.outcome == "stale":
-                self._reject(
-                    raw,
-                    Rejection(
-                        code=RejectCode.STALE,
-                        reason=f"{parsed.type} for {container_no} {effects.detail}",
-                        event_id=parsed.event_id,
-                        type=parsed.type,
-                    ),
-                    line,
-                )
+            if effects.rejection is not None:  # stale
+                self._reject(raw, effects.rejection, line)
                 continue
             if effects.outcome == "accepted":
                 outcome = "accepted"

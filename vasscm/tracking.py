@@ -43,6 +43,8 @@ from vasscm.events import (
     AlertStatus,
     ClearanceRecord,
     ContainerEvent,
+    RejectCode,
+    Rejection,
     Severity,
     Stage,
     VisitState,
@@ -513,11 +515,7 @@ class Effects:
     outcome: Outcome = "accepted"
     records: list[ClearanceRecord] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
-    detail: str = ""
-
-    def extend(self, other: Effects) -> None:
-        self.records.extend(other.records)
-        self.alerts.extend(other.alerts)
+    rejection: Rejection | None = None  # why a "stale" event was refused
 
 
 # --- the core operations ------------------------------------------------------------------
@@ -545,8 +543,13 @@ def apply(
     if state.horizon is not None and ev.t <= state.horizon:
         return state, Effects(
             outcome="stale",
-            detail=f"occurred {_iso(ev.t)}, in a visit that closed by {_iso(state.horizon)} "
-            "and is no longer held",
+            rejection=Rejection(
+                code=RejectCode.STALE,
+                event_id=event.event_id,
+                type=event.type,
+                reason=f"{event.type} for {container_no} occurred {_iso(ev.t)}, in a visit "
+                f"that closed by {_iso(state.horizon)} and is no longer held",
+            ),
         )
     events = state.events
     key = _order(ev)

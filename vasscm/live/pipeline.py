@@ -219,14 +219,8 @@ class Pipeline:
             received_at=received,
             policy=self.policy,
         )
-        if effects.outcome == "stale":
-            rejection = Rejection(
-                code=RejectCode.STALE,
-                reason=f"{parsed.type} for {container_no} {effects.detail}",
-                event_id=parsed.event_id,
-                type=parsed.type,
-            )
-            await self._dead_letter(dump_json(parsed), rejection, message)
+        if effects.rejection is not None:  # stale
+            await self._dead_letter(dump_json(parsed), effects.rejection, message)
             return
         if effects.outcome == "duplicate":
             return
