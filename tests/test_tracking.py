@@ -1331,3 +1331,32 @@ def test_a_clock_behind_the_events_still_gives_valid_alerts(now: datetime) -> No
     resolved = [a for a in effects.alerts if a.status == "resolved"]
     assert [first.alerts[0].alert_id] == [a.alert_id for a in resolved]
     assert all(a.detected_at >= a.since for a in effects.alerts)
+
+
+def test_an_event_for_an_expired_visit_is_refused_as_stale() -> None:
+    """Past its retention a closed visit leaves only a horizon: an event that occurred
+    before it (late, or delivered again after a crash) is refused with a reason,
+    instead of opening a phantom visit; after another retention period it is gone."""
+    policy = Policy(retention=int(timedelta(days=7) / MS))
+    events = [
+        make_event("DISCHARGED", at(), container_no=CONTAINER, direction="import"),
+        make_event("GATE_OUT", at(hours=30), container_no=CONTAINER, gate="G2"),
+    ]
+    state = None
+    for event in events:
+        state, _ = apply(state, event, container_no=CONTAINER, now=event.occurred_at, policy=policy)
+    assert state is not None
+    state, _ = check(state, now=at(hours=30, days=7), policy=policy)
+    assert state is not None
+    assert [] == state.events
+
+    late = make_event("SCANNED", at(hours=2), container_no=CONTAINER, scanner="X", result="CLEAR")
+    state, effects = apply(state, late, container_no=CONTAINER, now=at(days=8), policy=policy)
+
+    assert "stale" == effects.outcome
+    assert effects.rejection is not None
+    assert "stale" == effects.rejection.code
+    assert CONTAINER in effects.rejection.reason
+    assert [] == state.events
+    gone, _ = check(state, now=at(hours=30, days=14), policy=policy)
+    assert gone is None
