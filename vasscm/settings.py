@@ -61,6 +61,13 @@ class Settings(BaseSettings):
         default=8, ge=1, le=1024, description="partitions of the topics vasscm creates"
     )
     max_event_bytes: int = Field(default=MAX_EVENT_BYTES, ge=1024)
+    metrics_max_sites: int = Field(
+        default=64,
+        ge=1,
+        le=10_000,
+        description="distinct site labels a worker's metrics admit; later ones count as "
+        "'other' (a site comes from events, and labels must stay of low cardinality)",
+    )
 
     # --- stall thresholds (contract section 4)
     stall_awaiting_scan: Duration = timedelta(hours=4)

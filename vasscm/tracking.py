@@ -52,6 +52,7 @@ from vasscm.events import (
 
 __all__ = [
     "DEFAULT_POLICY",
+    "SEVERITY",
     "ContainerState",
     "Effects",
     "Policy",
@@ -714,7 +715,7 @@ def _alert_from_book(
     return Alert(
         alert_id=f"{visit_id}/{kind}/{stage}",
         kind=AlertKind(kind),
-        severity=_SEVERITY[AlertKind(kind)],
+        severity=SEVERITY[AlertKind(kind)],
         status=AlertStatus.RESOLVED,
         container_no=v.container_no,
         site=v.site,
@@ -727,7 +728,7 @@ def _alert_from_book(
     )
 
 
-_SEVERITY: Final = {
+SEVERITY: Final = {
     AlertKind.EXIT_WITHOUT_RELEASE: Severity.CRITICAL,
     AlertKind.UNSCANNED_EXIT: Severity.CRITICAL,
     AlertKind.SEAL_MISMATCH: Severity.WARNING,
@@ -765,7 +766,7 @@ def _alert(v: _Visit, spec: _AlertSpec, now: int) -> Alert:
     return Alert(
         alert_id=f"{v.visit_id}/{spec.kind}/{spec.stage}",
         kind=spec.kind,
-        severity=_SEVERITY[spec.kind],
+        severity=SEVERITY[spec.kind],
         status=AlertStatus.FIRING if spec.status == "f" else AlertStatus.RESOLVED,
         container_no=v.container_no,
         site=v.site,

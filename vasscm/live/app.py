@@ -6,6 +6,7 @@ import faust
 
 from vasscm.live.pipeline import Pipeline
 from vasscm.live.tansu import SCHEME
+from vasscm.live.web import WebServer
 from vasscm.settings import Settings
 
 __all__ = ["create_app"]
@@ -22,7 +23,11 @@ def create_app(settings: Settings) -> tuple[faust.App, Pipeline]:
         datadir=str(settings.data_dir),
         web_host=settings.web_host,
         web_port=settings.web_port,
-        web_enabled=True,
+        # Our own web server (vasscm.live.web) answers from start-up, recovery included;
+        # faust's would start only once tables are recovered (and binds 0.0.0.0 by
+        # default). --web-bind/--web-port and VASSCM_WEB_HOST/PORT set where ours listens.
+        web_enabled=False,
+        web_bind=settings.web_host,
         autodiscover=False,
         topic_partitions=settings.partitions,
         topic_allow_declare=True,
@@ -37,4 +42,9 @@ def create_app(settings: Settings) -> tuple[faust.App, Pipeline]:
         consumer_max_fetch_size=4 * settings.max_event_bytes,
         table_cleanup_interval=60.0,
     )
-    return app, Pipeline(app, settings)
+    # faust's worker command turns its web stack back on (--with-web is its default):
+    # the boot strategy's own switch wins over the setting.
+    app.boot_strategy.enable_web = False
+    pipeline = Pipeline(app, settings)
+    app.add_dependency(WebServer(pipeline, app.conf))
+    return app, pipeline

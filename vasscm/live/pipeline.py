@@ -31,7 +31,9 @@ from typing import Any, Final
 
 import faust
 from aiokafka.partitioner import murmur2
+from prometheus_client import CollectorRegistry
 
+from vasscm.board import Board, merge_stats
 from vasscm.deadlines import DeadlineIndex
 from vasscm.durations import from_ms, to_ms
 from vasscm.events import (
@@ -40,6 +42,7 @@ from vasscm.events import (
     RejectCode,
     Rejection,
     StallCheck,
+    VisitState,
     container_of,
     dead_letter,
     dump_json,
@@ -47,6 +50,7 @@ from vasscm.events import (
     parse_container_no,
     parse_event,
 )
+from vasscm.live.metrics import Snapshot, StateCollector, build_metrics
 from vasscm.settings import Settings
 from vasscm.topics import (
     ALERTS,
@@ -60,7 +64,15 @@ from vasscm.topics import (
     STALL_CHECKS,
     TOPIC_BY_NAME,
 )
-from vasscm.tracking import ContainerState, Effects, apply, check, current_view, next_deadline
+from vasscm.tracking import (
+    ContainerState,
+    Effects,
+    apply,
+    check,
+    current_view,
+    next_deadline,
+    visit_views,
+)
 from vasscm.watermark import LowWatermark
 
 __all__ = ["Pipeline", "partition_for"]
@@ -83,6 +95,11 @@ class Pipeline:
         self.policy = settings.policy()
         self.partitions = settings.partitions
         self.indexes: dict[int, DeadlineIndex] = {}
+        self.boards: dict[int, Board] = {}  # open visits per partition, for the gauges
+        self.positions: dict[Any, int] = {}  # input TP -> offset of the last record taken
+        self.registry = CollectorRegistry()  # private: only this worker's own metrics
+        self.metrics = build_metrics(self.registry, max_sites=settings.metrics_max_sites)
+        self.registry.register(StateCollector(self.snapshot, self.metrics.site))
         self.clock = LowWatermark(int(settings.watermark_idle.total_seconds() * 1000))
         self.ready = False
         raw = {
@@ -160,9 +177,11 @@ class Pipeline:
 
     async def _fan_out_one(self, event: faust.EventT[bytes]) -> None:
         message = event.message
+        self._took(message)
         parsed = await self._parse(event.value, message)
         if parsed is None:
             return
+        self.metrics.event(message.topic, parsed.type, "accepted")
         self._observe(message, parsed)
         received = _received(message)
         for container_no, one in fan_out(parsed):
@@ -182,6 +201,7 @@ class Pipeline:
         if message.topic == STALL_CHECKS:
             await self._stall_check(event.key.decode(), message.partition)
             return
+        self._took(message)
         internal = message.topic == CONTAINER_EVENTS
         parsed = await self._parse(event.value, message, trusted=internal)
         if parsed is None:
@@ -223,9 +243,14 @@ class Pipeline:
             await self._dead_letter(dump_json(parsed), effects.rejection, message)
             return
         if effects.outcome == "duplicate":
+            self.metrics.event(message.topic, parsed.type, "duplicate")
             return
+        self.metrics.event(message.topic, parsed.type, "accepted")
+        if received is not None:
+            delay = (received - parsed.occurred_at).total_seconds()
+            self.metrics.report_delay.labels(parsed.type).observe(max(0.0, delay))
         self.visits[container_no] = state.to_json()
-        await self._publish(container_no, state, effects)
+        await self._publish(container_no, state, effects, message.partition)
         self._schedule(container_no, state, message.partition)
 
     def _load(self, container_no: str) -> ContainerState | None:
@@ -244,19 +269,56 @@ class Pipeline:
             self.visits[container_no] = kept.to_json()
             self._schedule(container_no, kept, partition)
         if kept is None or not kept.events:  # no visit held any more
+            self._board(partition).remove(container_no)
             await self.outputs[CONTAINER_STATE].send(key=container_no.encode(), value=None)
         elif effects.alerts or effects.records:
-            await self._publish(container_no, kept, effects)
+            await self._publish(container_no, kept, effects, partition)
 
-    async def _publish(self, container_no: str, state: ContainerState, effects: Effects) -> None:
+    async def _publish(
+        self, container_no: str, state: ContainerState, effects: Effects, partition: int
+    ) -> None:
         key = container_no.encode()
         for record in effects.records:
+            self.metrics.clearance(record)
             await self.outputs[CLEARANCES].send(key=key, value=dump_json(record))
         for alert in effects.alerts:
+            self.metrics.alert(alert)
             await self.outputs[ALERTS].send(key=key, value=dump_json(alert))
         view = current_view(state)
+        self._board(partition).put(container_no, view)
         if view is not None:
             await self.outputs[CONTAINER_STATE].send(key=key, value=dump_json(view))
+
+    # --- read-only views (web, metrics) -----------------------------------------------
+
+    def _board(self, partition: int) -> Board:
+        return self.boards.setdefault(partition, Board())
+
+    def visits_of(self, container_no: str) -> list[VisitState] | None:
+        state = self._load(container_no)
+        return None if state is None else list(visit_views(state))
+
+    def snapshot(self) -> Snapshot:
+        """Current state for the gauges: this worker's partitions only."""
+        now_ms = to_ms(self.now())
+        groups = merge_stats(b.stats(now_ms, self.policy) for b in list(self.boards.values()))
+        lag: dict[str, int] = {}
+        consumer = self.app._consumer  # not the property: a scrape must not create one
+        for tp, offset in list(self.positions.items()):
+            try:
+                highwater = consumer.highwater(tp) if consumer is not None else None
+            except Exception:  # consumer not started, or the partition just revoked
+                highwater = None
+            if highwater is not None:
+                lag[tp.topic] = lag.get(tp.topic, 0) + max(0, highwater - offset - 1)
+        return Snapshot(now_ms, groups, lag, partitions=len(self.boards), ready=self.ready)
+
+    def _took(self, message: Any) -> None:
+        """Bookkeeping of a record taken from an input: position and delay."""
+        self.positions[message.tp] = message.offset
+        if message.timestamp is not None:
+            delay = max(0.0, time.time() - message.timestamp)
+            self.metrics.processing_delay.labels(message.topic).observe(delay)
 
     # --- input checks ---------------------------------------------------------------
 
@@ -302,6 +364,7 @@ class Pipeline:
         return True
 
     async def _dead_letter(self, raw: bytes, rejection: Rejection, message: Any) -> None:
+        self.metrics.rejection(message.topic, rejection)
         letter = dead_letter(
             raw,
             rejection,
@@ -333,8 +396,10 @@ class Pipeline:
         self.ready = False
         for tp in revoked:
             self.clock.forget(tp)
+            self.positions.pop(tp, None)
             if tp.topic == CONTAINER_EVENTS:
                 self.indexes.pop(tp.partition, None)
+                self.boards.pop(tp.partition, None)
 
     async def _on_rebalance_complete(self, sender: Any = None, **kwargs: Any) -> None:
         """Tables are recovered: rebuild the deadline index of each assigned partition."""
@@ -345,6 +410,7 @@ class Pipeline:
         }
         started = time.monotonic()
         indexes = {p: DeadlineIndex() for p in assigned}
+        boards = {p: Board() for p in assigned}
         # faust's RocksDB store opens a partition's database on first use, and only
         # iterates the open ones: after a restart with nothing new to recover, none is.
         open_partition = getattr(self.visits.data, "_db_for_partition", None)
@@ -359,10 +425,12 @@ class Pipeline:
             state = ContainerState.from_json(data)
             due = next_deadline(state, self.policy)
             indexes[p].schedule(container_no, None if due is None else to_ms(due))
+            boards[p].put(container_no, current_view(state))
             if state.events:
                 last = max(e.t for e in state.events)
                 newest = last if newest is None else max(newest, last)
         self.indexes = indexes
+        self.boards = boards
         self.clock.floor(newest)
         inputs = {CUSTOMS_EVENTS, PORT_EVENTS, SCAN_EVENTS, CONTAINER_EVENTS}
         self.clock.assign(

@@ -1,0 +1,83 @@
+"""The board: open visits per site, direction and stage, as the gauges read them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from factories import CONTAINER, OTHER_CONTAINER, ROUTES, T0, at, cleared_visit, run_events
+
+from vasscm.board import Board, Group, GroupStats, merge_stats
+from vasscm.durations import to_ms
+from vasscm.tracking import DEFAULT_POLICY, current_view
+
+IMPORT = ROUTES["cai-lan-import"]
+HOUR = 3600 * 1000
+
+
+def view_after(events, container_no=CONTAINER):  # type: ignore[no-untyped-def]
+    run = run_events(events, container_no=container_no)
+    assert run.state is not None
+    return current_view(run.state)
+
+
+def test_an_arrived_container_is_counted_in_its_stage_since_arrival() -> None:
+    """A DISCHARGED import waits for release: one container in AWAITING_RELEASE since T0."""
+    board = Board()
+    board.put(CONTAINER, view_after([IMPORT.arrive(T0)]))
+    group = Group("cai-lan", "import", "AWAITING_RELEASE")
+    [stats] = list(board.stats(to_ms(at(hours=1)), DEFAULT_POLICY))
+    assert GroupStats(group, 1, to_ms(T0), 0) == stats
+
+
+def test_a_stage_change_moves_the_container_between_groups() -> None:
+    """ELIGIBLE moves it from AWAITING_RELEASE to RELEASED; the old group disappears."""
+    board = Board()
+    board.put(CONTAINER, view_after([IMPORT.arrive(T0)]))
+    board.put(CONTAINER, view_after([IMPORT.arrive(T0), IMPORT.event("ELIGIBLE", at(hours=3))]))
+    [stats] = list(board.stats(to_ms(at(hours=4)), DEFAULT_POLICY))
+    assert Group("cai-lan", "import", "RELEASED") == stats.group
+    assert to_ms(at(hours=3)) == stats.oldest_since_ms
+    assert 1 == len(board)
+
+
+def test_an_exit_removes_the_container() -> None:
+    """A completed visit is not in the yard any more."""
+    board = Board()
+    board.put(CONTAINER, view_after([IMPORT.arrive(T0)]))
+    board.put(CONTAINER, view_after(cleared_visit(IMPORT)))
+    assert [] == list(board.stats(to_ms(at(days=1)), DEFAULT_POLICY))
+    assert 0 == len(board)
+    board.put(CONTAINER, None)  # and removing what is not there is harmless
+    assert board.get(CONTAINER) is None
+
+
+def test_stalled_means_strictly_older_than_the_threshold_as_the_core_judges() -> None:
+    """48 h import AWAITING_RELEASE: at exactly 48 h not stalled, one ms later stalled."""
+    board = Board()
+    board.put(CONTAINER, view_after([IMPORT.arrive(T0)]))
+    at_limit = to_ms(T0) + 48 * HOUR
+    assert 0 == next(iter(board.stats(at_limit, DEFAULT_POLICY))).stalled
+    assert 1 == next(iter(board.stats(at_limit + 1, DEFAULT_POLICY))).stalled
+    [entry] = list(board.stalled(at_limit + 1, DEFAULT_POLICY))
+    assert (CONTAINER, 48 * HOUR + 1) == (entry.container_no, entry.age_ms)
+
+
+def test_oldest_is_the_earliest_stage_start_of_the_group() -> None:
+    """Two containers in one stage: the gauge reports the older one's start."""
+    board = Board()
+    board.put(CONTAINER, view_after([IMPORT.arrive(T0)]))
+    later = [IMPORT.arrive(T0 + timedelta(hours=5), container_no=OTHER_CONTAINER)]
+    board.put(OTHER_CONTAINER, view_after(later, OTHER_CONTAINER))
+    [stats] = list(board.stats(to_ms(at(hours=6)), DEFAULT_POLICY))
+    assert (2, to_ms(T0)) == (stats.containers, stats.oldest_since_ms)
+
+
+def test_merge_sums_counts_and_keeps_the_oldest_across_partitions() -> None:
+    """A worker's partitions are merged per group: counts add, the oldest wins."""
+    one, two = Board(), Board()
+    one.put(CONTAINER, view_after([IMPORT.arrive(T0)]))
+    late = [IMPORT.arrive(at(hours=2), container_no=OTHER_CONTAINER)]
+    two.put(OTHER_CONTAINER, view_after(late, OTHER_CONTAINER))
+    now = to_ms(at(hours=49))
+    [merged] = merge_stats([one.stats(now, DEFAULT_POLICY), two.stats(now, DEFAULT_POLICY)])
+    assert (2, to_ms(T0), 1) == (merged.containers, merged.oldest_since_ms, merged.stalled)

@@ -1,0 +1,129 @@
+"""What is in the yard now: open visits grouped by site, direction and stage.
+
+The live gauges (containers per stage, the oldest in each stage, stalled counts) and
+the dashboard's stalled list read this board, not the table: decoding every visit
+state at each scrape would cost seconds with 100,000 open visits, while the board
+answers from one small entry per container. The worker keeps one board per
+partition it owns, fills it from the table when partitions are assigned, and
+updates it with every state it writes, so a worker reports only its own partitions
+and sums across workers are exact.
+
+Pure: no clock is read; callers pass ``now`` in milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
+
+from vasscm.events import Stage, VisitState
+from vasscm.tracking import Policy
+
+__all__ = ["Board", "Entry", "Group", "GroupStats", "StalledEntry", "merge_stats"]
+
+
+class Group(NamedTuple):
+    site: str
+    direction: str
+    stage: str
+
+
+class Entry(NamedTuple):
+    group: Group
+    since_ms: int  # when the visit entered its current stage
+
+
+class GroupStats(NamedTuple):
+    group: Group
+    containers: int
+    oldest_since_ms: int | None
+    stalled: int
+
+
+class StalledEntry(NamedTuple):
+    container_no: str
+    group: Group
+    since_ms: int
+    age_ms: int
+
+
+class Board:
+    """Open visits of some partitions: container -> (site, direction, stage, since)."""
+
+    __slots__ = ("_by_group", "_entries")
+
+    def __init__(self) -> None:
+        self._entries: dict[str, Entry] = {}
+        # group -> container -> since; len() and min() over it answer a scrape.
+        self._by_group: dict[Group, dict[str, int]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def put(self, container_no: str, view: VisitState | None) -> None:
+        """The container's current visit; ``None`` or an exited visit removes it."""
+        if view is None or view.stage is Stage.EXITED:
+            self.remove(container_no)
+            return
+        group = Group(view.site, str(view.direction), str(view.stage))
+        since = int(view.stage_since.timestamp() * 1000)
+        old = self._entries.get(container_no)
+        if old is not None and old.group != group:
+            self._drop(container_no, old.group)
+        self._entries[container_no] = Entry(group, since)
+        self._by_group.setdefault(group, {})[container_no] = since
+
+    def remove(self, container_no: str) -> None:
+        old = self._entries.pop(container_no, None)
+        if old is not None:
+            self._drop(container_no, old.group)
+
+    def get(self, container_no: str) -> Entry | None:
+        return self._entries.get(container_no)
+
+    def _drop(self, container_no: str, group: Group) -> None:
+        members = self._by_group[group]
+        del members[container_no]
+        if not members:
+            del self._by_group[group]
+
+    def stats(self, now_ms: int, policy: Policy) -> Iterator[GroupStats]:
+        """Per group: how many, since when the oldest, how many past the stall threshold
+        (strictly older than it, as the core judges STALLED)."""
+        for group, members in self._by_group.items():
+            after = policy.stall_after(group.stage, group.direction)
+            stalled = 0
+            if after is not None:
+                cutoff = now_ms - after
+                stalled = sum(1 for since in members.values() if since < cutoff)
+            yield GroupStats(group, len(members), min(members.values()), stalled)
+
+    def stalled(self, now_ms: int, policy: Policy) -> Iterator[StalledEntry]:
+        """Containers whose stage is older than its threshold (any order)."""
+        for group, members in self._by_group.items():
+            after = policy.stall_after(group.stage, group.direction)
+            if after is None:
+                continue
+            cutoff = now_ms - after
+            for container_no, since in members.items():
+                if since < cutoff:
+                    yield StalledEntry(container_no, group, since, now_ms - since)
+
+
+def merge_stats(parts: Iterable[Iterable[GroupStats]]) -> list[GroupStats]:
+    """Sum the stats of several boards (a worker's partitions) per group."""
+    out: dict[Group, GroupStats] = {}
+    for stats in parts:
+        for s in stats:
+            prior = out.get(s.group)
+            if prior is None:
+                out[s.group] = s
+                continue
+            oldest = [t for t in (prior.oldest_since_ms, s.oldest_since_ms) if t is not None]
+            out[s.group] = GroupStats(
+                s.group,
+                prior.containers + s.containers,
+                min(oldest) if oldest else None,
+                prior.stalled + s.stalled,
+            )
+    return sorted(out.values())

@@ -1,0 +1,290 @@
+"""Prometheus metrics of the live processor (contract section 5), in a private registry.
+
+Counters and histograms are updated by the pipeline as effects leave the core;
+gauges over current state (containers per stage, the oldest in each stage, stalled
+counts, consumer lag) are computed at scrape time from the pipeline's boards by
+:class:`StateCollector`, so they are right after a restart or a rebalance without
+bookkeeping of their own.
+
+Labels are of low cardinality only. ``site`` comes from events, so it is capped
+(:class:`LabelCap`): past ``max_sites`` distinct sites, new ones count as ``other``
+rather than growing the series without bound on a hostile feed.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from typing import Final
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from vasscm.board import GroupStats
+from vasscm.tracking import SEVERITY
+from vasscm.events import (
+    Alert,
+    AlertStatus,
+    ClearanceRecord,
+    Direction,
+    EventType,
+    RejectCode,
+    Rejection,
+    Stage,
+)
+
+__all__ = [
+    "CLEARANCE_BUCKETS",
+    "REPORT_DELAY_BUCKETS",
+    "LabelCap",
+    "Metrics",
+    "Snapshot",
+    "StateCollector",
+    "build_metrics",
+]
+
+_H: Final = 3600.0
+# 1 minute to 14 days; every target an operator watches is a bucket bound, so
+# "share within 4 h" is a ratio of two bucket counters, not an interpolation.
+CLEARANCE_BUCKETS: Final = (
+    60.0, 300.0, 900.0, 1800.0,
+    1 * _H, 2 * _H, 4 * _H, 6 * _H, 8 * _H, 12 * _H, 24 * _H, 36 * _H, 48 * _H, 72 * _H,
+    5 * 24 * _H, 7 * 24 * _H, 14 * 24 * _H,
+)  # fmt: skip
+# Received minus occurred: 900 s and 1800 s are the Art. 52/52a reporting deadlines.
+REPORT_DELAY_BUCKETS: Final = (
+    1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 4 * _H, 24 * _H,
+)  # fmt: skip
+PROCESSING_DELAY_BUCKETS: Final = (
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+)  # fmt: skip
+
+OTHER: Final = "other"
+UNKNOWN: Final = "unknown"
+_TYPES: Final = frozenset(t.value for t in EventType)
+_DIRECTIONS: Final = (*(d.value for d in Direction), UNKNOWN)
+_OPEN_STAGES: Final = tuple(s.value for s in Stage if s is not Stage.EXITED)
+
+
+class LabelCap:
+    """Admit the first ``limit`` distinct values of a label; later ones become ``other``."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.seen: dict[str, None] = {}  # insertion-ordered set
+
+    def __call__(self, value: str) -> str:
+        if value in self.seen:
+            return value
+        if len(self.seen) < self.limit:
+            self.seen[value] = None
+            return value
+        return OTHER
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the collector reads at scrape time (the pipeline builds it)."""
+
+    now_ms: int
+    groups: list[GroupStats]
+    lag: dict[str, int] = field(default_factory=dict)  # topic -> records behind
+    partitions: int = 0
+    ready: bool = False
+
+
+@dataclass
+class Metrics:
+    """The counters and histograms the pipeline updates, with their registry."""
+
+    registry: CollectorRegistry
+    site: LabelCap
+    clearance_duration: Histogram
+    clearances: Counter
+    revisions: Counter
+    alerts: Counter
+    events: Counter
+    rejected: Counter
+    report_delay: Histogram
+    processing_delay: Histogram
+
+    def event(self, topic: str, type_: str | None, outcome: str) -> None:
+        """One input record: ``accepted``, ``duplicate`` or ``rejected``."""
+        label = type_ if type_ in _TYPES else UNKNOWN
+        self.events.labels(topic, label, outcome).inc()
+
+    def rejection(self, topic: str, rejection: Rejection) -> None:
+        self.event(topic, rejection.type, "rejected")
+        self.rejected.labels(rejection.code.value).inc()
+
+    def clearance(self, record: ClearanceRecord) -> None:
+        """A completed visit: its segments once (first publication); later revisions
+        are counted, not observed again (a histogram cannot take an observation back)."""
+        site = self.site(record.site)
+        if record.revision > 1 or record.supersedes:  # a correction of one already observed
+            self.revisions.labels(site, record.direction).inc()
+            return
+        self.clearances.labels(site, record.direction, record.channel).inc()
+        for segment, seconds in record.segments.items():
+            self.clearance_duration.labels(site, record.direction, record.channel, segment).observe(
+                seconds
+            )
+
+    def alert(self, alert: Alert) -> None:
+        if alert.status is AlertStatus.FIRING:
+            self.alerts.labels(alert.kind.value, alert.severity.value).inc()
+
+
+def build_metrics(registry: CollectorRegistry, *, max_sites: int = 64) -> Metrics:
+    """Create the processor's metrics in ``registry`` (a fresh one per worker or test)."""
+    r = registry
+    site_labels = ("site", "direction", "channel")
+    build = Gauge(
+        "vasscm_build_info",
+        "Version of vasscm and of what it runs on",
+        ("version", "python", "faust"),
+        registry=r,
+    )
+    build.labels(_version("vasscm"), platform.python_version(), _version("faust-streaming")).set(1)
+    metrics = Metrics(
+        registry=r,
+        site=LabelCap(max_sites),
+        clearance_duration=Histogram(
+            "vasscm_clearance_duration_seconds",
+            "Duration of each segment of completed visits (WCO Time Release Study style)",
+            (*site_labels, "segment"),
+            buckets=CLEARANCE_BUCKETS,
+            registry=r,
+        ),
+        clearances=Counter(
+            "vasscm_clearances",
+            "Completed visits (first publication of each clearance record)",
+            site_labels,
+            registry=r,
+        ),
+        revisions=Counter(
+            "vasscm_clearance_revisions",
+            "Clearance records re-published because a late event changed them",
+            ("site", "direction"),
+            registry=r,
+        ),
+        alerts=Counter(
+            "vasscm_alerts", "Alerts raised (status firing)", ("kind", "severity"), registry=r
+        ),
+        events=Counter(
+            "vasscm_events",
+            "Input records by topic, event type and outcome (accepted, duplicate, rejected)",
+            ("topic", "type", "outcome"),
+            registry=r,
+        ),
+        rejected=Counter(
+            "vasscm_rejected",
+            "Records sent to the dead-letter topic, by reason",
+            ("reason",),
+            registry=r,
+        ),
+        report_delay=Histogram(
+            "vasscm_report_delay_seconds",
+            "Received minus occurred, per event type (Art. 52/52a reporting deadlines)",
+            ("type",),
+            buckets=REPORT_DELAY_BUCKETS,
+            registry=r,
+        ),
+        processing_delay=Histogram(
+            "vasscm_processing_delay_seconds",
+            "Wall time from a record's broker timestamp to its processing, per topic",
+            ("topic",),
+            buckets=PROCESSING_DELAY_BUCKETS,
+            registry=r,
+        ),
+    )
+    # Counters that alert rules watch start at 0: a series born at its first
+    # increment shows no increase() over it, and the first EXIT_WITHOUT_RELEASE
+    # of a worker's life would page nobody.
+    for kind, severity in SEVERITY.items():
+        metrics.alerts.labels(kind.value, severity.value)
+    for code in RejectCode:
+        metrics.rejected.labels(code.value)
+    return metrics
+
+
+class StateCollector(Collector):
+    """Gauges over current state, computed from a snapshot at each scrape."""
+
+    def __init__(self, snapshot: Callable[[], Snapshot], sites: LabelCap) -> None:
+        self._snapshot = snapshot
+        self._sites = sites
+
+    def describe(self) -> Iterable[Metric]:
+        return list(self._families([], 0))
+
+    def collect(self) -> Iterable[Metric]:
+        snap = self._snapshot()
+        yield from self._families(snap.groups, snap.now_ms)
+        lag = GaugeMetricFamily(
+            "vasscm_consumer_lag_records",
+            "Records on this worker's input partitions not yet processed",
+            labels=("topic",),
+        )
+        for topic, behind in sorted(snap.lag.items()):
+            lag.add_metric((topic,), behind)
+        yield lag
+        yield GaugeMetricFamily(
+            "vasscm_assigned_partitions",
+            "Partitions of the tracker this worker owns",
+            value=snap.partitions,
+        )
+        yield GaugeMetricFamily(
+            "vasscm_ready", "1 when partitions are assigned and tables recovered", value=snap.ready
+        )
+
+    def _families(self, groups: list[GroupStats], now_ms: int) -> Iterator[Metric]:
+        labels = ("site", "direction", "stage")
+        count = GaugeMetricFamily(
+            "vasscm_containers", "Open visits now in each stage", labels=labels
+        )
+        oldest = GaugeMetricFamily(
+            "vasscm_stage_oldest_seconds",
+            "Age in its stage of the oldest container in each stage (0 when none)",
+            labels=labels,
+        )
+        stalled = GaugeMetricFamily(
+            "vasscm_stalled_containers",
+            "Open visits older in their stage than its stall threshold",
+            labels=labels,
+        )
+        by_key: dict[tuple[str, str, str], list[float]] = {}
+        for g in groups:
+            key = (self._sites(g.group.site), g.group.direction, g.group.stage)
+            age = 0.0 if g.oldest_since_ms is None else max(0, now_ms - g.oldest_since_ms) / 1000
+            prior = by_key.get(key)
+            if prior is None:
+                by_key[key] = [g.containers, age, g.stalled]
+            else:  # several sites capped into "other"
+                prior[0] += g.containers
+                prior[1] = max(prior[1], age)
+                prior[2] += g.stalled
+        # Every stage of every site seen, zeros included: a stage that empties reads
+        # 0 rather than vanishing, and the series count does not follow the traffic.
+        for site in self._sites.seen:
+            for direction in _DIRECTIONS:
+                for stage in _OPEN_STAGES:
+                    by_key.setdefault((site, direction, stage), [0, 0.0, 0])
+        for key in sorted(by_key):
+            n, age, s = by_key[key]
+            count.add_metric(key, n)
+            oldest.add_metric(key, age)
+            stalled.add_metric(key, s)
+        yield count
+        yield oldest
+        yield stalled
+
+
+def _version(dist: str) -> str:
+    try:
+        return version(dist)
+    except PackageNotFoundError:  # not installed as a distribution (a bare checkout)
+        return UNKNOWN
