@@ -24,7 +24,6 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from vasscm.board import GroupStats
-from vasscm.tracking import SEVERITY
 from vasscm.events import (
     Alert,
     AlertStatus,
@@ -35,6 +34,7 @@ from vasscm.events import (
     Rejection,
     Stage,
 )
+from vasscm.tracking import SEVERITY
 
 __all__ = [
     "CLEARANCE_BUCKETS",

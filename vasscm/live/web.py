@@ -61,8 +61,9 @@ def build_web(lookup: Lookup) -> web.Application:
         try:
             container_no = parse_container_no(raw)
         except ValueError as exc:
-            # The message names the problem, never echoes the input (shown in pages).
-            return _json({"error": "invalid container_no", "detail": str(exc)}, 400)
+            # The problem without the input: a lookup answer may be shown in a page.
+            detail = str(exc).replace(repr(raw), "the number")
+            return _json({"error": "invalid container_no", "detail": detail}, 400)
         visits = lookup.visits_of(container_no)
         if not visits:
             return _json({"error": "not found", "container_no": container_no}, 404)
