@@ -1,0 +1,235 @@
+"""Generate dashboards/vasscm.json, the provisioned Grafana dashboard.
+
+    python deploy/grafana/dashboard.py        # rewrite the JSON after editing PANELS
+
+Kept as code so panels stay uniform and a test can check every query against the
+metrics the worker exports and the recording rules (tests/test_deploy.py). The
+committed JSON must equal this script's output.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+DATASOURCE = {"type": "prometheus", "uid": "vasscm-prometheus"}
+SITE = 'site=~"$site"'
+BY_SITE = "{{site}} {{direction}}"
+
+# (title, kind, unit, width, height, [(expr, legend)], description)
+PANELS: list[tuple[str, str, str, int, int, list[tuple[str, str]], str]] = [
+    (
+        "Release time p50 / p90 (last hour)",
+        "timeseries",
+        "s",
+        12,
+        8,
+        [
+            (f"site_direction:vasscm_release_seconds:p50_1h{{{SITE}}}", "p50 " + BY_SITE),
+            (f"site_direction:vasscm_release_seconds:p90_1h{{{SITE}}}", "p90 " + BY_SITE),
+        ],
+        "Arrival to customs release (WCO TRS 'release' segment), per site and direction.",
+    ),
+    (
+        "Released within 24 h (last day)",
+        "stat",
+        "percentunit",
+        6,
+        8,
+        [(f"site_direction:vasscm_released_within_24h:ratio_1d{{{SITE}}}", BY_SITE)],
+        "Share of completed visits whose release took at most 24 h.",
+    ),
+    (
+        "Clearances (last day)",
+        "stat",
+        "short",
+        6,
+        8,
+        [(f"site_direction:vasscm_clearances:increase_1d{{{SITE}}}", "{{site}} {{direction}}")],
+        "Completed visits per site and direction.",
+    ),
+    (
+        "Containers per stage",
+        "bargauge",
+        "short",
+        12,
+        9,
+        [(f"sum by (site, stage) (vasscm_containers{{{SITE}}})", "{{site}} {{stage}}")],
+        "Open visits now in each stage (all workers).",
+    ),
+    (
+        "Stalled containers",
+        "timeseries",
+        "short",
+        12,
+        9,
+        [(f"sum by (site, stage) (vasscm_stalled_containers{{{SITE}}})", "{{site}} {{stage}}")],
+        "Open visits older in their stage than its threshold "
+        "(the list is on the worker's own dashboard).",
+    ),
+    (
+        "Oldest container per stage",
+        "bargauge",
+        "s",
+        12,
+        9,
+        [(f"max by (site, stage) (vasscm_stage_oldest_seconds{{{SITE}}})", "{{site}} {{stage}}")],
+        "Age in its stage of the oldest container of each stage.",
+    ),
+    (
+        "Release-time histogram (dashboard range)",
+        "barchart",
+        "short",
+        12,
+        9,
+        [
+            (
+                "sum by (le) (increase(vasscm_clearance_duration_seconds_bucket"
+                f'{{segment="release", {SITE}}}[$__range]))',
+                "{{le}}",
+            )
+        ],
+        "Completed visits per release-time bucket (cumulative, le = upper bound in seconds).",
+    ),
+    (
+        "Alerts raised per hour",
+        "timeseries",
+        "short",
+        12,
+        8,
+        [("sum by (kind, severity) (increase(vasscm_alerts_total[1h]))", "{{kind}} {{severity}}")],
+        "EXIT_WITHOUT_RELEASE and UNSCANNED_EXIT are critical.",
+    ),
+    (
+        "Reporting delay p90 (Art. 52/52a)",
+        "timeseries",
+        "s",
+        12,
+        8,
+        [
+            (
+                "histogram_quantile(0.9, sum by (type, le) "
+                "(rate(vasscm_report_delay_seconds_bucket[30m])))",
+                "{{type}}",
+            )
+        ],
+        "Received minus occurred; GATE_OUT must be reported within 15 min, LOADED within 30 min.",
+    ),
+    (
+        "Events per second",
+        "timeseries",
+        "ops",
+        8,
+        8,
+        [("sum by (outcome) (rate(vasscm_events_total[5m]))", "{{outcome}}")],
+        "Input records by outcome: accepted, duplicate (redelivered), rejected.",
+    ),
+    (
+        "Rejected per second by reason",
+        "timeseries",
+        "ops",
+        8,
+        8,
+        [("sum by (reason) (rate(vasscm_rejected_total[5m]))", "{{reason}}")],
+        "Records sent to vasscm.dead-letter.",
+    ),
+    (
+        "Consumer lag and processing delay",
+        "timeseries",
+        "short",
+        8,
+        8,
+        [
+            ("sum by (topic) (vasscm_consumer_lag_records)", "lag {{topic}}"),
+            (
+                "histogram_quantile(0.99, sum by (le) "
+                "(rate(vasscm_processing_delay_seconds_bucket[5m])))",
+                "p99 delay (s)",
+            ),
+        ],
+        "Records waiting on the workers' inputs, and the 99th percentile of the delay "
+        "from broker to processing.",
+    ),
+    (
+        "Workers up / ready",
+        "stat",
+        "short",
+        24,
+        4,
+        [('sum(up{job="vasscm"})', "up"), ("sum(vasscm_ready)", "ready")],
+        "Scraped workers, and those with partitions assigned and tables recovered.",
+    ),
+]
+
+
+def dashboard() -> dict[str, Any]:
+    panels: list[dict[str, Any]] = []
+    x = y = row_height = 0
+    for i, (title, kind, unit, w, h, targets, description) in enumerate(PANELS, start=1):
+        if x + w > 24:
+            x, y, row_height = 0, y + row_height, 0
+        panels.append(
+            {
+                "id": i,
+                "title": title,
+                "type": kind,
+                "description": description,
+                "datasource": DATASOURCE,
+                "gridPos": {"x": x, "y": y, "w": w, "h": h},
+                "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+                "options": {},
+                "targets": [
+                    {
+                        "refId": chr(ord("A") + j),
+                        "datasource": DATASOURCE,
+                        "expr": expr,
+                        "legendFormat": legend,
+                    }
+                    for j, (expr, legend) in enumerate(targets)
+                ],
+            }
+        )
+        x += w
+        row_height = max(row_height, h)
+    return {
+        "uid": "vasscm-overview",
+        "title": "vasscm: customs supervision",
+        "tags": ["vasscm", "customs"],
+        "timezone": "browser",
+        "schemaVersion": 39,
+        "version": 1,
+        "editable": False,
+        "refresh": "30s",
+        "time": {"from": "now-24h", "to": "now"},
+        "templating": {
+            "list": [
+                {
+                    "name": "site",
+                    "label": "Site",
+                    "type": "query",
+                    "datasource": DATASOURCE,
+                    "query": "label_values(vasscm_containers, site)",
+                    "refresh": 2,
+                    "multi": True,
+                    "includeAll": True,
+                    "allValue": ".*",
+                    "current": {"text": "All", "value": "$__all"},
+                }
+            ]
+        },
+        "panels": panels,
+    }
+
+
+OUT = Path(__file__).parent / "dashboards" / "vasscm.json"
+
+
+def render() -> str:
+    return orjson.dumps(dashboard(), option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
+if __name__ == "__main__":
+    OUT.write_text(render())
+    print(f"wrote {OUT}")
