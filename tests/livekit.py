@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
+import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from vasscm.live.broker import EmbeddedBroker, die_with_parent, free_port
@@ -272,3 +277,77 @@ def matches(expected: Expected, *, redelivered: bool = False) -> Callable[[Outpu
         )
 
     return done
+
+
+@dataclass
+class PrometheusServer:
+    """A real Prometheus (Debian package ``prometheus``) on a free loopback port."""
+
+    workdir: Path
+    config: dict[str, Any]
+    port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> PrometheusServer:
+        binary = shutil.which("prometheus")
+        assert binary, "prometheus is not installed (.ci/run installs the Debian package)"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        config = self.workdir / "prometheus.yml"
+        config.write_text(yaml.safe_dump(self.config))
+        self.port = free_port()
+        self.log = self.workdir / "prometheus.log"
+        with self.log.open("wb") as handle:
+            self.proc = subprocess.Popen(
+                [
+                    binary,
+                    f"--config.file={config}",
+                    f"--storage.tsdb.path={self.workdir / 'data'}",
+                    f"--web.listen-address=127.0.0.1:{self.port}",
+                ],
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                preexec_fn=die_with_parent(),
+            )
+        self.wait(lambda: self.get("/-/ready") is not None, 30, "ready")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    def get(self, path: str) -> bytes | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:
+                return bytes(r.read())
+        except (urllib.error.URLError, ConnectionError):
+            return None
+
+    def query(self, promql: str) -> list[dict[str, Any]]:
+        body = self.get("/api/v1/query?" + urllib.parse.urlencode({"query": promql}))
+        assert body is not None, f"query failed: {promql}"
+        answer = orjson.loads(body)
+        assert "success" == answer["status"], answer
+        return list(answer["data"]["result"])
+
+    def alerts(self) -> list[dict[str, Any]]:
+        body = self.get("/api/v1/alerts")
+        return [] if body is None else list(orjson.loads(body)["data"]["alerts"])
+
+    def wait(self, done: Callable[[], bool], timeout: float, what: str) -> None:
+        """Poll ``done`` until true; fail with the server's log tail otherwise."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            assert self.proc.poll() is None, f"prometheus exited:\n{self.tail()}"
+            if done():
+                return
+            time.sleep(0.25)
+        raise AssertionError(f"prometheus: not {what} in {timeout}s\n{self.tail()}")
+
+    def tail(self) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-30:])

@@ -49,6 +49,8 @@ def exported_names() -> set[str]:
     registry.register(StateCollector(lambda: Snapshot(0, [], {"t": 1}), metrics.site))
     metrics.site("cai-lan")
     metrics.clearance_duration.labels("s", "import", "green", "release").observe(1)
+    metrics.superseded_duration.labels("s", "import", "green", "release").observe(1)
+    metrics.superseded.labels("s", "import", "green").inc()
     metrics.report_delay.labels("GATE_OUT").observe(1)
     metrics.processing_delay.labels("t").observe(1)
     metrics.clearances.labels("s", "import", "green").inc()
@@ -59,7 +61,10 @@ def exported_names() -> set[str]:
 
 def referenced(expr: str) -> set[str]:
     """Metric and recording-rule names an expression reads."""
-    return set(re.findall(r"\b(?:vasscm_[a-z_]+|[a-z_]+:vasscm_[a-z0-9_]+:[a-z0-9_]+)\b", expr))
+    recorded = re.findall(r"\b[a-z_]+:vasscm_[a-z0-9_]+:[a-z0-9_]+\b", expr)
+    for name in recorded:
+        expr = expr.replace(name, "")
+    return set(recorded) | set(re.findall(r"\bvasscm_[a-z_]+\b", expr))
 
 
 # --- Prometheus ----------------------------------------------------------------------

@@ -75,16 +75,45 @@ def test_a_completed_visit_is_observed_once_per_segment() -> None:
     assert 1 == got['vasscm_clearances_total{channel="green",direction="import",site="cai-lan"}']
 
 
-def test_a_revision_is_counted_not_observed_again() -> None:
-    """A histogram cannot take an observation back: revisions go to their own counter."""
+def test_a_revision_withdraws_the_figures_of_the_record_it_replaces() -> None:
+    """Exit before the ELIGIBLE arrived, then a late ELIGIBLE: observed minus superseded
+    holds exactly the revised record, under its new labels."""
+    metrics = worker_metrics()
+    late = [IMPORT.arrive(T0), IMPORT.leave(at(hours=7)), IMPORT.event("ELIGIBLE", at(hours=5))]
+    first, revised = run_events(late).records
+    assert "release" not in first.segments
+    assert 2 == revised.revision
+    metrics.clearance(first)
+    metrics.clearance(revised, first)
+    got = scrape(metrics.registry)
+
+    def net(name: str, labels: str) -> float:
+        superseded = name.replace("clearance_duration", "clearance_superseded").replace(
+            "clearances_total", "clearances_superseded_total"
+        )
+        return got.get(f"{name}{{{labels}}}", 0) - got.get(f"{superseded}{{{labels}}}", 0)
+
+    key = 'channel="unknown",direction="import",segment="{}",site="cai-lan"'
+    assert 1 == net("vasscm_clearance_duration_seconds_count", key.format("dwell"))
+    assert 7 * 3600 == net("vasscm_clearance_duration_seconds_sum", key.format("dwell"))
+    assert 1 == net("vasscm_clearance_duration_seconds_count", key.format("release"))
+    assert 5 * 3600 == net("vasscm_clearance_duration_seconds_sum", key.format("release"))
+    assert 1 == net(
+        "vasscm_clearances_total", 'channel="unknown",direction="import",site="cai-lan"'
+    )
+    assert 1 == got['vasscm_clearance_revisions_total{direction="import",site="cai-lan"}']
+
+
+def test_superseded_twins_exist_beside_every_observed_series() -> None:
+    """Same label sets on both sides, so 'observed - superseded' never drops a series."""
     metrics = worker_metrics()
     [record] = run_events(cleared_visit(IMPORT)).records
     metrics.clearance(record)
-    metrics.clearance(record.model_copy(update={"revision": 2}))
     got = scrape(metrics.registry)
-    key = 'channel="green",direction="import",segment="dwell",site="cai-lan"'
-    assert 1 == got[f"vasscm_clearance_duration_seconds_count{{{key}}}"]
-    assert 1 == got['vasscm_clearance_revisions_total{direction="import",site="cai-lan"}']
+    observed = {k for k in got if k.startswith("vasscm_clearance_duration_seconds")}
+    twins = {k.replace("duration", "superseded") for k in observed}
+    assert twins <= set(got)
+    assert all(0 == got[t] for t in twins if "_created" not in t)
 
 
 def test_alert_counters_exist_at_zero_before_the_first_alert() -> None:

@@ -43,6 +43,7 @@ from vasscm.tracking import (
     check,
     current_view,
     next_deadline,
+    published_records,
 )
 
 # --- helpers ---------------------------------------------------------------------------
@@ -1360,3 +1361,19 @@ def test_an_event_for_an_expired_visit_is_refused_as_stale() -> None:
     assert [] == state.events
     gone, _ = check(state, now=at(hours=30, days=14), policy=policy)
     assert gone is None
+
+
+def test_published_records_are_the_records_last_emitted() -> None:
+    """Before a late ELIGIBLE revises a record, the state yields the record as it was
+    published (the shell withdraws its figures from the metrics)."""
+    route = ROUTES["cai-lan-import"]
+    run = run_events([route.arrive(at()), route.leave(at(hours=7))])
+    assert run.state is not None
+    [first] = run.records
+    assert {first.visit_id: first} == published_records(run.state)
+    before = published_records(ContainerState.from_json(run.state.to_json()))
+    run_events([route.event("ELIGIBLE", at(hours=5))], run=run)
+    revised = run.records[-1]
+    assert 2 == revised.revision
+    assert first == before[revised.visit_id]
+    assert {revised.visit_id: revised} == published_records(run.state)

@@ -61,6 +61,7 @@ __all__ = [
     "current_view",
     "next_deadline",
     "open_view",
+    "published_records",
     "visit_views",
 ]
 
@@ -805,6 +806,27 @@ def visit_views(state: ContainerState) -> Iterable[VisitState]:
     for chunk in _split(state.events):
         v = _derive(chunk, state.container_no)
         yield _view(v, books.get(v.visit_id))
+
+
+def published_records(
+    state: ContainerState, policy: Policy = DEFAULT_POLICY
+) -> dict[str, ClearanceRecord]:
+    """The clearance record of each closed visit as last published, by visit id.
+
+    A state is settled after every apply/check, so a closed visit's derived record is
+    the one last emitted for it. The shell reads this from the state *before* an event
+    that revises a record, to withdraw the old record's figures from its metrics.
+    """
+    books = {b.visit_id: b for b in state.books}
+    out: dict[str, ClearanceRecord] = {}
+    for chunk in _split(state.events):
+        v = _derive(chunk, state.container_no)
+        book = books.get(v.visit_id)
+        if v.closed and book is not None and book.revision > 0:
+            assert v.exited is not None
+            # A closed visit's alerts do not depend on the clock: judge at its exit.
+            out[v.visit_id] = _to_record(_record(v, _desired_alerts(v, v.exited, policy)), book)
+    return out
 
 
 def current_view(state: ContainerState) -> VisitState | None:

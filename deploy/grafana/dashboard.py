@@ -87,11 +87,14 @@ PANELS: list[tuple[str, str, str, int, int, list[tuple[str, str]], str]] = [
         [
             (
                 "sum by (le) (increase(vasscm_clearance_duration_seconds_bucket"
+                f'{{segment="release", {SITE}}}[$__range])) - sum by (le) '
+                "(increase(vasscm_clearance_superseded_seconds_bucket"
                 f'{{segment="release", {SITE}}}[$__range]))',
                 "{{le}}",
             )
         ],
-        "Completed visits per release-time bucket (cumulative, le = upper bound in seconds).",
+        "Completed visits per release-time bucket, net of revised records (cumulative, "
+        "le = upper bound in seconds).",
     ),
     (
         "Alerts raised per hour",

@@ -6,6 +6,14 @@ counts, consumer lag) are computed at scrape time from the pipeline's boards by
 :class:`StateCollector`, so they are right after a restart or a rebalance without
 bookkeeping of their own.
 
+A late event can revise a clearance record already published (revision + 1), and a
+histogram cannot take an observation back. So a revision *withdraws* the previous
+record's figures into twin series (``vasscm_clearance_superseded_seconds``,
+``vasscm_clearances_superseded_total``) and observes the new ones: the truth is
+always ``duration - superseded`` (the recording rules of deploy/prometheus do the
+subtraction). Both twins are touched together, so their label sets always match and
+a plain PromQL subtraction works. Both are counters: rate() and increase() stay valid.
+
 Labels are of low cardinality only. ``site`` comes from events, so it is capped
 (:class:`LabelCap`): past ``max_sites`` distinct sites, new ones count as ``other``
 rather than growing the series without bound on a hostile feed.
@@ -103,7 +111,9 @@ class Metrics:
     registry: CollectorRegistry
     site: LabelCap
     clearance_duration: Histogram
+    superseded_duration: Histogram
     clearances: Counter
+    superseded: Counter
     revisions: Counter
     alerts: Counter
     events: Counter
@@ -120,18 +130,22 @@ class Metrics:
         self.event(topic, rejection.type, "rejected")
         self.rejected.labels(rejection.code.value).inc()
 
-    def clearance(self, record: ClearanceRecord) -> None:
-        """A completed visit: its segments once (first publication); later revisions
-        are counted, not observed again (a histogram cannot take an observation back)."""
-        site = self.site(record.site)
-        if record.revision > 1 or record.supersedes:  # a correction of one already observed
-            self.revisions.labels(site, record.direction).inc()
-            return
-        self.clearances.labels(site, record.direction, record.channel).inc()
+    def clearance(self, record: ClearanceRecord, previous: ClearanceRecord | None = None) -> None:
+        """A published clearance record; ``previous`` is the one it revises, if any
+        (its figures are withdrawn, the new ones observed)."""
+        if previous is not None:
+            self.revisions.labels(self.site(record.site), record.direction).inc()
+            self._count(previous, withdraw=True)
+        self._count(record, withdraw=False)
+
+    def _count(self, record: ClearanceRecord, *, withdraw: bool) -> None:
+        labels = (self.site(record.site), record.direction, record.channel)
+        count, withdrawn = self.clearances.labels(*labels), self.superseded.labels(*labels)
+        (withdrawn if withdraw else count).inc()
         for segment, seconds in record.segments.items():
-            self.clearance_duration.labels(site, record.direction, record.channel, segment).observe(
-                seconds
-            )
+            observed = self.clearance_duration.labels(*labels, segment)
+            superseded = self.superseded_duration.labels(*labels, segment)
+            (superseded if withdraw else observed).observe(seconds)
 
     def alert(self, alert: Alert) -> None:
         if alert.status is AlertStatus.FIRING:
@@ -159,15 +173,30 @@ def build_metrics(registry: CollectorRegistry, *, max_sites: int = 64) -> Metric
             buckets=CLEARANCE_BUCKETS,
             registry=r,
         ),
+        superseded_duration=Histogram(
+            "vasscm_clearance_superseded_seconds",
+            "Segment durations withdrawn because a later revision of the record replaced "
+            "them; subtract from vasscm_clearance_duration_seconds",
+            (*site_labels, "segment"),
+            buckets=CLEARANCE_BUCKETS,
+            registry=r,
+        ),
         clearances=Counter(
             "vasscm_clearances",
-            "Completed visits (first publication of each clearance record)",
+            "Clearance records published (completed visits, revisions included); "
+            "subtract vasscm_clearances_superseded_total for the number of visits",
+            site_labels,
+            registry=r,
+        ),
+        superseded=Counter(
+            "vasscm_clearances_superseded",
+            "Clearance records replaced by a later revision",
             site_labels,
             registry=r,
         ),
         revisions=Counter(
             "vasscm_clearance_revisions",
-            "Clearance records re-published because a late event changed them",
+            "Clearance records revised because a late event changed them",
             ("site", "direction"),
             registry=r,
         ),

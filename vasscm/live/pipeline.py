@@ -71,6 +71,7 @@ from vasscm.tracking import (
     check,
     current_view,
     next_deadline,
+    published_records,
     visit_views,
 )
 from vasscm.watermark import LowWatermark
@@ -229,8 +230,9 @@ class Pipeline:
     async def _apply(self, parsed: ContainerEvent, received: datetime | None, message: Any) -> None:
         container_no = container_of(parsed)
         self._observe(message, parsed)
+        before = self.visits.get(container_no)
         state, effects = apply(
-            self._load(container_no),
+            None if before is None else ContainerState.from_json(before),
             parsed,
             container_no=container_no,
             # The container's own event proves its clock has reached occurred_at,
@@ -250,7 +252,7 @@ class Pipeline:
             delay = (received - parsed.occurred_at).total_seconds()
             self.metrics.report_delay.labels(parsed.type).observe(max(0.0, delay))
         self.visits[container_no] = state.to_json()
-        await self._publish(container_no, state, effects, message.partition)
+        await self._publish(container_no, state, effects, message.partition, before)
         self._schedule(container_no, state, message.partition)
 
     def _load(self, container_no: str) -> ContainerState | None:
@@ -258,9 +260,10 @@ class Pipeline:
         return None if data is None else ContainerState.from_json(data)
 
     async def _stall_check(self, container_no: str, partition: int) -> None:
-        state = self._load(container_no)
-        if state is None:
+        before = self.visits.get(container_no)
+        if before is None:
             return
+        state = ContainerState.from_json(before)
         kept, effects = check(state, now=self.now(), policy=self.policy)
         if kept is None:
             del self.visits[container_no]
@@ -272,14 +275,24 @@ class Pipeline:
             self._board(partition).remove(container_no)
             await self.outputs[CONTAINER_STATE].send(key=container_no.encode(), value=None)
         elif effects.alerts or effects.records:
-            await self._publish(container_no, kept, effects, partition)
+            await self._publish(container_no, kept, effects, partition, before)
 
     async def _publish(
-        self, container_no: str, state: ContainerState, effects: Effects, partition: int
+        self,
+        container_no: str,
+        state: ContainerState,
+        effects: Effects,
+        partition: int,
+        before: bytes | None,
     ) -> None:
         key = container_no.encode()
+        previous = {}
+        if before is not None and any(r.revision > 1 or r.supersedes for r in effects.records):
+            # A revision: the metrics withdraw what the record it replaces counted.
+            previous = published_records(ContainerState.from_json(before), self.policy)
         for record in effects.records:
-            self.metrics.clearance(record)
+            ids = (record.visit_id, *record.supersedes)
+            self.metrics.clearance(record, next((previous[i] for i in ids if i in previous), None))
             await self.outputs[CLEARANCES].send(key=key, value=dump_json(record))
         for alert in effects.alerts:
             self.metrics.alert(alert)
