@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
 
 from vasscm.live.broker import EmbeddedBroker, die_with_parent, free_port
 from vasscm.live.produce import route
@@ -241,6 +242,8 @@ class Expected:
     records: dict[str, dict[str, Any]]
     firing: set[str]
     rejected: list[tuple[str, str]]
+    # Open visits per "site/direction/stage": what the vasscm_containers gauges must say.
+    open_stages: dict[str, int] = field(default_factory=dict)
 
 
 def replay_expectation(lines: Iterable[bytes]) -> Expected:
@@ -253,11 +256,35 @@ def replay_expectation(lines: Iterable[bytes]) -> Expected:
         if line.strip():
             r.feed(line, line=n)
     r.finish()
+    open_stages: dict[str, int] = {}
+    for line in r.open_states():
+        view = orjson.loads(line)
+        key = f"{view['site']}/{view['direction']}/{view['stage']}"
+        open_stages[key] = open_stages.get(key, 0) + 1
     return Expected(
         records=latest_records(orjson.loads(x) for x in records),
         firing=firing_alerts(orjson.loads(x) for x in alerts),
         rejected=rejections(orjson.loads(x) for x in rejected),
+        open_stages=open_stages,
     )
+
+
+def stage_gauges(*workers: Worker) -> dict[str, int]:
+    """The non-zero vasscm_containers gauges, summed over workers, as open_stages."""
+    out: dict[str, int] = {}
+    for worker in workers:
+        url = f"http://127.0.0.1:{worker.web_port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            text = response.read().decode()
+        for family in text_string_to_metric_families(text):
+            if family.name != "vasscm_containers":
+                continue
+            for sample in family.samples:
+                if sample.value:
+                    labels = sample.labels
+                    key = f"{labels['site']}/{labels['direction']}/{labels['stage']}"
+                    out[key] = out.get(key, 0) + int(sample.value)
+    return out
 
 
 def matches(expected: Expected, *, redelivered: bool = False) -> Callable[[Outputs], bool]:

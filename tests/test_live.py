@@ -27,6 +27,7 @@ from livekit import (
     record_diff,
     rejections,
     replay_expectation,
+    stage_gauges,
 )
 from test_events import BAD
 
@@ -77,12 +78,14 @@ def faulty_log(n: int, seed: int = 11, spec: LogSpec = SPEC) -> list[bytes]:
 
 def test_live_equals_replay(own_broker: EmbeddedBroker, tmp_path: Path) -> None:
     """The same faulty log, produced to the topics, gives replay's clearance records,
-    final alert state and rejections."""
+    final alert state and rejections; the stage gauges count replay's open visits, and
+    count them again after a restart (rebuilt from the recovered table)."""
     log = faulty_log(3000)
     expected = replay_expectation(log)
     assert len(expected.records) > 200
     assert expected.firing
     assert len(expected.rejected) >= 30
+    assert sum(expected.open_stages.values()) > 50
     worker = Worker(own_broker, tmp_path).start()
     try:
         worker.wait_ready()
@@ -98,6 +101,10 @@ def test_live_equals_replay(own_broker: EmbeddedBroker, tmp_path: Path) -> None:
                 return ok
 
         assert asyncio.run(run())
+        assert expected.open_stages == stage_gauges(worker)
+        worker.stop()
+        worker.start().wait_ready()
+        assert expected.open_stages == stage_gauges(worker)
     finally:
         worker.stop()
 
@@ -156,7 +163,8 @@ def test_crash_safety_three_kill9(own_broker: EmbeddedBroker, tmp_path: Path) ->
 
 
 def test_two_workers_split_partitions(own_broker: EmbeddedBroker, tmp_path: Path) -> None:
-    """Two workers in one group share the partitions and together give one's results."""
+    """Two workers in one group share the partitions and together give one's results,
+    and their stage gauges add up to the yard."""
     log = faulty_log(3000, seed=21)
     expected = replay_expectation(log)
     one = Worker(own_broker, tmp_path, "w1").start()
@@ -180,6 +188,8 @@ def test_two_workers_split_partitions(own_broker: EmbeddedBroker, tmp_path: Path
                 assert rejections(out.dead) == expected.rejected
 
         asyncio.run(run())
+        # Each reports only its own partitions: the sum is the whole yard, once.
+        assert expected.open_stages == stage_gauges(one, two)
         a, b = assigned(one), assigned(two)
         assert a
         assert b
