@@ -1,20 +1,33 @@
-"""The worker's HTTP endpoints, served by aiohttp over the tracking core's views."""
+"""The worker's HTTP endpoints, served by aiohttp over the tracking core's views.
+
+The lookup behind the handlers is built from the real pure pieces the pipeline uses
+(core states, boards, the recent window), so these tests see real payloads; the
+endpoints on a live worker are exercised by the demo's end-to-end test."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
 
 import pytest
+import yaml
 from aiohttp.test_utils import TestClient, TestServer
-from factories import CONTAINER, ROUTES, T0, at, run_events
+from factories import CONTAINER, OTHER_CONTAINER, ROUTES, T0, at, run_events
+from jsonschema import Draft202012Validator
 from prometheus_client import CollectorRegistry, Counter
 
+from vasscm.board import Board, merge_stats, stage_rows, stalled_rows
+from vasscm.durations import to_ms
 from vasscm.events import VisitState
-from vasscm.live.web import build_web
-from vasscm.tracking import visit_views
+from vasscm.live.web import DASHBOARD, build_web
+from vasscm.recent import Recent
+from vasscm.tracking import DEFAULT_POLICY, ContainerState, current_view, timelines
 
 IMPORT = ROUTES["cai-lan-import"]
+NOW = at(days=3)
+OPENAPI = yaml.safe_load((DASHBOARD.parent / "openapi.yaml").read_text())
 
 
 @dataclass
@@ -23,17 +36,60 @@ class Core:
 
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     ready: bool = False
-    visits: dict[str, list[VisitState]] = field(default_factory=dict)
+    states: dict[str, ContainerState] = field(default_factory=dict)
+    board: Board = field(default_factory=Board)
+    recent: Recent = field(default_factory=Recent)
 
-    def visits_of(self, container_no: str) -> list[VisitState] | None:
-        return self.visits.get(container_no)
+    def add(self, container_no: str, events: list[Any]) -> None:
+        run = run_events(events, container_no=container_no)
+        assert run.state is not None
+        self.states[container_no] = run.state
+        self.board.put(container_no, current_view(run.state))
+        for record in run.records:
+            self.recent.record(record)
+        for alert in run.alerts:
+            self.recent.alert(alert)
+
+    def visits_of(self, container_no: str) -> list[tuple[VisitState, list[dict[str, Any]]]]:
+        state = self.states.get(container_no)
+        return [] if state is None else list(timelines(state))
+
+    def overview(self) -> dict[str, Any]:
+        now = to_ms(NOW)
+        groups = merge_stats([self.board.stats(now, DEFAULT_POLICY)])
+        health = {"events_per_second": 0.0, "rejected_per_second": 0.0, "lag_records": 0}
+        return {
+            "now": NOW,
+            "ready": self.ready,
+            "stages": stage_rows(groups, now),
+            "health": health,
+        }
+
+    def stalled(self, limit: int) -> list[dict[str, Any]]:
+        return stalled_rows([self.board], to_ms(NOW), DEFAULT_POLICY, limit)
+
+    def releases(self, hours: float) -> dict[str, Any]:
+        return self.recent.releases(NOW, timedelta(hours=hours))
+
+    def alerts(self, limit: int) -> list[dict[str, Any]]:
+        return [a.model_dump(mode="json") for a in list(self.recent.alerts)[::-1][:limit]]
 
 
 @pytest.fixture
 def core() -> Core:
-    run = run_events([IMPORT.arrive(T0), IMPORT.event("ELIGIBLE", at(hours=2))])
-    assert run.state is not None
-    return Core(visits={CONTAINER: list(visit_views(run.state))})
+    c = Core()
+    # Released, still in the yard; and another discharged long ago, never released,
+    # that left without release on day 2 (an EXIT_WITHOUT_RELEASE alert).
+    c.add(CONTAINER, [IMPORT.arrive(T0), IMPORT.event("ELIGIBLE", at(hours=2))])
+    c.add(
+        OTHER_CONTAINER,
+        [
+            IMPORT.arrive(T0, container_no=OTHER_CONTAINER),
+            IMPORT.leave(at(days=2), container_no=OTHER_CONTAINER),
+        ],
+    )
+    c.add("MSCU7654329", [IMPORT.arrive(at(hours=1), container_no="MSCU7654329")])
+    return c
 
 
 @pytest.fixture
@@ -42,10 +98,22 @@ async def client(core: Core) -> AsyncIterator[TestClient]:  # type: ignore[type-
         yield c
 
 
+def conforms(path: str, status: int, body: Any) -> None:
+    """The body matches the response schema openapi.yaml gives for this path."""
+    operation = OPENAPI["paths"][path]["get"]
+    media = operation["responses"][str(status)]["content"]["application/json"]
+    # References (#/components/...) resolve against this root, as in the document.
+    schema = {**media["schema"], "components": OPENAPI["components"]}
+    errors = sorted(Draft202012Validator(schema).iter_errors(body), key=str)
+    assert [] == [e.message for e in errors]
+
+
 async def test_healthz_answers_while_not_ready(client: TestClient, core: Core) -> None:  # type: ignore[type-arg]
     """Liveness is the process serving; readiness waits for partitions."""
     assert 200 == (await client.get("/healthz")).status
-    assert 503 == (await client.get("/readyz")).status
+    response = await client.get("/readyz")
+    assert 503 == response.status
+    conforms("/readyz", 503, await response.json())
     core.ready = True
     assert 200 == (await client.get("/readyz")).status
 
@@ -62,21 +130,29 @@ async def test_metrics_are_served_from_the_private_registry(
     assert "vasscm_probe_total 3.0" in await response.text()
 
 
-async def test_container_lookup_returns_the_current_visit(client: TestClient) -> None:  # type: ignore[type-arg]
-    """Lower case input is normalised; the visit is the core's view, as JSON."""
-    response = await client.get(f"/containers/{CONTAINER.lower()}")
+@pytest.mark.parametrize("prefix", ["", "/api"])
+async def test_container_lookup_returns_visits_with_their_timeline(
+    client: TestClient,  # type: ignore[type-arg]
+    prefix: str,
+) -> None:
+    """Lower case input is normalised; the visit is the core's view with its events."""
+    response = await client.get(f"{prefix}/containers/{CONTAINER.lower()}")
     assert 200 == response.status
     body = await response.json()
+    conforms("/api/containers/{container_no}", 200, body)
     assert CONTAINER == body["container_no"]
     assert "RELEASED" == body["visit"]["stage"]
     assert "2025-03-03T10:00:00.000Z" == body["visit"]["stage_since"]
+    assert ["DISCHARGED", "ELIGIBLE"] == [e["type"] for e in body["visit"]["timeline"]]
 
 
 async def test_unknown_container_is_a_clean_404(client: TestClient) -> None:  # type: ignore[type-arg]
     """A valid number this worker holds nothing for."""
-    response = await client.get("/containers/MSCU1234566")
+    response = await client.get("/api/containers/TGHU1234567")
     assert 404 == response.status
-    assert {"error": "not found", "container_no": "MSCU1234566"} == await response.json()
+    body = await response.json()
+    conforms("/api/containers/{container_no}", 404, body)
+    assert {"error": "not found", "container_no": "TGHU1234567"} == body
 
 
 @pytest.mark.parametrize(
@@ -93,11 +169,82 @@ async def test_malformed_number_is_a_400_that_does_not_echo_it(
     problem: str,
 ) -> None:
     """A wrong check digit or garbage: 400, a reason, and never the input itself."""
-    response = await client.get(f"/containers/{raw}")
+    response = await client.get(f"/api/containers/{raw}")
     assert 400 == response.status
+    conforms("/api/containers/{container_no}", 400, await response.json())
     text = await response.text()
     assert "invalid container_no" in text
     assert problem in text
     assert "<script" not in text
     assert "3054384" not in text
     assert "nonsense" not in text
+
+
+async def test_overview_counts_containers_per_site_direction_and_stage(
+    client: TestClient,  # type: ignore[type-arg]
+) -> None:
+    """Two in the yard: one RELEASED, one AWAITING_RELEASE for 71 h (stalled after 48)."""
+    body = await (await client.get("/api/overview")).json()
+    conforms("/api/overview", 200, body)
+    got = {(r["stage"], r["containers"], r["stalled"]) for r in body["stages"]}
+    assert {("RELEASED", 1, 0), ("AWAITING_RELEASE", 1, 1)} == got
+
+
+async def test_stalled_list_is_sorted_oldest_first(client: TestClient) -> None:  # type: ignore[type-arg]
+    body = await (await client.get("/api/stalled?limit=10")).json()
+    conforms("/api/stalled", 200, body)
+    [stalled] = body["stalled"]
+    assert ("MSCU7654329", "AWAITING_RELEASE") == (stalled["container_no"], stalled["stage"])
+    assert 71 * 3600 == stalled["age_seconds"]
+
+
+async def test_releases_and_alerts_of_the_recent_window(client: TestClient) -> None:  # type: ignore[type-arg]
+    """The exit without release has no release segment; its alert is listed."""
+    releases = await (await client.get("/api/releases?hours=72")).json()
+    conforms("/api/releases", 200, releases)
+    assert [] == releases["groups"]  # the only exit had no release
+    alerts = await (await client.get("/api/alerts")).json()
+    conforms("/api/alerts", 200, alerts)
+    assert "EXIT_WITHOUT_RELEASE" in {a["kind"] for a in alerts["alerts"]}
+
+
+@pytest.mark.parametrize(
+    "query", ["/api/stalled?limit=0", "/api/stalled?limit=x", "/api/releases?hours=1000"]
+)
+async def test_bad_query_parameters_are_a_400(client: TestClient, query: str) -> None:  # type: ignore[type-arg]
+    response = await client.get(query)
+    assert 400 == response.status
+    conforms(query.split("?")[0], 400, await response.json())
+
+
+async def test_dashboard_is_served_with_a_strict_content_security_policy(
+    client: TestClient,  # type: ignore[type-arg]
+) -> None:
+    """No inline script may run, nothing loads from another origin."""
+    response = await client.get("/")
+    assert 200 == response.status
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy
+    assert '<script src="/static/app.js"' in await response.text()
+    assert 200 == (await client.get("/static/app.js")).status
+    assert 200 == (await client.get("/static/style.css")).status
+
+
+def test_openapi_documents_exactly_the_routes_served(core: Core) -> None:
+    """Every route is in openapi.yaml and every documented path is served."""
+    app = build_web(core)
+    served = {
+        r.resource.canonical
+        for r in app.router.routes()
+        if r.resource is not None
+        and r.method == "GET"
+        and not r.resource.canonical.startswith("/static")
+    }
+    assert served == set(OPENAPI["paths"])
+
+
+def test_dashboard_script_writes_no_html() -> None:
+    """Values reach the page through textContent only: no innerHTML, no document.write."""
+    script = (DASHBOARD / "app.js").read_text()
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+        assert sink not in script

@@ -14,12 +14,22 @@ Pure: no clock is read; callers pass ``now`` in milliseconds.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+from vasscm.durations import from_ms
 from vasscm.events import Stage, VisitState
 from vasscm.tracking import Policy
 
-__all__ = ["Board", "Entry", "Group", "GroupStats", "StalledEntry", "merge_stats"]
+__all__ = [
+    "Board",
+    "Entry",
+    "Group",
+    "GroupStats",
+    "StalledEntry",
+    "merge_stats",
+    "stage_rows",
+    "stalled_rows",
+]
 
 
 class Group(NamedTuple):
@@ -127,3 +137,39 @@ def merge_stats(parts: Iterable[Iterable[GroupStats]]) -> list[GroupStats]:
                 prior.stalled + s.stalled,
             )
     return sorted(out.values())
+
+
+def stage_rows(groups: Iterable[GroupStats], now_ms: int) -> list[dict[str, Any]]:
+    """The dashboard's containers-per-stage table (JSON-ready)."""
+    return [
+        {
+            "site": g.group.site,
+            "direction": g.group.direction,
+            "stage": g.group.stage,
+            "containers": g.containers,
+            "stalled": g.stalled,
+            "oldest_seconds": None
+            if g.oldest_since_ms is None
+            else max(0, now_ms - g.oldest_since_ms) / 1000,
+        }
+        for g in groups
+    ]
+
+
+def stalled_rows(
+    boards: Iterable[Board], now_ms: int, policy: Policy, limit: int
+) -> list[dict[str, Any]]:
+    """The stalled list, oldest in its stage first (JSON-ready)."""
+    entries = [e for b in boards for e in b.stalled(now_ms, policy)]
+    entries.sort(key=lambda e: (e.since_ms, e.container_no))
+    return [
+        {
+            "container_no": e.container_no,
+            "site": e.group.site,
+            "direction": e.group.direction,
+            "stage": e.group.stage,
+            "since": from_ms(e.since_ms),
+            "age_seconds": e.age_ms / 1000,
+        }
+        for e in entries[:limit]
+    ]

@@ -62,6 +62,7 @@ __all__ = [
     "next_deadline",
     "open_view",
     "published_records",
+    "timelines",
     "visit_views",
 ]
 
@@ -827,6 +828,26 @@ def published_records(
             # A closed visit's alerts do not depend on the clock: judge at its exit.
             out[v.visit_id] = _to_record(_record(v, _desired_alerts(v, v.exited, policy)), book)
     return out
+
+
+def timelines(state: ContainerState) -> Iterable[tuple[VisitState, list[dict[str, Any]]]]:
+    """Every visit the state holds, oldest first, with its events in time order: what a
+    person looking one container up wants to see. Event fields are the kept ones."""
+    books = {b.visit_id: b for b in state.books}
+    for chunk in _split(state.events):
+        v = _derive(chunk, state.container_no)
+        events = [
+            {
+                "type": _TYPES[e.code],
+                "occurred_at": _dt(e.t),
+                "site": e.site,
+                "value": e.val,
+                "seal_no": e.seal,
+                "declaration_no": e.decl,
+            }
+            for e in chunk
+        ]
+        yield _view(v, books.get(v.visit_id)), events
 
 
 def current_view(state: ContainerState) -> VisitState | None:

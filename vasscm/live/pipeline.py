@@ -24,16 +24,17 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import faust
 from aiokafka.partitioner import murmur2
 from prometheus_client import CollectorRegistry
 
-from vasscm.board import Board, merge_stats
+from vasscm.board import Board, merge_stats, stage_rows, stalled_rows
 from vasscm.deadlines import DeadlineIndex
 from vasscm.durations import from_ms, to_ms
 from vasscm.events import (
@@ -51,6 +52,7 @@ from vasscm.events import (
     parse_event,
 )
 from vasscm.live.metrics import Snapshot, StateCollector, build_metrics
+from vasscm.recent import Recent
 from vasscm.settings import Settings
 from vasscm.topics import (
     ALERTS,
@@ -72,7 +74,7 @@ from vasscm.tracking import (
     current_view,
     next_deadline,
     published_records,
-    visit_views,
+    timelines,
 )
 from vasscm.watermark import LowWatermark
 
@@ -101,6 +103,9 @@ class Pipeline:
         self.registry = CollectorRegistry()  # private: only this worker's own metrics
         self.metrics = build_metrics(self.registry, max_sites=settings.metrics_max_sites)
         self.registry.register(StateCollector(self.snapshot, self.metrics.site))
+        self.recent = Recent()  # the dashboard's window of recent clearances and alerts
+        self.tally = {"events": 0, "rejected": 0}
+        self._samples: deque[tuple[float, int, int]] = deque(maxlen=11)  # ~10 s of tallies
         self.clock = LowWatermark(int(settings.watermark_idle.total_seconds() * 1000))
         self.ready = False
         raw = {
@@ -293,9 +298,11 @@ class Pipeline:
         for record in effects.records:
             ids = (record.visit_id, *record.supersedes)
             self.metrics.clearance(record, next((previous[i] for i in ids if i in previous), None))
+            self.recent.record(record)
             await self.outputs[CLEARANCES].send(key=key, value=dump_json(record))
         for alert in effects.alerts:
             self.metrics.alert(alert)
+            self.recent.alert(alert)
             await self.outputs[ALERTS].send(key=key, value=dump_json(alert))
         view = current_view(state)
         self._board(partition).put(container_no, view)
@@ -307,9 +314,45 @@ class Pipeline:
     def _board(self, partition: int) -> Board:
         return self.boards.setdefault(partition, Board())
 
-    def visits_of(self, container_no: str) -> list[VisitState] | None:
+    def visits_of(self, container_no: str) -> list[tuple[VisitState, list[dict[str, Any]]]]:
+        """The container's visits held here with their events (empty when unknown)."""
         state = self._load(container_no)
-        return None if state is None else list(visit_views(state))
+        return [] if state is None else list(timelines(state))
+
+    def overview(self) -> dict[str, Any]:
+        """Containers per site and stage, and the pipeline's health."""
+        snap = self.snapshot()
+        events_rate = rejected_rate = 0.0
+        if len(self._samples) >= 2:
+            (t0, e0, r0), (t1, e1, r1) = self._samples[0], self._samples[-1]
+            if t1 > t0:
+                events_rate, rejected_rate = (e1 - e0) / (t1 - t0), (r1 - r0) / (t1 - t0)
+        return {
+            "now": from_ms(snap.now_ms),
+            "ready": snap.ready,
+            "stages": stage_rows(snap.groups, snap.now_ms),
+            "health": {
+                "events_per_second": round(events_rate, 1),
+                "rejected_per_second": round(rejected_rate, 2),
+                "lag_records": sum(snap.lag.values()),
+                "partitions": snap.partitions,
+                "events_total": self.tally["events"],
+                "rejected_total": self.tally["rejected"],
+            },
+        }
+
+    def stalled(self, limit: int) -> list[dict[str, Any]]:
+        """Stalled open visits, oldest in its stage first."""
+        boards = list(self.boards.values())
+        return stalled_rows(boards, to_ms(self.now()), self.policy, limit)
+
+    def releases(self, hours: float) -> dict[str, Any]:
+        return self.recent.releases(self.now(), timedelta(hours=hours))
+
+    def alerts(self, limit: int) -> list[dict[str, Any]]:
+        """The latest alerts published here, newest first."""
+        newest = list(self.recent.alerts)[::-1][:limit]
+        return [a.model_dump(mode="json") for a in newest]
 
     def snapshot(self) -> Snapshot:
         """Current state for the gauges: this worker's partitions only."""
@@ -329,6 +372,7 @@ class Pipeline:
     def _took(self, message: Any) -> None:
         """Bookkeeping of a record taken from an input: position and delay."""
         self.positions[message.tp] = message.offset
+        self.tally["events"] += 1
         if message.timestamp is not None:
             delay = max(0.0, time.time() - message.timestamp)
             self.metrics.processing_delay.labels(message.topic).observe(delay)
@@ -378,6 +422,7 @@ class Pipeline:
 
     async def _dead_letter(self, raw: bytes, rejection: Rejection, message: Any) -> None:
         self.metrics.rejection(message.topic, rejection)
+        self.tally["rejected"] += 1
         letter = dead_letter(
             raw,
             rejection,
@@ -397,6 +442,7 @@ class Pipeline:
 
     async def stall_timer(self) -> None:
         """Once a second: a tick for each container whose deadline has passed."""
+        self._samples.append((time.monotonic(), self.tally["events"], self.tally["rejected"]))
         if not self.ready:
             return
         now = to_ms(self.now())

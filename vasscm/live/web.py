@@ -1,20 +1,25 @@
-"""The worker's HTTP endpoints: metrics, health, readiness and the container lookup.
+"""The worker's HTTP endpoints: metrics, health, the operator dashboard and its JSON API.
 
 Our own aiohttp application rather than faust's web stack: faust starts its web
 server only after table recovery, and a liveness probe must answer while a large
-state is being recovered. The handlers only translate HTTP to the pipeline's
-read-only views and back.
+state is being recovered. Handlers only translate HTTP to the pipeline's read-only
+views and back; ``openapi.yaml`` beside this module documents every route (a test
+holds the two together).
 
+- ``GET /`` — the dashboard (``dashboard/``: plain HTML, CSS and a small script,
+  no build step, nothing from a CDN; a strict Content-Security-Policy).
 - ``GET /metrics`` — Prometheus text format (prometheus-client's aiohttp handler).
-- ``GET /healthz`` — liveness: the process serves requests.
-- ``GET /readyz`` — 200 when partitions are assigned and tables recovered, else 503.
-- ``GET /containers/{container_no}`` — the container's current visit and the visits
-  this worker holds; 400 for a malformed number, 404 when unknown here.
+- ``GET /healthz`` — liveness; ``GET /readyz`` — 200 when partitions are assigned and
+  tables recovered, else 503.
+- ``GET /containers/{container_no}`` (also under ``/api/``) — the container's visits
+  with their events; 400 for a malformed number (never echoed), 404 when unknown.
+- ``GET /api/overview``, ``/api/stalled``, ``/api/releases``, ``/api/alerts``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, Final, Protocol
 
 import orjson
 from aiohttp import web
@@ -24,7 +29,14 @@ from prometheus_client.aiohttp import make_aiohttp_handler
 
 from vasscm.events import VisitState, parse_container_no
 
-__all__ = ["Lookup", "WebServer", "build_web"]
+__all__ = ["DASHBOARD", "Lookup", "WebServer", "build_web"]
+
+DASHBOARD: Final = Path(__file__).parent / "dashboard"
+# Everything the page loads comes from here; no inline script can run.
+_CSP: Final = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
 
 
 class Lookup(Protocol):
@@ -35,8 +47,16 @@ class Lookup(Protocol):
     @property
     def ready(self) -> bool: ...
 
-    def visits_of(self, container_no: str) -> list[VisitState] | None:
-        """The container's visits held here (oldest first), None when unknown."""
+    def visits_of(self, container_no: str) -> list[tuple[VisitState, list[dict[str, Any]]]]:
+        """The container's visits held here (oldest first) with their events."""
+
+    def overview(self) -> dict[str, Any]: ...
+
+    def stalled(self, limit: int) -> list[dict[str, Any]]: ...
+
+    def releases(self, hours: float) -> dict[str, Any]: ...
+
+    def alerts(self, limit: int) -> list[dict[str, Any]]: ...
 
 
 def _json(body: Any, status: int = 200) -> web.Response:
@@ -44,7 +64,25 @@ def _json(body: Any, status: int = 200) -> web.Response:
         body=orjson.dumps(body, option=orjson.OPT_NAIVE_UTC),
         status=status,
         content_type="application/json",
+        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
     )
+
+
+class _BadQuery(ValueError):
+    pass
+
+
+def _number(request: web.Request, name: str, default: float, low: float, high: float) -> float:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise _BadQuery(f"{name} must be a number between {low:g} and {high:g}") from None
+    if not low <= value <= high:
+        raise _BadQuery(f"{name} must be a number between {low:g} and {high:g}")
+    return value
 
 
 def build_web(lookup: Lookup) -> web.Application:
@@ -64,17 +102,52 @@ def build_web(lookup: Lookup) -> web.Application:
             # The problem without the input: a lookup answer may be shown in a page.
             detail = str(exc).replace(repr(raw), "the number")
             return _json({"error": "invalid container_no", "detail": detail}, 400)
-        visits = lookup.visits_of(container_no)
-        if not visits:
+        held = lookup.visits_of(container_no)
+        if not held:
             return _json({"error": "not found", "container_no": container_no}, 404)
-        dumped = [v.model_dump(mode="json") for v in visits]
-        return _json({"container_no": container_no, "visit": dumped[-1], "visits": dumped})
+        visits = [{**v.model_dump(mode="json"), "timeline": events} for v, events in held]
+        return _json({"container_no": container_no, "visit": visits[-1], "visits": visits})
 
-    app = web.Application()
+    async def overview(request: web.Request) -> web.Response:
+        return _json(lookup.overview())
+
+    async def stalled(request: web.Request) -> web.Response:
+        limit = int(_number(request, "limit", 100, 1, 1000))
+        return _json({"stalled": lookup.stalled(limit)})
+
+    async def releases(request: web.Request) -> web.Response:
+        return _json(lookup.releases(_number(request, "hours", 6, 0.1, 168)))
+
+    async def alerts(request: web.Request) -> web.Response:
+        limit = int(_number(request, "limit", 50, 1, 200))
+        return _json({"alerts": lookup.alerts(limit)})
+
+    async def index(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(
+            DASHBOARD / "index.html",
+            headers={"Content-Security-Policy": _CSP, "X-Content-Type-Options": "nosniff"},
+        )
+
+    @web.middleware
+    async def bad_query(request: web.Request, handler: Any) -> web.StreamResponse:
+        try:
+            response: web.StreamResponse = await handler(request)
+        except _BadQuery as exc:
+            return _json({"error": "bad query", "detail": str(exc)}, 400)
+        return response
+
+    app = web.Application(middlewares=[bad_query])
+    app.router.add_get("/", index)
+    app.router.add_static("/static/", DASHBOARD, show_index=False)
     app.router.add_get("/metrics", make_aiohttp_handler(lookup.registry))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/containers/{container_no}", container)
+    app.router.add_get("/api/containers/{container_no}", container)
+    app.router.add_get("/api/overview", overview)
+    app.router.add_get("/api/stalled", stalled)
+    app.router.add_get("/api/releases", releases)
+    app.router.add_get("/api/alerts", alerts)
     return app
 
 
