@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from vasscm.board import Board, merge_stats, stage_rows, stalled_rows
 from vasscm.durations import to_ms
-from vasscm.events import VisitState
+from vasscm.events import VisitState, format_ts
 from vasscm.live.web import DASHBOARD, build_web
 from vasscm.recent import Recent
 from vasscm.tracking import DEFAULT_POLICY, ContainerState, current_view, timelines
@@ -59,7 +59,7 @@ class Core:
         groups = merge_stats([self.board.stats(now, DEFAULT_POLICY)])
         health = {"events_per_second": 0.0, "rejected_per_second": 0.0, "lag_records": 0}
         return {
-            "now": NOW,
+            "now": format_ts(NOW),
             "ready": self.ready,
             "stages": stage_rows(groups, now),
             "health": health,

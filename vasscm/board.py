@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
 from vasscm.durations import from_ms
-from vasscm.events import Stage, VisitState
+from vasscm.events import Stage, VisitState, format_ts
 from vasscm.tracking import Policy
 
 __all__ = [
@@ -168,7 +168,7 @@ def stalled_rows(
             "site": e.group.site,
             "direction": e.group.direction,
             "stage": e.group.stage,
-            "since": from_ms(e.since_ms),
+            "since": format_ts(from_ms(e.since_ms)),
             "age_seconds": e.age_ms / 1000,
         }
         for e in entries[:limit]

@@ -293,25 +293,131 @@ class produce(_SyncCommand):
 
 
 class simulate(_SyncCommand):
-    """Write a synthetic port's event log (JSONL) to stdout or --out."""
+    """A simulated port's events: a JSONL log to stdout or --out, or, with --broker,
+    published live on a simulated clock (--speed)."""
 
     options: ClassVar[list[Any]] = [
         option("--events", "events", type=int, default=10_000, show_default=True),
         option("--seed", "seed", type=int, default=7, show_default=True),
         option("--out", "out", default=None, type=click.Path(dir_okay=False, path_type=Path)),
+        option(
+            "--faults/--no-faults",
+            default=False,
+            show_default=True,
+            help="duplicates, disorder, late reports, malformed records, unreleased exits",
+        ),
+        option(
+            "--start",
+            "start",
+            callback=_timestamp,
+            default=None,
+            help="port time of the first visit, RFC 3339 (default: 2018-01-01 for a log, "
+            "now minus --warmup-hours when publishing)",
+        ),
+        option("--broker", "broker", default=None, help="publish to this bootstrap host:port"),
+        option(
+            "--speed",
+            "speed",
+            type=click.FloatRange(min=0.001),
+            default=3600.0,
+            show_default=True,
+            help="with --broker: port seconds per wall second",
+        ),
+        option(
+            "--warmup-hours",
+            "warmup",
+            type=click.FloatRange(min=0),
+            default=24.0,
+            show_default=True,
+            help="with --broker: port time published at once at start",
+        ),
     ]
 
-    def handle(self, events: int, seed: int, out: Path | None) -> int:
-        from vasscm.simulate import synthetic_log
+    def handle(
+        self,
+        events: int,
+        seed: int,
+        out: Path | None,
+        faults: bool,
+        start: datetime | None,
+        broker: str | None,
+        speed: float,
+        warmup: float,
+    ) -> int:
+        import asyncio
+        from dataclasses import replace
+        from datetime import UTC, timedelta
 
+        from vasscm.simulate import Faults, LogSpec, synthetic_log
+
+        spec = replace(LogSpec(), faults=Faults.realistic() if faults else Faults())
+        if broker is not None:
+            from vasscm.live.simfeed import publish_feed
+            from vasscm.settings import bootstrap_servers
+
+            ahead = timedelta(hours=warmup)
+            begin = start or datetime.now(tz=UTC).replace(microsecond=0) - ahead
+            stats = asyncio.run(
+                publish_feed(
+                    bootstrap_servers(broker),
+                    replace(spec, start=begin),
+                    seed=seed,
+                    speed=speed,
+                    warmup=ahead,
+                    max_events=events,
+                )
+            )
+            click.echo(
+                f"published {stats.sent:,} events up to port time {stats.port_time}", err=True
+            )
+            return 0
+        if start is not None:
+            spec = replace(spec, start=start)
         stream = out.open("wb") if out is not None else sys.stdout.buffer
         try:
-            for line in synthetic_log(events, seed=seed):
+            for line in synthetic_log(events, seed=seed, spec=spec):
                 stream.write(line + b"\n")
         finally:
             if out is not None:
                 stream.close()
         return 0
+
+
+class demo(_SyncCommand):
+    """The main job on a fresh machine: broker, worker and a simulated port, live."""
+
+    options: ClassVar[list[Any]] = [
+        option(
+            "--speed",
+            "speed",
+            type=click.FloatRange(min=0.001),
+            default=3600.0,
+            show_default=True,
+            help="port seconds per wall second (3600: an hour of port time a second)",
+        ),
+        option("--seed", "seed", type=int, default=7, show_default=True),
+        option(
+            "--port",
+            "port",
+            type=click.IntRange(0, 65535),
+            default=6066,
+            show_default=True,
+            help="the worker's web port (dashboard, metrics; 0: any free port)",
+        ),
+        option(
+            "--duration",
+            "duration",
+            type=click.FloatRange(min=0),
+            default=None,
+            help="stop after this many seconds (default: run until Ctrl-C)",
+        ),
+    ]
+
+    def handle(self, speed: float, seed: int, port: int, duration: float | None) -> int:
+        from vasscm.live.demo import DemoOptions, run_demo
+
+        options = DemoOptions(speed=speed, seed=seed, web_port=port, duration=duration)
+        return run_demo(options, echo=lambda line: click.echo(line))
 
 
 def main() -> NoReturn:

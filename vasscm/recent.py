@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from vasscm.events import Alert, ClearanceRecord
+from vasscm.events import Alert, ClearanceRecord, format_ts
 from vasscm.report.stats import HISTOGRAM_LABELS, release_histogram, summarize
 
 __all__ = ["Recent"]
@@ -73,8 +73,8 @@ class Recent:
         histogram = release_histogram(recent)
         return {
             "window_seconds": window.total_seconds(),
-            "since": since,
-            "until": now,
+            "since": format_ts(since),
+            "until": format_ts(now),
             "groups": rows,
             "histogram": {
                 "buckets": list(HISTOGRAM_LABELS),

@@ -48,6 +48,7 @@ from vasscm.events import (
     dead_letter,
     dump_json,
     fan_out,
+    format_ts,
     parse_container_no,
     parse_event,
 )
@@ -328,7 +329,7 @@ class Pipeline:
             if t1 > t0:
                 events_rate, rejected_rate = (e1 - e0) / (t1 - t0), (r1 - r0) / (t1 - t0)
         return {
-            "now": from_ms(snap.now_ms),
+            "now": format_ts(from_ms(snap.now_ms)),
             "ready": snap.ready,
             "stages": stage_rows(snap.groups, snap.now_ms),
             "health": {

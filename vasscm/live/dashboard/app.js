@@ -34,8 +34,9 @@ function duration(seconds) {
   return `${h}h${pad(m)}m${pad(s % 60)}s`;
 }
 
+// "2026-11-27T10:03:19.014Z" -> "2026-11-27 10:03" (UTC, as the port's systems report).
 function when(iso) {
-  return iso ? iso.replace("T", " ").replace(/\.\d+Z$|Z$/, "") : "–";
+  return iso ? iso.slice(0, 16).replace("T", " ") : "–";
 }
 
 function containerLink(no) {
