@@ -11,9 +11,9 @@ $(BIN)/vasscm: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-## The main job (for now the command's help; `vasscm demo` takes its place).
+## The main job: a simulated port supervised live (broker, worker, dashboard).
 run: $(BIN)/vasscm
-	$(BIN)/vasscm --help
+	$(BIN)/vasscm demo
 
 ## The whole test suite, as CI runs it.
 test: $(BIN)/vasscm
@@ -29,6 +29,8 @@ lint: $(BIN)/vasscm
 ## Benchmarks print figures; they are not tests.
 bench: $(BIN)/vasscm
 	$(BIN)/python benchmarks/replay_bench.py
+	$(BIN)/python benchmarks/metrics_bench.py
+	$(BIN)/python benchmarks/live_bench.py
 
 ## Regenerate topics/ after changing a model in vasscm/events.py.
 topics: $(BIN)/vasscm
