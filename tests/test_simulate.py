@@ -9,6 +9,8 @@ a share of visits still in the yard at the end).
 from __future__ import annotations
 
 import statistics
+import subprocess
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -301,3 +303,39 @@ def _is_json_object(raw: bytes) -> bool:
         return isinstance(orjson.loads(raw), dict)
     except orjson.JSONDecodeError:
         return False
+
+
+# --- the command ----------------------------------------------------------------------------
+
+
+def vasscm(*args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "vasscm", *args], capture_output=True, timeout=120, check=False
+    )
+
+
+def test_command_writes_the_same_log_for_a_seed_and_takes_the_distributions() -> None:
+    """`vasscm simulate` is the library: same seed, same bytes; --import-mean moves the
+    imports' mean; --faults adds delayed lines."""
+    first = vasscm("simulate", "--events", "30000", "--seed", "3", "--import-mean", "2h")
+    again = vasscm("simulate", "--events", "30000", "--seed", "3", "--import-mean", "2h")
+    assert 0 == first.returncode, first.stderr
+    assert first.stdout == again.stdout
+    values = [s for d, s in releases(first.stdout.splitlines()).values() if d == "import"]
+    assert abs(statistics.mean(values) / 7200 - 1) < 0.1
+    faulty = vasscm("simulate", "--events", "3000", "--faults")
+    assert b"received_at" in faulty.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--sites", "Bad Site"], b"not 'Bad Site'"),
+        (["--import-mean", "soon"], b"'soon' is not a duration"),
+    ],
+)
+def test_command_refuses_bad_options_naming_them(args: list[str], message: bytes) -> None:
+    done = vasscm("simulate", "--events", "10", *args)
+    assert 2 == done.returncode
+    assert message in done.stderr
+    assert b"" == done.stdout

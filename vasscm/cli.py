@@ -314,6 +314,27 @@ class simulate(_SyncCommand):
             help="port time of the first visit, RFC 3339 (default: 2018-01-01 for a log, "
             "now minus --warmup-hours when publishing)",
         ),
+        option(
+            "--import-mean",
+            "import_mean",
+            default="24h00m29s",
+            show_default=True,
+            help="mean release time of imports (arrival to ELIGIBLE), e.g. 24h, 90m, seconds",
+        ),
+        option(
+            "--export-mean",
+            "export_mean",
+            default="4h12m11s",
+            show_default=True,
+            help="mean release time of exports",
+        ),
+        option(
+            "--sites",
+            "sites",
+            default="cai-lan,cai-lan,cai-lan,mong-cai",
+            show_default=True,
+            help="sites, repeated to weigh them; mong-cai is the land border gate",
+        ),
         option("--broker", "broker", default=None, help="publish to this bootstrap host:port"),
         option(
             "--speed",
@@ -340,17 +361,43 @@ class simulate(_SyncCommand):
         out: Path | None,
         faults: bool,
         start: datetime | None,
+        import_mean: str,
+        export_mean: str,
+        sites: str,
         broker: str | None,
         speed: float,
         warmup: float,
     ) -> int:
         import asyncio
+        import re
         from dataclasses import replace
         from datetime import UTC, timedelta
 
+        from vasscm.report.options import parse_duration
         from vasscm.simulate import Faults, LogSpec, synthetic_log
 
-        spec = replace(LogSpec(), faults=Faults.realistic() if faults else Faults())
+        try:
+            means = [timedelta(seconds=parse_duration(t)) for t in (import_mean, export_mean)]
+        except ValueError as exc:
+            click.echo(f"--import-mean/--export-mean: {exc}", err=True)
+            return 2
+        names = tuple(name.strip() for name in sites.split(",") if name.strip())
+        bad = [n for n in names if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,31}", n)]
+        if not all(means) or not names or bad:
+            named = f": not {', '.join(map(repr, bad))}" if bad else ""
+            click.echo(
+                "release means must be positive, and --sites must name sites like cai-lan "
+                f"(lower case, digits, hyphens){named}",
+                err=True,
+            )
+            return 2
+        spec = replace(
+            LogSpec(),
+            faults=Faults.realistic() if faults else Faults(),
+            import_mean_release=means[0],
+            export_mean_release=means[1],
+            sites=names,
+        )
         if broker is not None:
             from vasscm.live.simfeed import publish_feed
             from vasscm.settings import bootstrap_servers
