@@ -248,3 +248,45 @@ def test_dashboard_script_writes_no_html() -> None:
     script = (DASHBOARD / "app.js").read_text()
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
         assert sink not in script
+
+
+# --- bearer token ----------------------------------------------------------------------------
+
+TOKEN = "s3cret-token-0123456789"
+
+
+@pytest.fixture
+async def guarded(core: Core) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
+    async with TestClient(TestServer(build_web(core, TOKEN))) as c:
+        yield c
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/readyz", "/metrics", "/api/overview", "/api/containers/CSQU3054383"]
+)
+async def test_a_token_guards_every_endpoint_but_healthz(guarded: TestClient, path: str) -> None:  # type: ignore[type-arg]
+    """No token or a wrong one: 401 naming the scheme; the right one: served."""
+    assert 200 == (await guarded.get("/healthz")).status
+    refused = await guarded.get(path)
+    assert 401 == refused.status
+    assert "Bearer" in refused.headers["WWW-Authenticate"]
+    wrong = await guarded.get(path, headers={"Authorization": "Bearer not-it"})
+    assert 401 == wrong.status
+    assert "not-it" not in await wrong.text()
+    ok = await guarded.get(path, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert ok.status in (200, 503)  # /readyz answers 503 here: not ready, but allowed
+
+
+async def test_the_dashboard_trades_the_token_for_a_strict_cookie(guarded: TestClient) -> None:  # type: ignore[type-arg]
+    """/?token=... sets an HttpOnly, SameSite=Strict cookie and drops the token from the
+    address; the page's own requests then pass with the cookie alone."""
+    response = await guarded.get(f"/?token={TOKEN}", allow_redirects=False)
+    assert 303 == response.status
+    assert "/" == response.headers["Location"]
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=Strict" in cookie
+    assert 200 == (await guarded.get("/api/overview")).status  # the client kept the cookie
+    guarded.session.cookie_jar.clear()
+    assert 401 == (await guarded.get("/?token=wrong", allow_redirects=False)).status
+    assert 401 == (await guarded.get("/api/overview")).status

@@ -274,6 +274,7 @@ class produce(_SyncCommand):
     ) -> int:
         import asyncio
 
+        from vasscm.live.kafka_auth import aiokafka_options
         from vasscm.live.produce import produce_file
         from vasscm.settings import bootstrap_servers, get_settings
 
@@ -286,6 +287,7 @@ class produce(_SyncCommand):
                 timestamps=timestamps,  # type: ignore[arg-type]
                 progress=sys.stderr.isatty() if progress is None else progress,
                 max_event_bytes=settings.max_event_bytes,
+                client_options=aiokafka_options(settings),
             )
         )
         click.echo(summary.render(), err=True)
@@ -399,8 +401,9 @@ class simulate(_SyncCommand):
             sites=names,
         )
         if broker is not None:
+            from vasscm.live.kafka_auth import aiokafka_options
             from vasscm.live.simfeed import publish_feed
-            from vasscm.settings import bootstrap_servers
+            from vasscm.settings import bootstrap_servers, get_settings
 
             ahead = timedelta(hours=warmup)
             begin = start or datetime.now(tz=UTC).replace(microsecond=0) - ahead
@@ -412,6 +415,7 @@ class simulate(_SyncCommand):
                     speed=speed,
                     warmup=ahead,
                     max_events=events,
+                    client_options=aiokafka_options(get_settings()),
                 )
             )
             click.echo(

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vasscm.events import MAX_EVENT_BYTES
@@ -97,6 +97,41 @@ class Settings(BaseSettings):
     late_loaded: Duration = timedelta(minutes=30)
     # --- how long a closed visit still takes late events
     late_event_retention: Duration = timedelta(days=7)
+
+    # --- security: the web server binds loopback unless told otherwise (web_host)
+    web_token: SecretStr | None = Field(
+        default=None,
+        description="bearer token every web endpoint but /healthz requires "
+        "(Authorization: Bearer ..., or the dashboard's cookie set by /?token=...)",
+    )
+    broker_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="how Kafka clients connect to the brokers"
+    )
+    broker_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    broker_sasl_username: str | None = None
+    broker_sasl_password: SecretStr | None = None
+    broker_ssl_cafile: Path | None = Field(
+        default=None, description="CA bundle to verify the brokers (default: the system's)"
+    )
+    broker_ssl_certfile: Path | None = Field(default=None, description="client certificate")
+    broker_ssl_keyfile: Path | None = Field(default=None, description="client certificate key")
+
+    @model_validator(mode="after")
+    def _broker_security(self) -> Settings:
+        if self.broker_security_protocol.startswith("SASL") and not (
+            self.broker_sasl_username and self.broker_sasl_password
+        ):
+            raise ValueError(
+                f"broker_security_protocol={self.broker_security_protocol} needs "
+                "VASSCM_BROKER_SASL_USERNAME and VASSCM_BROKER_SASL_PASSWORD"
+            )
+        if (self.broker_ssl_certfile is None) != (self.broker_ssl_keyfile is None):
+            raise ValueError("VASSCM_BROKER_SSL_CERTFILE and _KEYFILE go together")
+        for name in ("broker_ssl_cafile", "broker_ssl_certfile", "broker_ssl_keyfile"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ValueError(f"VASSCM_{name.upper()}: no such file {str(path)!r}")
+        return self
 
     def policy(self) -> Policy:
         """The thresholds as the pure tracking core takes them."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import faust
 
+from vasscm.live.kafka_auth import faust_credentials
 from vasscm.live.pipeline import Pipeline
 from vasscm.live.tansu import SCHEME
 from vasscm.live.web import WebServer
@@ -17,6 +18,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Pipeline]:
     app = faust.App(
         "vasscm",
         broker=settings.broker,
+        broker_credentials=faust_credentials(settings),
         # Consumers on Tansu need a short fetch wait: see vasscm.live.tansu.
         broker_consumer=settings.broker.replace("kafka://", f"{SCHEME}://") if tansu else None,
         store=settings.store,
@@ -46,5 +48,6 @@ def create_app(settings: Settings) -> tuple[faust.App, Pipeline]:
     # the boot strategy's own switch wins over the setting.
     app.boot_strategy.enable_web = False
     pipeline = Pipeline(app, settings)
-    app.add_dependency(WebServer(pipeline, app.conf))
+    token = settings.web_token.get_secret_value() if settings.web_token else None
+    app.add_dependency(WebServer(pipeline, app.conf, token=token))
     return app, pipeline

@@ -23,7 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import orjson
 from aiokafka import AIOKafkaProducer
@@ -84,6 +84,7 @@ async def produce_file(
     timestamps: Literal["recorded", "now"] = "recorded",
     progress: bool = False,
     max_event_bytes: int = MAX_EVENT_BYTES,
+    client_options: dict[str, Any] | None = None,
 ) -> ProduceSummary:
     """Send every non-blank line of ``path``; ``rate`` > 0 caps records per second."""
     producer = AIOKafkaProducer(
@@ -92,6 +93,7 @@ async def produce_file(
         linger_ms=5,
         max_request_size=2 * max_event_bytes + 4096,
         enable_idempotence=False,
+        **(client_options or {}),  # TLS / SASL (vasscm.live.kafka_auth)
     )
     summary = ProduceSummary()
     started = time.perf_counter()

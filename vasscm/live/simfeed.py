@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
@@ -41,12 +42,17 @@ async def publish_feed(
     stop: asyncio.Event | None = None,
     max_events: int | None = None,
     on_progress: Callable[[FeedStats], None] | None = None,
+    client_options: dict[str, Any] | None = None,
 ) -> FeedStats:
     """Publish until ``stop`` is set or ``max_events`` are sent."""
     stats = FeedStats()
     stop = stop or asyncio.Event()
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, linger_ms=10, acks="all", enable_idempotence=False
+        bootstrap_servers=bootstrap,
+        linger_ms=10,
+        acks="all",
+        enable_idempotence=False,
+        **(client_options or {}),  # TLS / SASL (vasscm.live.kafka_auth)
     )
     await producer.start()
     began = time.monotonic()

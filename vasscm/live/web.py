@@ -14,10 +14,15 @@ holds the two together).
 - ``GET /containers/{container_no}`` (also under ``/api/``) — the container's visits
   with their events; 400 for a malformed number (never echoed), 404 when unknown.
 - ``GET /api/overview``, ``/api/stalled``, ``/api/releases``, ``/api/alerts``.
+
+With a token (``VASSCM_WEB_TOKEN``), every route but ``/healthz`` wants
+``Authorization: Bearer <token>``; a browser opens ``/?token=<token>`` once and gets
+an HttpOnly, SameSite=Strict cookie instead (then the URL loses the token).
 """
 
 from __future__ import annotations
 
+import hmac
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -85,7 +90,40 @@ def _number(request: web.Request, name: str, default: float, low: float, high: f
     return value
 
 
-def build_web(lookup: Lookup) -> web.Application:
+_COOKIE: Final = "vasscm_token"
+_OPEN: Final = frozenset({"/healthz"})
+
+
+def _token_middleware(token: str) -> Any:
+    expected = token.encode()
+
+    def matches(candidate: str | None) -> bool:
+        return candidate is not None and hmac.compare_digest(candidate.encode(), expected)
+
+    @web.middleware
+    async def require_token(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path in _OPEN:
+            response: web.StreamResponse = await handler(request)
+            return response
+        header = request.headers.get("Authorization", "")
+        bearer = header[7:] if header[:7].lower() == "bearer " else None
+        if matches(bearer) or matches(request.cookies.get(_COOKIE)):
+            response = await handler(request)
+            return response
+        if request.path == "/" and matches(request.query.get("token")):
+            found = web.HTTPSeeOther("/")  # the token leaves the address bar and history
+            found.set_cookie(_COOKIE, token, httponly=True, samesite="Strict", path="/")
+            raise found
+        return web.json_response(
+            {"error": "unauthorized", "detail": "a bearer token is required"},
+            status=401,
+            headers={"WWW-Authenticate": 'Bearer realm="vasscm"'},
+        )
+
+    return require_token
+
+
+def build_web(lookup: Lookup, token: str | None = None) -> web.Application:
     async def healthz(request: web.Request) -> web.Response:
         return _json({"status": "ok"})
 
@@ -136,7 +174,8 @@ def build_web(lookup: Lookup) -> web.Application:
             return _json({"error": "bad query", "detail": str(exc)}, 400)
         return response
 
-    app = web.Application(middlewares=[bad_query])
+    middlewares = [bad_query] if token is None else [_token_middleware(token), bad_query]
+    app = web.Application(middlewares=middlewares)
     app.router.add_get("/", index)
     app.router.add_static("/static/", DASHBOARD, show_index=False)
     app.router.add_get("/metrics", make_aiohttp_handler(lookup.registry))
@@ -155,17 +194,18 @@ class WebServer(Service):
     """Serves :func:`build_web` for the worker's whole life, on the host and port of
     faust's settings (read at start, after the command line has set them)."""
 
-    def __init__(self, lookup: Lookup, conf: Any, **kwargs: Any) -> None:
+    def __init__(self, lookup: Lookup, conf: Any, token: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.lookup, self.conf = lookup, conf
+        self.lookup, self.conf, self._token = lookup, conf, token
         self._runner: web.AppRunner | None = None
 
     async def on_start(self) -> None:
         host, port = self.conf.web_bind, self.conf.web_port
-        self._runner = web.AppRunner(build_web(self.lookup), access_log=None)
+        self._runner = web.AppRunner(build_web(self.lookup, self._token), access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()
-        self.log.info("web server on http://%s:%s", host, port)
+        guarded = "bearer token required" if self._token else "no token"
+        self.log.info("web server on http://%s:%s (%s)", host, port, guarded)
 
     async def on_stop(self) -> None:
         if self._runner is not None:
