@@ -27,7 +27,7 @@ from pathlib import Path
 from vasscm.errors import VasscmError
 from vasscm.live.broker import EmbeddedBroker, die_with_parent, free_port
 from vasscm.live.simfeed import FeedStats, publish_feed
-from vasscm.settings import bootstrap_servers
+from vasscm.settings import bootstrap_servers, get_settings
 from vasscm.simulate import Faults, LogSpec
 
 __all__ = ["DemoOptions", "run_demo"]
@@ -69,10 +69,10 @@ def _get(url: str) -> int | None:
 @contextmanager
 def _broker(echo: Callable[[str], None]) -> Iterator[tuple[str, str]]:
     """(faust URL, flavour): the one VASSCM_BROKER names, else an embedded one."""
-    named = os.environ.get("VASSCM_BROKER")
-    if named:
-        echo(f"broker     {named} (VASSCM_BROKER)")
-        yield named, os.environ.get("VASSCM_BROKER_FLAVOUR", "kafka")
+    settings = get_settings()
+    if "broker" in settings.model_fields_set:  # named, not the default
+        echo(f"broker     {settings.broker} (VASSCM_BROKER)")
+        yield settings.broker, settings.broker_flavour
         return
     embedded = EmbeddedBroker(0)
     try:
