@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 from factories import (
     CONTAINER,
@@ -27,6 +28,7 @@ from factories import (
     apply_event,
     at,
     cleared_visit,
+    event_doc,
     make_event,
     run_events,
     typical_visit,
@@ -35,7 +37,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from vasscm.events import Alert, ContainerEvent, Stage, VisitState, format_ts
+from vasscm.events import (
+    Alert,
+    ContainerEvent,
+    Rejection,
+    Stage,
+    VisitState,
+    format_ts,
+    parse_event,
+)
 from vasscm.tracking import (
     ContainerState,
     Policy,
@@ -1377,3 +1387,17 @@ def test_published_records_are_the_records_last_emitted() -> None:
     assert 2 == revised.revision
     assert first == before[revised.visit_id]
     assert {revised.visit_id: revised} == published_records(run.state)
+
+
+def test_unknown_fields_named_like_customs_fields_are_not_read() -> None:
+    """Found by the fuzzer: a port event carrying its own "declaration_no" and
+    "containers" (kept, unvalidated, as unknown fields) is tracked as the port event
+    it is; the core reads only the fields its model declares."""
+    doc = event_doc("DISCHARGED", at(), direction="import")
+    doc |= {"declaration_no": 7, "containers": [{"container_no": 1}]}
+    parsed = parse_event(orjson.dumps(doc))
+    assert not isinstance(parsed, Rejection)
+    run = run_events([parsed])
+    view = current_view(run.state)  # type: ignore[arg-type]
+    assert view is not None
+    assert ("AWAITING_RELEASE", [], None) == (view.stage, view.declaration_nos, view.seal_no)

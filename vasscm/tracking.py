@@ -159,8 +159,13 @@ def _compact(event: ContainerEvent, container_no: str, received: datetime | None
     code = _CODES[kind]
     occurred = _ms(event.occurred_at)
     val: str | None = None
-    seal: str | None = getattr(event, "seal_no", None)
-    decl: str | None = getattr(event, "declaration_no", None)
+    # Only fields the event's model declares: unknown fields are kept on the model
+    # (extra="allow") but never validated, so a port event carrying its own
+    # "declaration_no" or "containers" must not be read as a customs one (found by
+    # the fuzzer, tests/fuzz/parse_and_track.py).
+    declared = type(event).model_fields
+    seal: str | None = event.seal_no if "seal_no" in declared else None  # type: ignore[union-attr]
+    decl: str | None = event.declaration_no if "declaration_no" in declared else None  # type: ignore[union-attr]
     lag = 0
     if kind in ("DISCHARGED", "GATE_IN", "EXPECTED"):
         val = str(event.direction)  # type: ignore[union-attr]
