@@ -1401,3 +1401,19 @@ def test_unknown_fields_named_like_customs_fields_are_not_read() -> None:
     view = current_view(run.state)  # type: ignore[arg-type]
     assert view is not None
     assert ("AWAITING_RELEASE", [], None) == (view.stage, view.declaration_nos, view.seal_no)
+
+
+def test_an_event_dated_after_it_was_received_is_refused_as_future() -> None:
+    """Occurred 2 h after it reached us: a wrong clock, refused with the times and the
+    allowed skew; within the skew it is tracked. The state is unchanged."""
+    run = run_events([SEAPORT_IMPORT.arrive(at())])
+    assert run.state is not None
+    before = run.state.to_json()
+    ahead = SEAPORT_IMPORT.event("ELIGIBLE", at(hours=3))
+    effects = apply_event(run, ahead, received_at=at(hours=1))
+    assert effects.rejection is not None
+    assert ("future", "occurred_at") == (effects.rejection.code, effects.rejection.field)
+    assert "allowed clock skew of 1h00m00s" in effects.rejection.reason
+    assert before == run.state.to_json()
+    within = apply_event(run, ahead, received_at=at(hours=2, minutes=30))
+    assert (None, "accepted") == (within.rejection, within.outcome)

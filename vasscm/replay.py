@@ -146,7 +146,7 @@ class Replayer:
                 received_at=received,
                 policy=self.policy,
             )
-            if effects.rejection is not None:  # stale
+            if effects.rejection is not None:  # stale, or dated in the future
                 self._reject(raw, effects.rejection, line)
                 continue
             if effects.outcome == "accepted":

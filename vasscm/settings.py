@@ -97,6 +97,11 @@ class Settings(BaseSettings):
     late_loaded: Duration = timedelta(minutes=30)
     # --- how long a closed visit still takes late events
     late_event_retention: Duration = timedelta(days=7)
+    max_future_skew: Duration = Field(
+        default=timedelta(hours=1),
+        description="an event dated more than this after it was received (the Kafka record "
+        "timestamp) is dead-lettered as 'future': a producer's clock is wrong",
+    )
 
     # --- security: the web server binds loopback unless told otherwise (web_host)
     web_token: SecretStr | None = Field(
@@ -150,6 +155,7 @@ class Settings(BaseSettings):
             late_gate_out=_ms(self.late_gate_out),
             late_loaded=_ms(self.late_loaded),
             retention=_ms(self.late_event_retention),
+            future_skew=_ms(self.max_future_skew),
         )
 
 

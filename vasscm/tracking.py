@@ -99,6 +99,7 @@ class Policy:
     late_gate_out: int = 15 * 60 * _MS  # Art. 52: GATE_OUT reported within 15 min
     late_loaded: int = 30 * 60 * _MS  # Art. 52a: LOADED reported within 30 min
     retention: int = 7 * 24 * _HOUR  # how long a closed visit accepts late events
+    future_skew: int = _HOUR  # an event may occur this much after it was received
 
     def stall_after(self, stage: str, direction: str) -> int | None:
         return self.stall.get(f"{stage}:{direction}", self.stall.get(stage))
@@ -513,7 +514,7 @@ def _record(v: _Visit, desired: dict[str, _AlertSpec]) -> dict[str, Any]:
 # --- effects --------------------------------------------------------------------------------
 
 
-Outcome = Literal["accepted", "duplicate", "stale"]
+Outcome = Literal["accepted", "duplicate", "stale", "future"]
 
 
 @dataclass(slots=True)
@@ -543,6 +544,22 @@ def apply(
     ``now`` is the clock alerts are judged and stamped by (the caller's: wall clock
     live, the event-time watermark in replay). ``received_at`` overrides the event's.
     """
+    received = received_at if received_at is not None else event.received_at
+    if received is not None and _ms(event.occurred_at) - _ms(received) > policy.future_skew:
+        # Dated after it reached us: a clock is wrong. Tracking it would stamp the
+        # visit with a time that has not come and hold it there.
+        return state or ContainerState(container_no=container_no), Effects(
+            outcome="future",
+            rejection=Rejection(
+                code=RejectCode.FUTURE,
+                field="occurred_at",
+                event_id=event.event_id,
+                type=event.type,
+                reason=f"{event.type} occurred_at {_iso(_ms(event.occurred_at))} is after it "
+                f"was received ({_iso(_ms(received))}) by more than the allowed clock skew "
+                f"of {_span(policy.future_skew)}",
+            ),
+        )
     if state is None:
         state = ContainerState(container_no=container_no)
     ev = _compact(event, container_no, received_at)

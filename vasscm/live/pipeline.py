@@ -247,7 +247,7 @@ class Pipeline:
             received_at=received,
             policy=self.policy,
         )
-        if effects.rejection is not None:  # stale
+        if effects.rejection is not None:  # stale, or dated in the future
             await self._dead_letter(dump_json(parsed), effects.rejection, message)
             return
         if effects.outcome == "duplicate":
