@@ -47,6 +47,7 @@ class Worker:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     boards: dict[int, Board] = field(default_factory=lambda: {p: Board() for p in range(8)})
     ready: bool = True
+    not_ready_because: str | None = None
 
     def __post_init__(self) -> None:
         self.metrics: Metrics = build_metrics(self.registry)

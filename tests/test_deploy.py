@@ -201,7 +201,11 @@ def settings_from(env: dict[str, str]) -> Settings:
 
 
 def web_routes() -> set[str]:
-    app = build_web(type("L", (), {"registry": CollectorRegistry(), "ready": False})())  # type: ignore[arg-type]
+    app = build_web(
+        type(
+            "L", (), {"registry": CollectorRegistry(), "ready": False, "not_ready_because": None}
+        )()
+    )  # type: ignore[arg-type]
     return {r.resource.canonical for r in app.router.routes() if r.resource is not None}
 
 

@@ -36,6 +36,7 @@ class Core:
 
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     ready: bool = False
+    not_ready_because: str | None = "partitions not assigned"
     states: dict[str, ContainerState] = field(default_factory=dict)
     board: Board = field(default_factory=Board)
     recent: Recent = field(default_factory=Recent)

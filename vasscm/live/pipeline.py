@@ -22,6 +22,7 @@ container's state and changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections import deque
@@ -108,7 +109,8 @@ class Pipeline:
         self.tally = {"events": 0, "rejected": 0}
         self._samples: deque[tuple[float, int, int]] = deque(maxlen=11)  # ~10 s of tallies
         self.clock = LowWatermark(int(settings.watermark_idle.total_seconds() * 1000))
-        self.ready = False
+        self.assigned = False  # partitions assigned and tables recovered
+        self.broker_ok = True  # the last probe of the broker was answered in time
         raw = {
             "key_type": bytes,
             "value_type": bytes,
@@ -159,9 +161,41 @@ class Pipeline:
         app.agent(self.customs_in, name="vasscm.fan-out")(self.fan_out)
         app.agent(self.container_in, name="vasscm.track")(self.track)
         app.timer(interval=settings.stall_check_interval.total_seconds())(self.stall_timer)
+        app.timer(interval=_PROBE_EVERY)(self.probe_broker)
         app.on_partitions_revoked.connect(self._on_revoked)
         app.on_rebalance_complete.connect(self._on_rebalance_complete)
         app.task(self._declare_topics, on_leader=False)
+
+    # --- readiness ----------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        return self.assigned and self.broker_ok
+
+    @property
+    def not_ready_because(self) -> str | None:
+        if not self.broker_ok:
+            return f"the broker did not answer within {_PROBE_TIMEOUT:g} s"
+        if not self.assigned:
+            return "partitions not assigned (or tables still recovering)"
+        return None
+
+    async def probe_broker(self) -> None:
+        """Ask the broker for its metadata: a hung or unreachable broker makes the
+        worker not ready, though its partitions stay assigned."""
+        client = getattr(getattr(self.app.producer, "_producer", None), "client", None)
+        if client is None:  # producer not started yet
+            return
+        try:
+            await asyncio.wait_for(client.fetch_all_metadata(), timeout=_PROBE_TIMEOUT)
+        except Exception:  # timeout, connection refused, ... : all mean "not reachable"
+            if self.broker_ok:
+                self.app.log.warning("broker unreachable: not ready")  # type: ignore[attr-defined]
+            self.broker_ok = False
+        else:
+            if not self.broker_ok:
+                self.app.log.info("broker reachable again")  # type: ignore[attr-defined]
+            self.broker_ok = True
 
     # --- clocks -------------------------------------------------------------------
 
@@ -444,7 +478,7 @@ class Pipeline:
     async def stall_timer(self) -> None:
         """Once a second: a tick for each container whose deadline has passed."""
         self._samples.append((time.monotonic(), self.tally["events"], self.tally["rejected"]))
-        if not self.ready:
+        if not self.assigned:
             return
         now = to_ms(self.now())
         for index in list(self.indexes.values()):
@@ -453,7 +487,7 @@ class Pipeline:
                 await self.stall_checks.send(key=container_no.encode(), value=dump_json(tick))
 
     def _on_revoked(self, sender: Any = None, revoked: Any = (), **kwargs: Any) -> None:
-        self.ready = False
+        self.assigned = False
         for tp in revoked:
             self.clock.forget(tp)
             self.positions.pop(tp, None)
@@ -496,7 +530,7 @@ class Pipeline:
         self.clock.assign(
             [tp for tp in self.app.assignor.assigned_actives() if tp.topic in inputs], _wall_ms()
         )
-        self.ready = True
+        self.assigned = True
         self.app.log.info(  # type: ignore[attr-defined]
             "deadline index rebuilt for partitions %s: %d containers in %.2fs",
             sorted(assigned),
@@ -510,6 +544,8 @@ class Pipeline:
 
 
 _NO_TIME_YET: Final = to_ms(EARLIEST)  # before any valid event
+_PROBE_EVERY: Final = 2.0  # seconds between broker probes
+_PROBE_TIMEOUT: Final = 3.0
 
 
 def _wall_ms() -> int:

@@ -52,6 +52,9 @@ class Lookup(Protocol):
     @property
     def ready(self) -> bool: ...
 
+    @property
+    def not_ready_because(self) -> str | None: ...
+
     def visits_of(self, container_no: str) -> list[tuple[VisitState, list[dict[str, Any]]]]:
         """The container's visits held here (oldest first) with their events."""
 
@@ -130,7 +133,8 @@ def build_web(lookup: Lookup, token: str | None = None) -> web.Application:
     async def readyz(request: web.Request) -> web.Response:
         if lookup.ready:
             return _json({"status": "ready"})
-        return _json({"status": "not ready", "detail": "partitions not assigned yet"}, 503)
+        why = lookup.not_ready_because or "not ready"
+        return _json({"status": "not ready", "detail": why}, 503)
 
     async def container(request: web.Request) -> web.Response:
         raw = request.match_info["container_no"]

@@ -1,0 +1,172 @@
+"""The fault suite (``-m faults``; runs in CI too): a hung broker, a lost data
+directory, a slow reader of the outputs. Each on its own embedded broker, against a
+worker process, with replay of the same log as the reference."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from livekit import (
+    OutputReader,
+    Worker,
+    firing_alerts,
+    latest_records,
+    matches,
+    produce,
+    record_diff,
+    replay_expectation,
+    stage_gauges,
+)
+from test_live import faulty_log
+
+from vasscm.live.broker import EmbeddedBroker
+from vasscm.topics import CLEARANCES
+
+pytestmark = [pytest.mark.faults, pytest.mark.broker, pytest.mark.slow]
+
+
+@pytest.fixture
+def own_broker() -> Iterator[EmbeddedBroker]:
+    with EmbeddedBroker() as broker:
+        yield broker
+
+
+def status(worker: Worker, path: str) -> int | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{worker.web_port}{path}", timeout=3) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return None
+
+
+def wait_for(what: str, check: object, timeout: float) -> float:
+    """Poll ``check`` (a callable) until true; return the seconds it took."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if check():  # type: ignore[operator]
+            return time.monotonic() - started
+        time.sleep(0.25)
+    raise AssertionError(f"not {what} within {timeout}s")
+
+
+def finish(broker: EmbeddedBroker, log: list[bytes], worker: Worker, timeout: float = 120) -> None:
+    """Read the outputs until they equal replay's for ``log``."""
+    expected = replay_expectation(log)
+
+    async def run() -> None:
+        async with OutputReader(broker.bootstrap) as reader:
+            await reader.poll_until(matches(expected, redelivered=True), timeout=timeout)
+            got = latest_records(reader.outputs.records)
+            assert got == expected.records, record_diff(got, expected.records)
+            assert firing_alerts(reader.outputs.alerts) == expected.firing
+
+    asyncio.run(run())
+    assert expected.open_stages == stage_gauges(worker)
+
+
+def test_a_hung_broker_makes_the_worker_not_ready_then_it_recovers(
+    own_broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """SIGSTOP the broker for 60 s: the worker stays up (liveness answers), /readyz
+    says not ready while the broker does not answer, ready again after SIGCONT, and
+    the events around the hang are all tracked."""
+    log = faulty_log(2000, seed=31)
+    half = len(log) // 2
+    worker = Worker(own_broker, tmp_path).start()
+    try:
+        worker.wait_ready()
+        asyncio.run(produce(own_broker.bootstrap, log[:half]))
+        own_broker.pause()
+        try:
+            took = wait_for("not ready", lambda: status(worker, "/readyz") == 503, 30)
+            assert took < 15  # a probe every 2 s, 3 s to answer
+            hung_until = time.monotonic() + 60 - took
+            while time.monotonic() < hung_until:
+                assert worker.proc is not None
+                assert worker.proc.poll() is None, worker.tail()
+                assert 200 == status(worker, "/healthz")
+                time.sleep(2)
+            assert 503 == status(worker, "/readyz")
+        finally:
+            own_broker.resume()
+        wait_for("ready again", lambda: status(worker, "/readyz") == 200, 120)
+        asyncio.run(produce(own_broker.bootstrap, log[half:]))
+        finish(own_broker, log, worker)
+    finally:
+        worker.stop()
+
+
+def test_a_deleted_data_dir_is_rebuilt_from_the_changelog(
+    own_broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """RocksDB state gone between two runs: the restarted worker recovers every visit
+    from the table's changelog and goes on as if nothing happened."""
+    log = faulty_log(3000, seed=37)
+    half = len(log) // 2
+    worker = Worker(own_broker, tmp_path, env={"VASSCM_STORE": "rocksdb://"}).start()
+    try:
+        worker.wait_ready()
+        asyncio.run(produce(own_broker.bootstrap, log[:half]))
+        finish(own_broker, log[:half], worker)
+        worker.stop()
+        data = tmp_path / "w1-data"
+        assert any(data.rglob("*.sst")) or any(data.rglob("CURRENT"))  # RocksDB was there
+        shutil.rmtree(data)
+        worker.start().wait_ready()
+        asyncio.run(produce(own_broker.bootstrap, log[half:]))
+        finish(own_broker, log, worker)
+    finally:
+        worker.stop()
+
+
+def test_a_slow_reader_of_the_outputs_does_not_hold_tracking_back(
+    own_broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """A consumer group that reads one clearance and then stops reading: the worker
+    still tracks everything, at once (Kafka keeps the outputs for whoever is slow)."""
+    log = faulty_log(3000, seed=41)
+    worker = Worker(own_broker, tmp_path).start()
+
+    async def slow_reader(started: asyncio.Event, stop: asyncio.Event) -> int:
+        consumer = AIOKafkaConsumer(
+            CLEARANCES,
+            bootstrap_servers=own_broker.bootstrap,
+            group_id="slow-reader",
+            auto_offset_reset="earliest",
+            max_poll_records=1,
+        )
+        await consumer.start()
+        try:
+            await consumer.getone()  # one record, then it stalls
+            started.set()
+            await stop.wait()
+            return 1
+        finally:
+            await consumer.stop()
+
+    async def run() -> None:
+        started, stop = asyncio.Event(), asyncio.Event()
+        reader = asyncio.create_task(slow_reader(started, stop))
+        await produce(own_broker.bootstrap, log)
+        await asyncio.wait_for(started.wait(), 60)
+        expected = replay_expectation(log)
+        async with OutputReader(own_broker.bootstrap) as out:
+            assert await out.poll_until(matches(expected), timeout=120)
+        stop.set()
+        assert 1 == await reader
+
+    try:
+        worker.wait_ready()
+        asyncio.run(run())
+    finally:
+        worker.stop()
