@@ -11,9 +11,11 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from livekit import (
     OutputReader,
     Worker,
@@ -28,7 +30,9 @@ from livekit import (
 from test_live import faulty_log
 
 from vasscm.live.broker import EmbeddedBroker
-from vasscm.topics import CLEARANCES
+from vasscm.live.produce import route
+from vasscm.simulate import container_number
+from vasscm.topics import CLEARANCES, CUSTOMS_EVENTS, PORT_EVENTS
 
 pytestmark = [pytest.mark.faults, pytest.mark.broker, pytest.mark.slow]
 
@@ -168,5 +172,74 @@ def test_a_slow_reader_of_the_outputs_does_not_hold_tracking_back(
     try:
         worker.wait_ready()
         asyncio.run(run())
+    finally:
+        worker.stop()
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_hostile_records_reach_the_dead_letter_topic_and_memory_stays_bounded(
+    own_broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """Ten 10 MB values, events dated two days after they were received, and a
+    declaration listing 10,000 containers: each is dead-lettered with its reason,
+    the good events around them are tracked, and the worker's memory stays flat."""
+    good = faulty_log(600, seed=43)
+    huge = b'{"type": "GATE_IN", "event_id": "' + b"x" * (10 << 20) + b'"}'
+    future = [
+        line.replace(b'"event_id":"', b'"event_id":"future-')
+        for line in good
+        if b'"GATE_OUT"' in line and b"received_at" not in line
+    ][:5]
+    containers = ",".join(f'{{"container_no":"{container_number(i)}"}}' for i in range(10_000))
+    declaration = (
+        '{"type":"ELIGIBLE","event_id":"too-many","occurred_at":"2018-01-02T00:00:00Z",'
+        f'"site":"cai-lan","declaration_no":"109999999999","basis":"cleared","containers":[{containers}]}}'
+    ).encode()
+    worker = Worker(own_broker, tmp_path).start()
+
+    async def run() -> list[dict[str, Any]]:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=own_broker.bootstrap, max_request_size=12 << 20
+        )
+        await producer.start()
+        try:
+            for _ in range(10):
+                await producer.send_and_wait(PORT_EVENTS, huge, key=b"CSQU3054383")
+            for line in future:
+                topic, key, stamp = route(line)
+                assert stamp is not None
+                two_days = 2 * 86400 * 1000
+                await producer.send_and_wait(topic, line, key=key, timestamp_ms=stamp - two_days)
+            await producer.send_and_wait(CUSTOMS_EVENTS, declaration, key=b"109999999999")
+        finally:
+            await producer.stop()
+        await produce(own_broker.bootstrap, good)
+        expected = replay_expectation(good)
+        async with OutputReader(own_broker.bootstrap) as reader:
+
+            def done(out: Any) -> bool:
+                return latest_records(out.records) == expected.records and len(out.dead) >= 16
+
+            await reader.poll_until(done, timeout=120)
+            assert latest_records(reader.outputs.records) == expected.records
+            return reader.outputs.dead
+
+    try:
+        worker.wait_ready()
+        assert worker.proc is not None
+        before = _rss_kib(worker.proc.pid)
+        dead = asyncio.run(run())
+        after = _rss_kib(worker.proc.pid)
+        codes = sorted(d["code"] for d in dead if d["code"] in ("too_large", "future"))
+        assert ["future"] * 5 + ["too_large"] * 10 == codes
+        assert any(d["code"] == "invalid_field" and "10000" in d["reason"] for d in dead)
+        assert all(len(orjson.dumps(d)) < 300_000 for d in dead)  # raw values are capped
+        assert after - before < 150 * 1024, (before, after)  # 100 MB went through
     finally:
         worker.stop()
