@@ -1057,6 +1057,8 @@ PURE_MODULES = [
     "vasscm.durations",
     "vasscm.watermark",
     "vasscm.board",
+    "vasscm.partitions",
+    "vasscm.recent",
     "vasscm.report",
     "vasscm.replay",
     "vasscm.simulate",

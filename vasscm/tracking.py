@@ -874,8 +874,11 @@ def timelines(state: ContainerState) -> Iterable[tuple[VisitState, list[dict[str
 
 def current_view(state: ContainerState) -> VisitState | None:
     """The latest visit (open, else the last closed one)."""
-    views = list(visit_views(state))
-    return views[-1] if views else None
+    chunks = list(_split(state.events))
+    if not chunks:
+        return None
+    v = _derive(chunks[-1], state.container_no)  # only the latest: the others cannot matter
+    return _view(v, next((b for b in state.books if b.visit_id == v.visit_id), None))
 
 
 def open_view(state: ContainerState) -> VisitState | None:

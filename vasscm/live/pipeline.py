@@ -54,6 +54,7 @@ from vasscm.events import (
     parse_event,
 )
 from vasscm.live.metrics import Snapshot, StateCollector, build_metrics
+from vasscm.partitions import Rebuild
 from vasscm.recent import Recent
 from vasscm.settings import Settings
 from vasscm.topics import (
@@ -503,28 +504,19 @@ class Pipeline:
             if tp.topic == CONTAINER_EVENTS
         }
         started = time.monotonic()
-        indexes = {p: DeadlineIndex() for p in assigned}
-        boards = {p: Board() for p in assigned}
         # faust's RocksDB store opens a partition's database on first use, and only
         # iterates the open ones: after a restart with nothing new to recover, none is.
         open_partition = getattr(self.visits.data, "_db_for_partition", None)
         if open_partition is not None:
             for p in assigned:
                 open_partition(p)
-        newest: int | None = None
-        for container_no, data in self.visits.items():
-            p = partition_for(container_no, self.partitions)
-            if p not in indexes or data is None:
-                continue
-            state = ContainerState.from_json(data)
-            due = next_deadline(state, self.policy)
-            indexes[p].schedule(container_no, None if due is None else to_ms(due))
-            boards[p].put(container_no, current_view(state))
-            if state.events:
-                last = max(e.t for e in state.events)
-                newest = last if newest is None else max(newest, last)
-        self.indexes = indexes
-        self.boards = boards
+        rebuild = Rebuild(assigned, lambda c: partition_for(c, self.partitions), self.policy)
+        for n, (container_no, data) in enumerate(self.visits.items(), 1):
+            rebuild.add(container_no, data)
+            if n % 2000 == 0:
+                await asyncio.sleep(0)  # heartbeats and probes go on during a long rebuild
+        self.indexes, self.boards = rebuild.indexes, rebuild.boards
+        newest = rebuild.newest
         self.clock.floor(newest)
         inputs = {CUSTOMS_EVENTS, PORT_EVENTS, SCAN_EVENTS, CONTAINER_EVENTS}
         self.clock.assign(
@@ -534,7 +526,7 @@ class Pipeline:
         self.app.log.info(  # type: ignore[attr-defined]
             "deadline index rebuilt for partitions %s: %d containers in %.2fs",
             sorted(assigned),
-            sum(len(i) for i in indexes.values()),
+            rebuild.containers,
             time.monotonic() - started,
         )
 

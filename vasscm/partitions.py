@@ -1,0 +1,52 @@
+"""What a worker derives from its table for the partitions it owns: a deadline index
+(which containers' stalls or expiry fall due when) and a board of open visits (the
+gauges and the stalled list). Rebuilt from the table whenever partitions are
+assigned, then kept up to date event by event.
+
+Pure: the caller iterates the table (in chunks, yielding to its event loop between
+them: a million states take seconds) and feeds each state to :meth:`Rebuild.add`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from vasscm.board import Board
+from vasscm.deadlines import DeadlineIndex
+from vasscm.durations import to_ms
+from vasscm.tracking import DEFAULT_POLICY, ContainerState, Policy, current_view, next_deadline
+
+__all__ = ["Rebuild"]
+
+
+@dataclass
+class Rebuild:
+    """Indexes and boards of the ``assigned`` partitions, from the table's states."""
+
+    assigned: Iterable[int]
+    partition_of: Callable[[str], int]
+    policy: Policy = DEFAULT_POLICY
+    indexes: dict[int, DeadlineIndex] = field(init=False)
+    boards: dict[int, Board] = field(init=False)
+    newest: int | None = field(init=False, default=None)  # latest event time seen, ms
+    containers: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        self.assigned = frozenset(self.assigned)
+        self.indexes = {p: DeadlineIndex() for p in self.assigned}
+        self.boards = {p: Board() for p in self.assigned}
+
+    def add(self, container_no: str, data: bytes | None) -> None:
+        """One table entry; entries of other partitions (or deleted ones) are skipped."""
+        p = self.partition_of(container_no)
+        if data is None or p not in self.indexes:
+            return
+        state = ContainerState.from_json(data)
+        due = next_deadline(state, self.policy)
+        self.indexes[p].schedule(container_no, None if due is None else to_ms(due))
+        self.boards[p].put(container_no, current_view(state))
+        if state.events:
+            last = state.events[-1].t  # events are kept in time order
+            self.newest = last if self.newest is None else max(self.newest, last)
+        self.containers += 1
