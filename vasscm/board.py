@@ -72,11 +72,18 @@ class Board:
 
     def put(self, container_no: str, view: VisitState | None) -> None:
         """The container's current visit; ``None`` or an exited visit removes it."""
-        if view is None or view.stage is Stage.EXITED:
+        if view is None:
             self.remove(container_no)
             return
-        group = Group(view.site, str(view.direction), str(view.stage))
         since = int(view.stage_since.timestamp() * 1000)
+        self.place(container_no, view.site, str(view.direction), str(view.stage), since)
+
+    def place(self, container_no: str, site: str, direction: str, stage: str, since: int) -> None:
+        """The same from the visit's parts (vasscm.tracking.latest_stage)."""
+        if stage == Stage.EXITED:
+            self.remove(container_no)
+            return
+        group = Group(site, direction, stage)
         old = self._entries.get(container_no)
         if old is not None and old.group != group:
             self._drop(container_no, old.group)

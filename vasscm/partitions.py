@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from vasscm.board import Board
 from vasscm.deadlines import DeadlineIndex
 from vasscm.durations import to_ms
-from vasscm.tracking import DEFAULT_POLICY, ContainerState, Policy, current_view, next_deadline
+from vasscm.tracking import DEFAULT_POLICY, ContainerState, Policy, latest_stage, next_deadline
 
 __all__ = ["Rebuild"]
 
@@ -45,7 +45,10 @@ class Rebuild:
         state = ContainerState.from_json(data)
         due = next_deadline(state, self.policy)
         self.indexes[p].schedule(container_no, None if due is None else to_ms(due))
-        self.boards[p].put(container_no, current_view(state))
+        latest = latest_stage(state)
+        if latest is not None:
+            site, direction, stage, since = latest
+            self.boards[p].place(container_no, site, direction, str(stage), since)
         if state.events:
             last = state.events[-1].t  # events are kept in time order
             self.newest = last if self.newest is None else max(self.newest, last)

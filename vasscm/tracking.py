@@ -59,6 +59,7 @@ __all__ = [
     "apply",
     "check",
     "current_view",
+    "latest_stage",
     "next_deadline",
     "open_view",
     "published_records",
@@ -870,6 +871,17 @@ def timelines(state: ContainerState) -> Iterable[tuple[VisitState, list[dict[str
             for e in chunk
         ]
         yield _view(v, books.get(v.visit_id)), events
+
+
+def latest_stage(state: ContainerState) -> tuple[str, str, Stage, int] | None:
+    """The latest visit's (site, direction, stage, stage since in ms): what a board of
+    open visits needs, without building the full view (a rebuild does this a million
+    times)."""
+    chunks = list(_split(state.events))
+    if not chunks:
+        return None
+    v = _derive(chunks[-1], state.container_no)
+    return v.site, v.direction, v.stage, v.stage_since
 
 
 def current_view(state: ContainerState) -> VisitState | None:
