@@ -54,6 +54,7 @@ from vasscm.tracking import (
     current_view,
     next_deadline,
     published_records,
+    resend,
 )
 
 # --- helpers ---------------------------------------------------------------------------
@@ -530,6 +531,37 @@ def test_a_duplicate_changes_nothing(closed: bool, index: int) -> None:
 
     assert ("duplicate", [], []) == (effects.outcome, effects.records, effects.alerts)
     assert before == state.to_json()
+
+
+@pytest.mark.parametrize("late", [False, True], ids=["in-order", "late-eligible"])
+def test_resend_repeats_what_went_out(late: bool) -> None:
+    """After a crash the shell sends again what the state says went out: each visit's
+    latest record with its revision and content exactly, each alert's latest status;
+    the state is left as it was."""
+    route = SEAPORT_IMPORT
+    events = cleared_visit(route)
+    if late:  # exits without release (alert, revision 1), then ELIGIBLE (revision 2)
+        events = [events[0], events[1], events[3], events[2]]
+    run = run_events(events)
+    assert run.state is not None
+    before = run.state.to_json()
+
+    effects = resend(run.state, now=at(hours=9))
+
+    assert before == run.state.to_json()
+    assert [run.last_record()] == effects.records
+    assert run.alert_status() == {a.alert_id: a.status for a in effects.alerts}
+
+
+def test_resend_of_an_open_visit_repeats_its_alerts_and_no_record() -> None:
+    run = run_events([SEAPORT_IMPORT.arrive(at())], as_of=at(days=3))
+    assert run.state is not None
+    assert run.firing()
+
+    effects = resend(run.state, now=at(days=3))
+
+    assert [] == effects.records
+    assert run.alert_status() == {a.alert_id: a.status for a in effects.alerts}
 
 
 def test_the_same_event_id_with_other_content_is_still_a_duplicate() -> None:

@@ -63,6 +63,7 @@ __all__ = [
     "next_deadline",
     "open_view",
     "published_records",
+    "resend",
     "timelines",
     "visit_views",
 ]
@@ -613,6 +614,37 @@ def check(
             state.due = last.t + 2 * policy.retention
         return state, Effects()
     return state, _settle(state, now_ms, policy, len(state.books) - 1)
+
+
+def resend(state: ContainerState, *, now: datetime, policy: Policy = DEFAULT_POLICY) -> Effects:
+    """What the state says has gone out, to send again: each visit's latest record
+    (its revision and content exactly) and each alert's latest status.
+
+    For the live shell, when an input turns out to be applied already (a duplicate):
+    after a crash the input is delivered again, and its state change may have been
+    saved while what it produced was lost with the worker. The state is not changed.
+    """
+    effects = Effects(outcome="duplicate")
+    now_ms = _ms(now)
+    books = {b.visit_id: b for b in state.books}
+    for chunk in _split(state.events):
+        v = _derive(chunk, state.container_no)
+        book = books.get(v.visit_id)
+        if book is None:
+            continue
+        desired = _desired_alerts(v, now_ms, policy)
+        for key, (status, since) in book.alerts.items():
+            spec = desired.get(key)
+            if spec is None or spec.status != status or spec.since != since:
+                kind, stage = key.split("/", 1)
+                detail = "no longer holds given later-arriving events"
+                spec = _AlertSpec(AlertKind(kind), Stage(stage), status, since, detail)
+            effects.alerts.append(_alert(v, spec, now_ms))
+        if v.closed and book.revision:
+            content = _record(v, desired)
+            if _digest(orjson.dumps(content)) == book.digest:  # what went out last
+                effects.records.append(_to_record(content, book))
+    return effects
 
 
 def next_deadline(state: ContainerState, policy: Policy = DEFAULT_POLICY) -> datetime | None:

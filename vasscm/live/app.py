@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import faust
 
+from vasscm.live import tansu, transport
 from vasscm.live.kafka_auth import faust_credentials
 from vasscm.live.pipeline import Pipeline
-from vasscm.live.tansu import SCHEME
 from vasscm.live.web import WebServer
 from vasscm.settings import Settings
 
@@ -14,13 +14,17 @@ __all__ = ["create_app"]
 
 
 def create_app(settings: Settings) -> tuple[faust.App, Pipeline]:
-    tansu = settings.broker_flavour == "tansu"
+    on_tansu = settings.broker_flavour == "tansu"
+    # The transport makes the producer too: faust's with a complete flush before each
+    # commit, and a consumer that reads every record of its stream partitions in order
+    # (vasscm.live.transport); consumers on Tansu need a short fetch wait too
+    # (vasscm.live.tansu).
+    scheme = tansu.SCHEME if on_tansu else transport.SCHEME
     app = faust.App(
         "vasscm",
         broker=settings.broker,
         broker_credentials=faust_credentials(settings),
-        # Consumers on Tansu need a short fetch wait: see vasscm.live.tansu.
-        broker_consumer=settings.broker.replace("kafka://", f"{SCHEME}://") if tansu else None,
+        broker_consumer=settings.broker.replace("kafka://", f"{scheme}://"),
         store=settings.store,
         datadir=str(settings.data_dir),
         web_host=settings.web_host,
@@ -40,7 +44,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Pipeline]:
         broker_heartbeat_interval=1.0,
         producer_max_request_size=2 * settings.max_event_bytes + 4096,
         # A record larger than the batch size travels alone: see Settings.broker_flavour.
-        producer_max_batch_size=64 if tansu else 16384,
+        producer_max_batch_size=64 if on_tansu else 16384,
         consumer_max_fetch_size=4 * settings.max_event_bytes,
         table_cleanup_interval=60.0,
     )

@@ -17,7 +17,12 @@ the table: it sends a tick per container that fell due to ``stall-checks``, and
 the tracker runs :func:`vasscm.tracking.check` on it like any other record.
 
 Processing is at least once: a redelivered record finds its ``event_id`` in the
-container's state and changes nothing.
+container's state and changes nothing, but what the state says went out is sent
+again (same revisions, same content), once per container after each (re)assignment:
+a crash can lose a record's outputs after its state change was saved. The transport
+(vasscm.live.transport) makes sure the reverse cannot happen: offsets are committed
+only after every record the work produced is on the broker, and no input record is
+skipped.
 """
 
 from __future__ import annotations
@@ -77,6 +82,7 @@ from vasscm.tracking import (
     current_view,
     next_deadline,
     published_records,
+    resend,
     timelines,
 )
 from vasscm.watermark import LowWatermark
@@ -111,6 +117,7 @@ class Pipeline:
         self._samples: deque[tuple[float, int, int]] = deque(maxlen=11)  # ~10 s of tallies
         self.clock = LowWatermark(int(settings.watermark_idle.total_seconds() * 1000))
         self.assigned = False  # partitions assigned and tables recovered
+        self.resent: set[str] = set()  # containers whose outputs _resend sent again
         self.broker_ok = True  # the last probe of the broker was answered in time
         raw = {
             "key_type": bytes,
@@ -272,13 +279,14 @@ class Pipeline:
         container_no = container_of(parsed)
         self._observe(message, parsed)
         before = self.visits.get(container_no)
+        # The container's own event proves its clock has reached occurred_at,
+        # whatever the other inputs say (and right after a restart they say nothing).
+        now = max(self.now(), parsed.occurred_at)
         state, effects = apply(
             None if before is None else ContainerState.from_json(before),
             parsed,
             container_no=container_no,
-            # The container's own event proves its clock has reached occurred_at,
-            # whatever the other inputs say (and right after a restart they say nothing).
-            now=max(self.now(), parsed.occurred_at),
+            now=now,
             received_at=received,
             policy=self.policy,
         )
@@ -287,6 +295,7 @@ class Pipeline:
             return
         if effects.outcome == "duplicate":
             self.metrics.event(message.topic, parsed.type, "duplicate")
+            await self._resend(container_no, state, now, message.partition)
             return
         self.metrics.event(message.topic, parsed.type, "accepted")
         if received is not None:
@@ -305,7 +314,8 @@ class Pipeline:
         if before is None:
             return
         state = ContainerState.from_json(before)
-        kept, effects = check(state, now=self.now(), policy=self.policy)
+        now = self.now()
+        kept, effects = check(state, now=now, policy=self.policy)
         if kept is None:
             del self.visits[container_no]
             self.indexes.get(partition, DeadlineIndex()).discard(container_no)
@@ -317,6 +327,26 @@ class Pipeline:
             await self.outputs[CONTAINER_STATE].send(key=container_no.encode(), value=None)
         elif effects.alerts or effects.records:
             await self._publish(container_no, kept, effects, partition, before)
+        else:  # nothing new: perhaps a tick delivered again after a crash
+            await self._resend(container_no, kept, now, partition)
+
+    async def _resend(
+        self, container_no: str, state: ContainerState, now: datetime, partition: int
+    ) -> None:
+        """Send again what the state says went out, once per container and assignment.
+
+        A record delivered again after a crash finds its state change saved (the
+        changelog write can reach the broker before the outputs), while what it
+        produced may have been lost with the worker. Only what an earlier worker (or
+        assignment) sent can be lost so: what this one sends is flushed before its
+        offsets are committed. Once the container's picture is sent again, its later
+        duplicates have nothing to add. Not counted in the metrics a second time.
+        """
+        if container_no in self.resent:
+            return
+        self.resent.add(container_no)
+        effects = resend(state, now=now, policy=self.policy)
+        await self._publish(container_no, state, effects, partition, None, count=False)
 
     async def _publish(
         self,
@@ -325,20 +355,29 @@ class Pipeline:
         effects: Effects,
         partition: int,
         before: bytes | None,
+        *,
+        count: bool = True,
     ) -> None:
         key = container_no.encode()
         previous = {}
-        if before is not None and any(r.revision > 1 or r.supersedes for r in effects.records):
+        if (
+            count
+            and before is not None
+            and any(r.revision > 1 or r.supersedes for r in effects.records)
+        ):
             # A revision: the metrics withdraw what the record it replaces counted.
             previous = published_records(ContainerState.from_json(before), self.policy)
         for record in effects.records:
-            ids = (record.visit_id, *record.supersedes)
-            self.metrics.clearance(record, next((previous[i] for i in ids if i in previous), None))
-            self.recent.record(record)
+            if count:
+                ids = (record.visit_id, *record.supersedes)
+                prior = next((previous[i] for i in ids if i in previous), None)
+                self.metrics.clearance(record, prior)
+                self.recent.record(record)
             await self.outputs[CLEARANCES].send(key=key, value=dump_json(record))
         for alert in effects.alerts:
-            self.metrics.alert(alert)
-            self.recent.alert(alert)
+            if count:
+                self.metrics.alert(alert)
+                self.recent.alert(alert)
             await self.outputs[ALERTS].send(key=key, value=dump_json(alert))
         view = current_view(state)
         self._board(partition).put(container_no, view)
@@ -489,6 +528,7 @@ class Pipeline:
 
     def _on_revoked(self, sender: Any = None, revoked: Any = (), **kwargs: Any) -> None:
         self.assigned = False
+        self.resent.clear()  # the next assignment may bring another worker's state
         for tp in revoked:
             self.clock.forget(tp)
             self.positions.pop(tp, None)

@@ -13,6 +13,8 @@ from typing import Any, Final
 from faust.transport.drivers import TRANSPORTS
 from faust.transport.drivers import aiokafka as driver
 
+from vasscm.live import transport
+
 __all__ = ["SCHEME", "Transport"]
 
 SCHEME: Final = "tansu"
@@ -26,12 +28,12 @@ class _ConsumerThread(driver.AIOKafkaConsumerThread):
         return consumer
 
 
-class _Consumer(driver.Consumer):
+class _Consumer(transport.Consumer):
     def _new_consumer_thread(self) -> driver.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
 
-class Transport(driver.Transport):
+class Transport(transport.Transport):  # with its producer
     Consumer = _Consumer
 
 
