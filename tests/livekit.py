@@ -204,14 +204,18 @@ class OutputReader:
 
 
 def latest_records(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Latest revision per visit, without the fields that count emissions."""
+    """Latest revision per visit, without the fields that count emissions, as a
+    consumer of the contract keeps them: a record published under a provisional visit
+    id (an exit seen before its arrival) is dropped once a record supersedes it."""
     out: dict[str, dict[str, Any]] = {}
     revision: dict[str, int] = {}
+    superseded: set[str] = set()
     for r in records:
+        superseded.update(r.get("supersedes") or ())
         if r["revision"] >= revision.get(r["visit_id"], 0):
             revision[r["visit_id"]] = r["revision"]
             out[r["visit_id"]] = {k: v for k, v in r.items() if k not in ("revision", "supersedes")}
-    return out
+    return {k: v for k, v in out.items() if k not in superseded}
 
 
 def record_diff(got: dict[str, dict[str, Any]], want: dict[str, dict[str, Any]]) -> str:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import Any, Final
 
 from faust.transport.drivers import TRANSPORTS
@@ -45,14 +46,17 @@ __all__ = ["SCHEME", "Transport"]
 
 SCHEME: Final = "vasscm"
 _POLL: Final = 0.05  # seconds between looks at the buffer while flushing
-_RESEEKS: Final = 3  # then a jump is taken as real (records deleted by retention)
+# A jump is taken as real (records deleted by retention) only after this long of
+# reading again: records fetched before a seek keep arriving for a moment after it,
+# and accepting their jump would process a later record before an earlier one.
+_GONE_AFTER: Final = 10.0  # seconds
 
 
 class Consumer(driver.Consumer):
     """faust's consumer, that reads every record of its stream partitions in order."""
 
     _next: dict[TP, int] | None = None  # the next offset expected, per partition
-    _reseeks: dict[TP, tuple[int, int]] | None = None  # offset -> times read again
+    _reseeks: dict[TP, tuple[int, float]] | None = None  # offset -> first re-read (monotonic)
 
     def _expected(self) -> dict[TP, int]:
         if self._next is None:
@@ -84,10 +88,11 @@ class Consumer(driver.Consumer):
             want = expected.get(tp)
             if want is not None and message.offset > want and self._contiguous(tp):
                 assert self._reseeks is not None
-                offset, times = self._reseeks.get(tp, (want, 0))
-                times = times + 1 if offset == want else 1
-                self._reseeks[tp] = (want, times)
-                if times <= _RESEEKS:
+                offset, since = self._reseeks.get(tp, (want, time.monotonic()))
+                if offset != want:
+                    since = time.monotonic()
+                self._reseeks[tp] = (want, since)
+                if time.monotonic() - since < _GONE_AFTER:
                     again[tp] = want
                     continue
                 self.log.warning("%s: records %d..%d are gone", tp, want, message.offset - 1)
