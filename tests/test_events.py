@@ -628,6 +628,24 @@ BAD: dict[str, Bad] = {
         ("'containers.0.container_no'", "check digit"),
         field="containers.0.container_no",
     ),
+    "nul-in-gate": Bad(
+        encode("GATE_IN", gate="G1\u0000"),
+        RejectCode.INVALID_FIELD,
+        ("gate", "control characters"),
+        field="gate",
+    ),
+    "escape-sequence-in-reason": Bad(
+        encode("DISCREPANCY", reason="\u001b[2J\u001b[31mcleared"),
+        RejectCode.INVALID_FIELD,
+        ("reason", "printable text on one line"),
+        field="reason",
+    ),
+    "newline-in-event-id": Bad(
+        encode("GATE_IN", event_id="a\nb"),
+        RejectCode.INVALID_FIELD,
+        ("event_id", "control characters"),
+        field="event_id",
+    ),
     "missing-declaration-no": Bad(
         encode("RESUMED", declaration_no=DROP),
         RejectCode.MISSING_FIELD,

@@ -295,8 +295,13 @@ ContainerNo: TypeAlias = Annotated[
     ),
 ]
 Site: TypeAlias = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
-EventId: TypeAlias = Annotated[str, Field(min_length=1, max_length=64)]
-ShortText: TypeAlias = Annotated[str, Field(min_length=1, max_length=256, pattern=r"\S")]
+# Free text is one line of printable characters: no control characters (NUL, escape
+# sequences, newlines), which have no business in an identifier or a gate name and
+# would reach logs and screens.
+_CC: Final = r"\u0000-\u001f\u007f-\u009f"  # Unicode's control characters (Cc)
+_PRINTABLE: Final = rf"^[^{_CC}]*[^{_CC}\s][^{_CC}]*$"  # Rust, Python and ECMA regex alike
+EventId: TypeAlias = Annotated[str, Field(min_length=1, max_length=64, pattern=_PRINTABLE)]
+ShortText: TypeAlias = Annotated[str, Field(min_length=1, max_length=256, pattern=_PRINTABLE)]
 
 
 # --- input events (contract sections 1 and 2) ---------------------------------------
@@ -395,7 +400,7 @@ class ContainerRef(BaseModel):
 
 
 class _Customs(_Envelope):
-    declaration_no: Annotated[str, Field(min_length=1, max_length=64)]
+    declaration_no: Annotated[str, Field(min_length=1, max_length=64, pattern=_PRINTABLE)]
     containers: Annotated[list[ContainerRef], Field(min_length=1, max_length=500)]
 
 
@@ -678,6 +683,11 @@ def _rejection_from(exc: ValidationError, kind: str, event_id: str | None) -> Re
             msg = "required field is missing"
         elif err["type"] == "timezone_aware":  # not reached for text: the regex sees it first
             msg = "timestamp has no UTC offset (naive timestamps are rejected); add Z or +07:00"
+        elif err["type"] == "string_pattern_mismatch" and _PRINTABLE in msg:
+            msg = (
+                "must be printable text on one line, with a visible character "
+                "(control characters such as NUL, ESC or newlines are refused)"
+            )
         parts.append(f"field '{loc}': {msg}")
     more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
     return Rejection(
