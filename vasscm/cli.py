@@ -375,6 +375,7 @@ class simulate(_SyncCommand):
         from dataclasses import replace
         from datetime import UTC, timedelta
 
+        from vasscm.events import SITE_PATTERN
         from vasscm.report.options import parse_duration
         from vasscm.simulate import Faults, LogSpec, synthetic_log
 
@@ -384,7 +385,7 @@ class simulate(_SyncCommand):
             click.echo(f"--import-mean/--export-mean: {exc}", err=True)
             return 2
         names = tuple(name.strip() for name in sites.split(",") if name.strip())
-        bad = [n for n in names if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,31}", n)]
+        bad = [n for n in names if not re.match(SITE_PATTERN, n)]
         if not all(means) or not names or bad:
             named = f": not {', '.join(map(repr, bad))}" if bad else ""
             click.echo(

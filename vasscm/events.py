@@ -52,6 +52,7 @@ __all__ = [
     "MAX_EVENT_BYTES",
     "PORT_TYPES",
     "SCAN_TYPES",
+    "SITE_PATTERN",
     "TOPIC_OF_TYPE",
     "Alert",
     "AlertKind",
@@ -294,7 +295,8 @@ ContainerNo: TypeAlias = Annotated[
         mode="validation",
     ),
 ]
-Site: TypeAlias = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
+SITE_PATTERN: Final = r"^[a-z0-9][a-z0-9-]{0,31}$"
+Site: TypeAlias = Annotated[str, Field(pattern=SITE_PATTERN)]
 # Free text is one line of printable characters: no control characters (NUL, escape
 # sequences, newlines), which have no business in an identifier or a gate name and
 # would reach logs and screens.
