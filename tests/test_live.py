@@ -20,6 +20,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 from livekit import (
+    CRASH_UNPROVEN,
     OutputReader,
     Worker,
     firing_alerts,
@@ -111,15 +112,7 @@ def test_live_equals_replay(own_broker: EmbeddedBroker, tmp_path: Path) -> None:
         worker.stop()
 
 
-@pytest.mark.xfail(
-    reason="issue #4 still open: the transport fix (vasscm/live/transport.py) ended the "
-    "losses seen before (eight clean runs of the three-kill test in a row, and a clean "
-    "five-kill run on an idle machine), but in CI's loaded run five kills over 50,000 "
-    "events still lost customs events (ELIGIBLE, CHANNEL_ASSIGNED) of hundreds of visits "
-    "whose customs offsets had been committed. Runs every time, full assertions; XPASS "
-    "when nothing was lost.",
-    strict=False,
-)
+@CRASH_UNPROVEN
 def test_crash_safety_three_kill9(own_broker: EmbeddedBroker, tmp_path: Path) -> None:
     """kill -9 three times while 20,000 events stream in: no visit lost, none invented,
     none counted twice, and every visit's latest record equals the clean run's."""
