@@ -626,10 +626,7 @@ def resend(state: ContainerState, *, now: datetime, policy: Policy = DEFAULT_POL
     """
     effects = Effects(outcome="duplicate")
     now_ms = _ms(now)
-    books = {b.visit_id: b for b in state.books}
-    for chunk in _split(state.events):
-        v = _derive(chunk, state.container_no)
-        book = books.get(v.visit_id)
+    for _, v, book in _visits(state):
         if book is None:
             continue
         desired = _desired_alerts(v, now_ms, policy)
@@ -652,8 +649,7 @@ def next_deadline(state: ContainerState, policy: Policy = DEFAULT_POLICY) -> dat
     if state.due == _UNKNOWN and not state.events:
         state.due = None if state.horizon is None else state.horizon + policy.retention
     if state.due == _UNKNOWN:
-        chunks = list(_split(state.events))
-        last = _derive(chunks[-1], state.container_no) if chunks else None
+        last = _latest_visit(state)
         state.due = _deadline(last, state.books[-1] if state.books else None, policy)
     return None if state.due is None else _dt(state.due)
 
@@ -856,12 +852,25 @@ def _opt_dt(ms: int | None) -> datetime | None:
 # --- views ----------------------------------------------------------------------------------
 
 
-def visit_views(state: ContainerState) -> Iterable[VisitState]:
-    """Every visit the state holds, oldest first."""
+def _visits(state: ContainerState) -> Iterator[tuple[list[Ev], _Visit, _Book | None]]:
+    """Each visit the state holds, oldest first: its events, what they derive to, and
+    its emission book (None before anything went out for it)."""
     books = {b.visit_id: b for b in state.books}
     for chunk in _split(state.events):
         v = _derive(chunk, state.container_no)
-        yield _view(v, books.get(v.visit_id))
+        yield chunk, v, books.get(v.visit_id)
+
+
+def _latest_visit(state: ContainerState) -> _Visit | None:
+    """Only the latest visit, derived: the earlier ones cannot change what it is."""
+    chunks = list(_split(state.events))
+    return _derive(chunks[-1], state.container_no) if chunks else None
+
+
+def visit_views(state: ContainerState) -> Iterable[VisitState]:
+    """Every visit the state holds, oldest first."""
+    for _, v, book in _visits(state):
+        yield _view(v, book)
 
 
 def published_records(
@@ -873,11 +882,8 @@ def published_records(
     the one last emitted for it. The shell reads this from the state *before* an event
     that revises a record, to withdraw the old record's figures from its metrics.
     """
-    books = {b.visit_id: b for b in state.books}
     out: dict[str, ClearanceRecord] = {}
-    for chunk in _split(state.events):
-        v = _derive(chunk, state.container_no)
-        book = books.get(v.visit_id)
+    for _, v, book in _visits(state):
         if v.closed and book is not None and book.revision > 0:
             assert v.exited is not None
             # A closed visit's alerts do not depend on the clock: judge at its exit.
@@ -888,9 +894,7 @@ def published_records(
 def timelines(state: ContainerState) -> Iterable[tuple[VisitState, list[dict[str, Any]]]]:
     """Every visit the state holds, oldest first, with its events in time order: what a
     person looking one container up wants to see. Event fields are the kept ones."""
-    books = {b.visit_id: b for b in state.books}
-    for chunk in _split(state.events):
-        v = _derive(chunk, state.container_no)
+    for chunk, v, book in _visits(state):
         events = [
             {
                 "type": _TYPES[e.code],
@@ -902,26 +906,22 @@ def timelines(state: ContainerState) -> Iterable[tuple[VisitState, list[dict[str
             }
             for e in chunk
         ]
-        yield _view(v, books.get(v.visit_id)), events
+        yield _view(v, book), events
 
 
 def latest_stage(state: ContainerState) -> tuple[str, str, Stage, int] | None:
     """The latest visit's (site, direction, stage, stage since in ms): what a board of
     open visits needs, without building the full view (a rebuild does this a million
     times)."""
-    chunks = list(_split(state.events))
-    if not chunks:
-        return None
-    v = _derive(chunks[-1], state.container_no)
-    return v.site, v.direction, v.stage, v.stage_since
+    v = _latest_visit(state)
+    return None if v is None else (v.site, v.direction, v.stage, v.stage_since)
 
 
 def current_view(state: ContainerState) -> VisitState | None:
     """The latest visit (open, else the last closed one)."""
-    chunks = list(_split(state.events))
-    if not chunks:
+    v = _latest_visit(state)
+    if v is None:
         return None
-    v = _derive(chunks[-1], state.container_no)  # only the latest: the others cannot matter
     return _view(v, next((b for b in state.books if b.visit_id == v.visit_id), None))
 
 
