@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 import pytest
 import yaml
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from vasscm.live.broker import EmbeddedBroker, die_with_parent, free_port
@@ -197,19 +197,79 @@ class OutputReader:
         assert self._consumer is not None
         await self._consumer.stop()
 
-    async def poll_until(self, done: Callable[[Outputs], bool], timeout: float) -> bool:
-        """Read until ``done(outputs)`` or the deadline; True when done."""
+    async def poll_until(
+        self, done: Callable[[Outputs], bool], timeout: float, *, idle: float | None = None
+    ) -> bool:
+        """Read until ``done(outputs)`` or the deadline; True when done.
+
+        With ``idle``, the deadline is when nothing new has been written for ``idle``
+        seconds (or ``timeout`` has passed): a worker catching up on a backlog (a
+        loaded machine, restarts) is waited for while it makes progress."""
         assert self._consumer is not None
-        deadline = time.monotonic() + timeout
+        started = last_new = time.monotonic()
         while True:
             batch = await self._consumer.getmany(timeout_ms=500)
             for tp, messages in batch.items():
+                last_new = time.monotonic()
                 for m in messages:
                     self.outputs.add(tp.topic, m.key, m.value)
             if done(self.outputs):
                 return True
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now - started > timeout or (idle is not None and now - last_new > idle):
                 return False
+
+
+async def dump_topics(bootstrap: str, dest: Path, group: str = "vasscm") -> None:
+    """Every record of every vasscm topic, and the group's committed offsets, as JSONL
+    under ``dest``: the evidence a failed crash test leaves behind."""
+    dest.mkdir(parents=True, exist_ok=True)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    try:
+        topics = sorted(t for t in await consumer.topics() if "vasscm" in t)
+        tps = [
+            TopicPartition(t, p)
+            for t in topics
+            for p in sorted(consumer.partitions_for_topic(t) or ())
+        ]
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        out = {t: (dest / f"{t}.jsonl").open("wb") for t in topics}
+        remaining = {tp for tp in tps if ends[tp] > 0}
+        deadline = time.monotonic() + 60
+        while remaining and time.monotonic() < deadline:
+            for tp, messages in (await consumer.getmany(timeout_ms=500)).items():
+                for m in messages:
+                    out[tp.topic].write(
+                        orjson.dumps(
+                            {
+                                "p": tp.partition,
+                                "o": m.offset,
+                                "ts": m.timestamp,
+                                "k": (m.key or b"").decode("utf-8", "replace"),
+                                "v": (m.value or b"").decode("utf-8", "replace"),
+                            }
+                        )
+                        + b"\n"
+                    )
+                    if m.offset + 1 >= ends[tp]:
+                        remaining.discard(tp)
+        for f in out.values():
+            f.close()
+    finally:
+        await consumer.stop()
+    group_reader = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await group_reader.start()
+    try:
+        committed = {f"{tp.topic}/{tp.partition}": await group_reader.committed(tp) for tp in tps}
+    finally:
+        await group_reader.stop()
+    (dest / "committed.json").write_bytes(orjson.dumps(committed))
 
 
 # --- what a comparison compares -----------------------------------------------------

@@ -132,7 +132,7 @@ def test_crash_safety_three_kill9(own_broker: EmbeddedBroker, tmp_path: Path) ->
                     worker.start()
                     await asyncio.to_thread(worker.wait_ready)
                 await sending
-                await reader.poll_until(matches(expected, redelivered=True), timeout=60)
+                await reader.poll_until(matches(expected, redelivered=True), 600, idle=30)
                 out = reader.outputs
                 got = latest_records(out.records)
                 assert set(got) == set(expected.records), record_diff(got, expected.records)

@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
+import faust
+import pytest
+from aiokafka import AIOKafkaProducer
 from faust.transport.producer import ProducerBuffer
+from faust.types import TP
 
-from vasscm.live.transport import _Buffer
+from vasscm.live.broker import EmbeddedBroker
+from vasscm.live.transport import SCHEME, _Buffer
+
+
+@pytest.fixture
+def own_broker() -> Iterator[EmbeddedBroker]:
+    """A broker of the test's own: these tests freeze it."""
+    with EmbeddedBroker() as broker:
+        yield broker
 
 
 class _SlowChannel:
@@ -47,3 +61,105 @@ def test_faust_flush_returns_early() -> None:
     messages not yet handed to the client, and faust committed offsets after it."""
     channel = _SlowChannel(0.15)
     assert len(asyncio.run(_flushed(ProducerBuffer(), channel, 3))) < 3
+
+
+# --- the producer's flush, on a real broker -------------------------------------------
+
+
+async def _in_flight(producer: Any, topic: str) -> asyncio.Future[Any]:
+    """Send one message while the broker is frozen and return its future once the
+    client's sender has taken its batch (in flight: no longer in the queue)."""
+    client = producer if isinstance(producer, AIOKafkaProducer) else producer._producer
+    fut = await producer.send(topic, key=b"k", value=b"v")
+    accumulator = client._message_accumulator
+    deadline = time.monotonic() + 10
+    while any(accumulator._batches.values()):
+        assert time.monotonic() < deadline, "the sender never took the batch"
+        await asyncio.sleep(0.01)
+    return fut
+
+
+@pytest.mark.broker
+def test_flush_waits_until_the_broker_has_every_message(own_broker: EmbeddedBroker) -> None:
+    """What commit-after-flush rests on: a batch the client's sender has taken (in
+    flight, the broker frozen) holds the flush until the broker acknowledges it."""
+
+    async def run() -> None:
+        url = own_broker.url.replace("kafka://", f"{SCHEME}://")
+        app = faust.App("flush-test", broker=url, autodiscover=False, web_enabled=False)
+        producer = app.producer
+        await producer.start()
+        try:
+            await producer.send_and_wait("flush-b", b"k", b"first", None, None, None)
+            own_broker.pause()
+            try:
+                fut = await _in_flight(_Kw(producer), "flush-b")
+                flushing = asyncio.ensure_future(producer.flush())
+                done, _ = await asyncio.wait({flushing}, timeout=1.0)
+                assert not done, "flush returned while the broker held the message"
+            finally:
+                own_broker.resume()
+            await asyncio.wait_for(flushing, timeout=30)
+            assert fut.done()
+            assert fut.exception() is None
+        finally:
+            await producer.stop()
+
+    asyncio.run(run())
+
+
+class _Kw:
+    """faust's producer under the keyword calls of aiokafka's (for _in_flight)."""
+
+    def __init__(self, producer: Any) -> None:
+        self._producer = producer._producer
+        self.faust = producer
+
+    async def send(self, topic: str, *, key: bytes, value: bytes) -> Any:
+        return await self.faust.send(topic, key, value, None, None, None)
+
+
+# --- commits follow what the agents finished, not faust's acknowledgements ----------
+
+
+async def _consumer() -> tuple[Any, list[tuple[TP, int]]]:
+    app = faust.App("commit-test", broker=f"{SCHEME}://127.0.0.1:9", autodiscover=False)
+    app.topics.add(app.topic("vasscm.port-events"))  # as an agent subscribes
+    await app.topics._update_indices()  # a stream topic: acknowledgements enabled
+    consumer = app.consumer
+    seeks: list[tuple[TP, int]] = []
+
+    async def seek(tp: TP, offset: int) -> None:
+        seeks.append((tp, offset))
+
+    consumer.seek = seek
+    return consumer, seeks
+
+
+TP5 = TP("vasscm.port-events", 5)
+
+
+def test_offsets_are_committed_up_to_the_first_record_not_processed() -> None:
+    async def run() -> None:
+        consumer, seeks = await _consumer()
+        consumer._done[TP5] = 3  # committed: 3
+        for offset in (3, 4):
+            consumer.processed(TP5, offset)
+        assert consumer._new_offset(TP5) == 5
+        # faust acknowledged 5 and 6 (say 5 was dropped from a queue, then counted
+        # read): its own rule would commit 7 over the unprocessed record 5.
+        consumer._acked[TP5].extend([5, 6])
+        consumer.processed(TP5, 6)
+        assert consumer._new_offset(TP5) == 5
+        await asyncio.sleep(0)
+        assert seeks == [(TP5, 5)]  # read again from the hole
+        consumer.processed(TP5, 7)  # records already on their way: no second re-read
+        await asyncio.sleep(0)
+        assert seeks == [(TP5, 5)]
+        for offset in (5, 6, 7):  # the re-read: 6 and 7 again, as duplicates
+            consumer.processed(TP5, offset)
+        assert consumer._new_offset(TP5) == 8
+        consumer.processed(TP5, 4)  # an old duplicate changes nothing
+        assert consumer._new_offset(TP5) == 8
+
+    asyncio.run(run())

@@ -19,10 +19,11 @@ the tracker runs :func:`vasscm.tracking.check` on it like any other record.
 Processing is at least once: a redelivered record finds its ``event_id`` in the
 container's state and changes nothing, but what the state says went out is sent
 again (same revisions, same content), once per container after each (re)assignment:
-a crash can lose a record's outputs after its state change was saved. The transport
-(vasscm.live.transport) makes sure the reverse cannot happen: offsets are committed
-only after every record the work produced is on the broker, and no input record is
-skipped.
+a crash can lose a record's outputs after its state change was saved. The reverse
+cannot happen: outputs wait in the outbox (vasscm.live.outbox) until the state change
+they report is on the broker. And offsets are committed only up to the first record
+not processed, after everything the processing produced is on the broker
+(vasscm.live.transport).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ from vasscm.events import (
     parse_event,
 )
 from vasscm.live.metrics import Snapshot, StateCollector, build_metrics
+from vasscm.live.outbox import Outbox, Send, VisitsTable
 from vasscm.partitions import Rebuild
 from vasscm.recent import Recent
 from vasscm.settings import Settings
@@ -156,23 +158,36 @@ class Pipeline:
             topic(PORT_EVENTS),
             topic(SCAN_EVENTS),
         ]
-        self.visits = app.Table(
-            "visits",
-            default=None,
-            partitions=self.partitions,
-            key_type=str,
-            # The core's compact JSON (ContainerState.to_json) as raw bytes: the same
-            # on the changelog, in RocksDB and in memory.
-            value_type=bytes,
-            help="container_no -> the container's recent visits (vasscm.tracking.ContainerState)",
+        self.visits: VisitsTable = app.tables.add(
+            VisitsTable(
+                app,
+                name="visits",
+                default=None,
+                beacon=app.tables.beacon,
+                partitions=self.partitions,
+                key_type=str,
+                # The core's compact JSON (ContainerState.to_json) as raw bytes: the
+                # same on the changelog, in RocksDB and in memory.
+                value_type=bytes,
+                help="container_no -> the container's recent visits "
+                "(vasscm.tracking.ContainerState)",
+            )
         )
+        self.outbox = Outbox()  # outputs wait there for their state change to be written
         app.agent(self.customs_in, name="vasscm.fan-out")(self.fan_out)
         app.agent(self.container_in, name="vasscm.track")(self.track)
         app.timer(interval=settings.stall_check_interval.total_seconds())(self.stall_timer)
         app.timer(interval=_PROBE_EVERY)(self.probe_broker)
+        app.task(self._send_outputs)
         app.on_partitions_revoked.connect(self._on_revoked)
         app.on_rebalance_complete.connect(self._on_rebalance_complete)
         app.task(self._declare_topics, on_leader=False)
+
+    async def _send_outputs(self) -> None:
+        hooks = getattr(self.app.producer, "before_flush", None)
+        if hooks is not None:  # vasscm's transport: drained before each commit
+            hooks.append(self.outbox.drain)
+        await self.outbox.run()
 
     # --- readiness ----------------------------------------------------------------
 
@@ -223,6 +238,7 @@ class Pipeline:
         async for event in stream.events():
             async with self._poison_guard(event):
                 await self._fan_out_one(event)
+            self._done(event.message)
 
     async def _fan_out_one(self, event: faust.EventT[bytes]) -> None:
         message = event.message
@@ -244,6 +260,7 @@ class Pipeline:
         async for event in stream.events():
             async with self._poison_guard(event):
                 await self._track_one(event)
+            self._done(event.message)
 
     async def _track_one(self, event: faust.EventT[bytes]) -> None:
         message = event.message
@@ -259,6 +276,13 @@ class Pipeline:
             # Our repartition topic carries the received_at stamped on the way in.
             received = parsed.received_at if internal else _received(message)
             await self._apply(parsed, received, message)
+
+    def _done(self, message: Any) -> None:
+        """Tell the consumer the record is done: offsets are committed up to the first
+        record not done (vasscm.live.transport.Consumer.processed)."""
+        processed = getattr(self.app.consumer, "processed", None)
+        if processed is not None:
+            processed(message.tp, message.offset)
 
     @contextlib.asynccontextmanager
     async def _poison_guard(self, event: faust.EventT[bytes]) -> AsyncIterator[None]:
@@ -295,14 +319,14 @@ class Pipeline:
             return
         if effects.outcome == "duplicate":
             self.metrics.event(message.topic, parsed.type, "duplicate")
-            await self._resend(container_no, state, now, message.partition)
+            self._resend(container_no, state, now, message.partition)
             return
         self.metrics.event(message.topic, parsed.type, "accepted")
         if received is not None:
             delay = (received - parsed.occurred_at).total_seconds()
             self.metrics.report_delay.labels(parsed.type).observe(max(0.0, delay))
         self.visits[container_no] = state.to_json()
-        await self._publish(container_no, state, effects, message.partition, before)
+        self._publish(container_no, state, effects, message.partition, before)
         self._schedule(container_no, state, message.partition)
 
     def _load(self, container_no: str) -> ContainerState | None:
@@ -324,13 +348,14 @@ class Pipeline:
             self._schedule(container_no, kept, partition)
         if kept is None or not kept.events:  # no visit held any more
             self._board(partition).remove(container_no)
-            await self.outputs[CONTAINER_STATE].send(key=container_no.encode(), value=None)
+            tombstone = (self.outputs[CONTAINER_STATE], container_no.encode(), None)
+            self.outbox.put(self.visits.last_write.get(partition), [tombstone])
         elif effects.alerts or effects.records:
-            await self._publish(container_no, kept, effects, partition, before)
+            self._publish(container_no, kept, effects, partition, before)
         else:  # nothing new: perhaps a tick delivered again after a crash
-            await self._resend(container_no, kept, now, partition)
+            self._resend(container_no, kept, now, partition)
 
-    async def _resend(
+    def _resend(
         self, container_no: str, state: ContainerState, now: datetime, partition: int
     ) -> None:
         """Send again what the state says went out, once per container and assignment.
@@ -346,9 +371,9 @@ class Pipeline:
             return
         self.resent.add(container_no)
         effects = resend(state, now=now, policy=self.policy)
-        await self._publish(container_no, state, effects, partition, None, count=False)
+        self._publish(container_no, state, effects, partition, None, count=False)
 
-    async def _publish(
+    def _publish(
         self,
         container_no: str,
         state: ContainerState,
@@ -367,22 +392,25 @@ class Pipeline:
         ):
             # A revision: the metrics withdraw what the record it replaces counted.
             previous = published_records(ContainerState.from_json(before), self.policy)
+        sends: list[Send] = []
         for record in effects.records:
             if count:
                 ids = (record.visit_id, *record.supersedes)
                 prior = next((previous[i] for i in ids if i in previous), None)
                 self.metrics.clearance(record, prior)
                 self.recent.record(record)
-            await self.outputs[CLEARANCES].send(key=key, value=dump_json(record))
+            sends.append((self.outputs[CLEARANCES], key, dump_json(record)))
         for alert in effects.alerts:
             if count:
                 self.metrics.alert(alert)
                 self.recent.alert(alert)
-            await self.outputs[ALERTS].send(key=key, value=dump_json(alert))
+            sends.append((self.outputs[ALERTS], key, dump_json(alert)))
         view = current_view(state)
         self._board(partition).put(container_no, view)
         if view is not None:
-            await self.outputs[CONTAINER_STATE].send(key=key, value=dump_json(view))
+            sends.append((self.outputs[CONTAINER_STATE], key, dump_json(view)))
+        # After the state change (this one, or for a resend the one it repeats).
+        self.outbox.put(self.visits.last_write.get(partition), sends)
 
     # --- read-only views (web, metrics) -----------------------------------------------
 

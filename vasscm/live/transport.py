@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from faust.transport.drivers import TRANSPORTS
@@ -50,18 +51,20 @@ _POLL: Final = 0.05  # seconds between looks at the buffer while flushing
 # reading again: records fetched before a seek keep arriving for a moment after it,
 # and accepting their jump would process a later record before an earlier one.
 _GONE_AFTER: Final = 10.0  # seconds
+_REREAD_EVERY: Final = 5.0  # seconds between re-reads of the same hole
+_HOLE_GONE_AFTER: Final = 30.0  # seconds of re-reading before a hole is taken as gone
 
 
 class Consumer(driver.Consumer):
     """faust's consumer, that reads every record of its stream partitions in order."""
 
-    _next: dict[TP, int] | None = None  # the next offset expected, per partition
-    _reseeks: dict[TP, tuple[int, float]] | None = None  # offset -> first re-read (monotonic)
-
-    def _expected(self) -> dict[TP, int]:
-        if self._next is None:
-            self._next, self._reseeks = {}, {}
-        return self._next
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._next: dict[TP, int] = {}  # the next offset expected, per partition
+        self._reseeks: dict[TP, tuple[int, float]] = {}  # offset -> first re-read (monotonic)
+        self._done: dict[TP, int] = {}  # every record before this offset is processed
+        self._rereads: dict[TP, tuple[int, float, float]] = {}  # hole -> first, last re-read
+        self._rereading: set[asyncio.Future[None]] = set()
 
     def _contiguous(self, tp: TP) -> bool:
         # Table changelogs may be compacted; stream topics here are not.
@@ -69,25 +72,92 @@ class Consumer(driver.Consumer):
 
     async def perform_seek(self) -> None:
         await super().perform_seek()
-        expected = self._expected()
-        expected.clear()
-        for tp, offset in self._committed_offset.items():
-            if offset is not None:
-                expected[tp] = offset
+        self._next.clear()
+        self._done.clear()
+        for tp in self.assignment():
+            if self._contiguous(tp):
+                committed = self._committed_offset[tp]
+                # faust maps a committed 0 to None; a partition never committed is read
+                # from its start, offset 0 under delete retention until records expire.
+                self._done[tp] = committed or 0
+                if committed is not None:
+                    self._next[tp] = committed
 
     async def seek(self, partition: TP, offset: int) -> None:
         await super().seek(partition, offset)
-        self._expected()[partition] = offset
+        self._next[partition] = offset
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        for tp in revoked:
+            self._done.pop(tp, None)
+            self._rereads.pop(tp, None)
+        await super().on_partitions_revoked(revoked)
+
+    def processed(self, tp: TP, offset: int) -> None:
+        """The agents are done with the record at ``offset`` (its outputs handed to the
+        producer). Offsets are committed up to the first record not done, whatever
+        faust's acknowledgements say; a record done past a hole has the partition read
+        again from the hole."""
+        if not self._contiguous(tp):
+            return
+        done = self._done.get(tp)
+        if done is None or offset == done:
+            self._done[tp] = offset + 1
+            self._rereads.pop(tp, None)
+        elif offset > done:
+            self._read_again(tp, done, offset)
+
+    def _read_again(self, tp: TP, hole: int, seen: int) -> None:
+        now = time.monotonic()
+        at, first, last = self._rereads.get(tp, (hole, now, 0.0))
+        if at != hole:
+            first, last = now, 0.0
+        if now - first >= _HOLE_GONE_AFTER:
+            # Read again for long enough: the records went with retention.
+            self.log.warning("%s: records %d..%d are gone", tp, hole, seen - 1)
+            self._done[tp] = seen + 1
+            self._rereads.pop(tp, None)
+            return
+        if now - last < _REREAD_EVERY:  # a re-read is on its way; later records go by
+            self._rereads[tp] = (hole, first, last)
+            return
+        self._rereads[tp] = (hole, first, now)
+        self.log.warning(
+            "%s: records from %d on were not processed (%d was): reading them again",
+            tp,
+            hole,
+            seen,
+        )
+        task = asyncio.ensure_future(self.seek(tp, hole))
+        self._rereading.add(task)
+        task.add_done_callback(self._rereading.discard)
+
+    def _new_offset(self, tp: TP) -> int | None:
+        """The offset to commit: the first record of ``tp`` the agents have not done.
+
+        faust derives it from acknowledgements, and lets the first acknowledged offset
+        be one past the committed one (``min(acked) - committed > 1`` is its test for
+        a hole): a record read but never processed is committed over. Records are
+        dropped unprocessed when the flow stops or resumes for a rebalance or a
+        recovery (agents' queues are cleared, waiting puts cancelled) though faust
+        counts them read.
+        """
+        if not self._contiguous(tp):
+            return super()._new_offset(tp)
+        acked = self._acked.get(tp)
+        if acked:  # faust's own bookkeeping, unused here: keep it from growing
+            acked.clear()
+            self._acked_index[tp].clear()
+        return self._done.get(tp)
 
     async def getmany(self, timeout: float) -> Any:
-        expected = self._expected()
+        expected = self._next
         again: dict[TP, int] = {}
         async for tp, message in super().getmany(timeout):
             if tp in again:
                 continue
             want = expected.get(tp)
             if want is not None and message.offset > want and self._contiguous(tp):
-                assert self._reseeks is not None
                 offset, since = self._reseeks.get(tp, (want, time.monotonic()))
                 if offset != want:
                     since = time.monotonic()
@@ -149,6 +219,14 @@ class _Producer(driver.Producer):
         if self.threaded_producer is not None:
             self.buffer.threaded_producer = self.threaded_producer
         self.buffer.app = self.app
+        # Awaited before each flush: outputs held back until their state is written
+        # (vasscm.live.outbox) are handed over before the offsets behind them commit.
+        self.before_flush: list[Callable[[], Awaitable[None]]] = []
+
+    async def flush(self) -> None:
+        for hook in self.before_flush:
+            await hook()
+        await super().flush()
 
 
 class Transport(driver.Transport):

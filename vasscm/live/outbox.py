@@ -1,0 +1,114 @@
+"""Outputs sent only once the state change they report is on the broker.
+
+A worker killed between producing an output and producing the table's changelog
+write behind it could leave the output on the broker and lose the state change:
+the event, read again after the restart, is applied to the older state and may be
+published again under the same revision with other content (seen as much under CPU
+load, where the two one-record batches travel separately). The outbox keeps each
+event's outputs until the latest changelog write of its partition (its own, and
+every earlier one there: a partition's writes are acknowledged in order) is
+acknowledged, then sends them, in the order they were put, from one task.
+
+The producer's flush (before every offset commit, see vasscm.live.transport) drains
+the outbox first: offsets are committed only after the outputs of the records they
+cover are handed to the producer and, with them, written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import Sequence
+from typing import Any, Final
+
+import faust
+from faust.exceptions import ProducerSendError
+
+__all__ = ["Outbox", "VisitsTable"]
+
+_POLL: Final = 0.05  # seconds between looks while draining
+
+
+class VisitsTable(faust.Table):  # type: ignore[type-arg]
+    """faust's table, that remembers the latest changelog write of each partition."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.last_write: dict[int | None, asyncio.Future[Any]] = {}
+
+    def send_changelog(self, partition: int | None, *args: Any, **kwargs: Any) -> Any:
+        fut = super().send_changelog(partition, *args, **kwargs)
+        self.last_write[partition] = fut
+        return fut
+
+
+Send = tuple[Any, bytes, bytes | None]  # topic, key, value (None: a tombstone)
+
+
+class Outbox:
+    """Outputs waiting for a changelog write; one sender keeps their order."""
+
+    def __init__(self) -> None:
+        self._items: deque[tuple[asyncio.Future[Any] | None, Sequence[Send]]] = deque()
+        self._wake = asyncio.Event()
+        self._moved = asyncio.Event()
+        self._put = 0
+        self._sent = 0
+        self._running = False
+        self.error: BaseException | None = None
+
+    def put(self, after: asyncio.Future[Any] | None, sends: Sequence[Send]) -> None:
+        """Send ``sends`` once ``after`` (a changelog write) is acknowledged."""
+        if not sends:
+            return
+        self._items.append((after, sends))
+        self._put += 1
+        self._wake.set()
+
+    @property
+    def pending(self) -> int:
+        return self._put - self._sent
+
+    async def run(self) -> None:
+        """The sender (an app task): forever, in order."""
+        self._running = True
+        try:
+            while True:
+                if not self._items:
+                    self._wake.clear()
+                    await self._wake.wait()
+                    continue
+                await self._send_first()
+        finally:
+            self._running = False
+
+    async def _send_first(self) -> None:
+        after, sends = self._items[0]
+        try:
+            if after is not None:
+                await after  # raises if the write failed
+            for topic, key, value in sends:
+                await topic.send(key=key, value=value)
+        except asyncio.CancelledError:
+            raise  # still first in line
+        except Exception as exc:  # the state change or an output was not written
+            self.error = exc
+        self._items.popleft()
+        self._sent += 1
+        self._moved.set()
+
+    async def drain(self) -> None:
+        """Return when everything put before the call is handed to the producer."""
+        target = self._put
+        while self._sent < target:
+            if not self._running:  # no sender (shutting down): send them here
+                await self._send_first()
+                continue
+            self._moved.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._moved.wait(), timeout=_POLL)
+        if self.error is not None:
+            error, self.error = self.error, None
+            # No commit: the worker stops and its records are read again.
+            raise ProducerSendError(f"outputs not written: {error!r}")
