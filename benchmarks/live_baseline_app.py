@@ -1,7 +1,12 @@
-"""The baseline of ``live_bench.py``: a faust app whose one agent only iterates the inputs.
+"""The baselines of ``live_bench.py``: a faust app whose one agent only iterates the inputs.
 
     BENCH_BROKER=kafka://127.0.0.1:PORT BENCH_EXPECT=100000 BENCH_OUT=result.json \
-        python benchmarks/live_baseline_app.py worker -l warn
+        [BENCH_MODE=table] python benchmarks/live_baseline_app.py worker -l warn
+
+With ``BENCH_MODE=table`` the agent also does the least any per-event state costs in
+faust: one table write per record (its changelog write) and one output record, both
+raw bytes, no parsing: the floor under any pipeline that keeps its state in a faust
+table and answers each event.
 
 Same broker settings as :func:`vasscm.live.app.create_app` (group timeouts, batch size,
 fetch size, memory store, 8 partitions, raw bytes), no table, no parsing, no output.
@@ -26,9 +31,10 @@ __all__ = ["app"]
 
 _EXPECT = int(os.environ.get("BENCH_EXPECT", "0"))
 _OUT = Path(os.environ.get("BENCH_OUT", "baseline.json"))
+_TABLE = os.environ.get("BENCH_MODE", "") == "table"
 
 app = faust.App(
-    "vasscm-bench-baseline",
+    f"vasscm-bench-{os.environ.get('BENCH_MODE') or 'iterate'}",  # a group of its own
     broker=os.environ.get("BENCH_BROKER", "kafka://127.0.0.1:9092"),
     store="memory://",
     datadir=os.environ.get("BENCH_DATA_DIR", "baseline-data"),
@@ -54,11 +60,27 @@ inputs = app.topic(
 )
 
 
+state = app.Table(
+    "bench-state", default=None, partitions=DEFAULT_PARTITIONS, key_type=bytes, value_type=bytes
+)
+answers = app.topic(
+    "bench-answers",
+    partitions=DEFAULT_PARTITIONS,
+    key_type=bytes,
+    value_type=bytes,
+    key_serializer="raw",
+    value_serializer="raw",
+)
+
+
 @app.agent(inputs, name="bench.iterate")
 async def iterate(stream: Any) -> None:
     seen = 0
     first = 0.0
-    async for _value in stream:
+    async for key, value in stream.items():
+        if _TABLE:
+            state[key] = value
+            await answers.send(key=key, value=value)
         now = time.time()
         seen += 1
         if seen == 1:

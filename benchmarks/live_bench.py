@@ -296,17 +296,20 @@ class Rate:
         return self.events / self.seconds if self.seconds > 0 else 0.0
 
 
-def run_baseline(broker: EmbeddedBroker, work: Path, n: int, timeout: float) -> Rate:
-    out = work / "baseline.json"
+def run_baseline(
+    broker: EmbeddedBroker, work: Path, n: int, timeout: float, mode: str = "iterate"
+) -> Rate:
+    out = work / f"baseline-{mode}.json"
     proc = Proc(
         [sys.executable, str(HERE / "live_baseline_app.py"), "worker", "-l", "warn"],
         {
             "BENCH_BROKER": broker.url,
             "BENCH_EXPECT": str(n),
             "BENCH_OUT": str(out),
-            "BENCH_DATA_DIR": str(work / "baseline-data"),
+            "BENCH_DATA_DIR": str(work / f"baseline-{mode}-data"),
+            "BENCH_MODE": mode,
         },
-        work / "baseline.log",
+        work / f"baseline-{mode}.log",
     ).start()
     try:
         deadline = time.monotonic() + timeout
@@ -472,6 +475,13 @@ def main() -> None:
             print(
                 f"(a) baseline agent, iterate only {base.per_s:>9,.0f} events/s "
                 f"({base.seconds:.1f} s; first record {base.ready_s:.1f} s after spawn)"
+            )
+            floor = run_baseline(broker, work, n, args.timeout, mode="table")
+            print(
+                f"(a') + one table write and one output per record "
+                f"{floor.per_s:>9,.0f} events/s ({floor.seconds:.1f} s)  "
+                f"ratio a'/a {floor.per_s / base.per_s:.2f}: the ceiling of any per-event "
+                "faust table"
             )
             rows = [("memory://", run_pipeline(broker, work, n, "memory://", visits, args.timeout))]
         if not args.no_rocksdb:

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
@@ -29,17 +28,6 @@ from vasscm.replay import Replayer
 from vasscm.topics import ALERTS, CLEARANCES, CONTAINER_STATE, DEAD_LETTER
 
 READY = b"deadline index rebuilt"
-
-#: The crash tests: they run every time with full assertions (XPASS when clean).
-CRASH_UNPROVEN = pytest.mark.xfail(
-    reason="issue #4 still open: the transport fix (vasscm/live/transport.py) ended the "
-    "losses seen before (eight clean runs of the three-kill test in a row, and a clean "
-    "five-kill run on an idle machine), but in CI's loaded run five kills over 50,000 "
-    "events still lost customs events (ELIGIBLE, CHANNEL_ASSIGNED) of hundreds of visits "
-    "whose customs offsets had been committed. Runs every time, full assertions; XPASS "
-    "when nothing was lost.",
-    strict=False,
-)
 
 
 @dataclass

@@ -19,7 +19,6 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from livekit import (
-    CRASH_UNPROVEN,
     OutputReader,
     Worker,
     dump_topics,
@@ -250,7 +249,6 @@ def test_hostile_records_reach_the_dead_letter_topic_and_memory_stays_bounded(
         worker.stop()
 
 
-@CRASH_UNPROVEN
 def test_five_kill9_during_a_50000_event_stream_lose_nothing(
     own_broker: EmbeddedBroker, tmp_path: Path
 ) -> None:

@@ -20,7 +20,6 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 from livekit import (
-    CRASH_UNPROVEN,
     OutputReader,
     Worker,
     firing_alerts,
@@ -112,7 +111,6 @@ def test_live_equals_replay(own_broker: EmbeddedBroker, tmp_path: Path) -> None:
         worker.stop()
 
 
-@CRASH_UNPROVEN
 def test_crash_safety_three_kill9(own_broker: EmbeddedBroker, tmp_path: Path) -> None:
     """kill -9 three times while 20,000 events stream in: no visit lost, none invented,
     none counted twice, and every visit's latest record equals the clean run's."""
