@@ -224,6 +224,9 @@ class _Producer(driver.Producer):
         self.before_flush: list[Callable[[], Awaitable[None]]] = []
 
     async def flush(self) -> None:
+        # The buffer first: the outbox waits for table writes that may still be in it
+        # (and at shutdown, with the buffer's task stopped, only this flush sends them).
+        await self.buffer.flush()
         for hook in self.before_flush:
             await hook()
         await super().flush()
