@@ -28,6 +28,7 @@ from faust.exceptions import ProducerSendError
 __all__ = ["Outbox", "VisitsTable"]
 
 _POLL: Final = 0.05  # seconds between looks while draining
+_MAX_WAITING: Final = 1000  # events whose outputs wait, before the agent waits too
 
 
 class VisitsTable(faust.Table):  # type: ignore[type-arg]
@@ -70,6 +71,14 @@ class Outbox:
     def pending(self) -> int:
         return self._put - self._sent
 
+    async def room(self, limit: int = _MAX_WAITING) -> None:
+        """Wait while more than ``limit`` events' outputs wait: the agent that puts
+        them slows to the sender's pace instead of the outbox growing."""
+        while self.pending > limit and self._running:
+            self._moved.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._moved.wait(), timeout=_POLL)
+
     async def run(self) -> None:
         """The sender (an app task): forever, in order."""
         self._running = True
@@ -109,6 +118,6 @@ class Outbox:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._moved.wait(), timeout=_POLL)
         if self.error is not None:
-            error, self.error = self.error, None
-            # No commit: the worker stops and its records are read again.
-            raise ProducerSendError(f"outputs not written: {error!r}")
+            # Never a commit again in this process (the error stays): after a restart
+            # the records are read again and what their state says went out is re-sent.
+            raise ProducerSendError(f"outputs not written: {self.error!r}")

@@ -261,6 +261,7 @@ class Pipeline:
             async with self._poison_guard(event):
                 await self._track_one(event)
             self._done(event.message)
+            await self.outbox.room()
 
     async def _track_one(self, event: faust.EventT[bytes]) -> None:
         message = event.message

@@ -1,4 +1,4 @@
-"""The faust transport of every worker: faust's, with two defects of faust 0.15.3 worked around.
+"""The faust transport of every worker: faust's, with defects of faust 0.15.3 worked around.
 
 **A consumer that skips no record.** When a partition is assigned, faust fetches before
 it seeks its stream partitions to their committed offsets: records fetched for a
@@ -11,6 +11,17 @@ a customs ``ELIGIBLE`` or a port event missing from a visit after a restart; man
 under CPU load, where the seek takes longer). vasscm reads only topics with delete
 retention, whose offsets have no gaps: this consumer refuses a record past the next
 offset it expects on a partition and reads the partition again from that offset.
+
+**Commits up to the first record not processed.** faust also drops records it has
+counted read: an agent's queue is cleared when the flow resumes after a recovery or a
+rebalance (``FlowControlEvent.resume``), and a put waiting on a full queue is
+cancelled. It commits from acknowledgements, and its rule lets the first acknowledged
+offset be one past the committed one (``min(acked) - committed > 1`` is its test for
+a hole in ``Consumer._new_offset``): a one-record hole is committed over, and the
+record is lost (seen under CPU load: a fanned-out ``ELIGIBLE`` never applied). Here
+the pipeline reports each record it has finished (:meth:`Consumer.processed`); the
+offset committed is the first record not finished, and a record finished past a hole
+has the partition read again from the hole (logged as a warning).
 
 **A complete flush.**
 faust commits a consumer's offsets after ``producer.flush()`` (``Consumer._commit_offsets``),
@@ -94,10 +105,10 @@ class Consumer(driver.Consumer):
         await super().on_partitions_revoked(revoked)
 
     def processed(self, tp: TP, offset: int) -> None:
-        """The agents are done with the record at ``offset`` (its outputs handed to the
-        producer). Offsets are committed up to the first record not done, whatever
-        faust's acknowledgements say; a record done past a hole has the partition read
-        again from the hole."""
+        """The agents are done with the record at ``offset`` (its outputs with the
+        producer or in the outbox, both drained before a commit). Offsets are committed
+        up to the first record not done, whatever faust's acknowledgements say; a record
+        done past a hole has the partition read again from the hole."""
         if not self._contiguous(tp):
             return
         done = self._done.get(tp)
@@ -133,15 +144,8 @@ class Consumer(driver.Consumer):
         task.add_done_callback(self._rereading.discard)
 
     def _new_offset(self, tp: TP) -> int | None:
-        """The offset to commit: the first record of ``tp`` the agents have not done.
-
-        faust derives it from acknowledgements, and lets the first acknowledged offset
-        be one past the committed one (``min(acked) - committed > 1`` is its test for
-        a hole): a record read but never processed is committed over. Records are
-        dropped unprocessed when the flow stops or resumes for a rebalance or a
-        recovery (agents' queues are cleared, waiting puts cancelled) though faust
-        counts them read.
-        """
+        """The offset to commit: the first record of ``tp`` the agents have not done
+        (not faust's, from acknowledgements: see the module's docstring)."""
         if not self._contiguous(tp):
             return super()._new_offset(tp)
         acked = self._acked.get(tp)
