@@ -63,7 +63,8 @@ _POLL: Final = 0.05  # seconds between looks at the buffer while flushing
 # and accepting their jump would process a later record before an earlier one.
 _GONE_AFTER: Final = 10.0  # seconds
 _REREAD_EVERY: Final = 5.0  # seconds between re-reads of the same hole
-_HOLE_GONE_AFTER: Final = 30.0  # seconds of re-reading before a hole is taken as gone
+_HOLE_GONE_AFTER: Final = 120.0  # seconds of re-reading before a hole is taken as gone
+# (long: a worker far behind can take a while to reach the records it reads again)
 
 
 class Consumer(driver.Consumer):
