@@ -18,7 +18,7 @@ rebalance (``FlowControlEvent.resume``), and a put waiting on a full queue is
 cancelled. It commits from acknowledgements, and its rule lets the first acknowledged
 offset be one past the committed one (``min(acked) - committed > 1`` is its test for
 a hole in ``Consumer._new_offset``): a one-record hole is committed over, and the
-record is lost (seen under CPU load: a fanned-out ``ELIGIBLE`` never applied). Here
+record is lost (holes of one to a few records follow most restarts under CPU load). Here
 the pipeline reports each record it has finished (:meth:`Consumer.processed`); the
 offset committed is the first record not finished, and a record finished past a hole
 has the partition read again from the hole (logged as a warning).
