@@ -1,4 +1,4 @@
-"""The baselines of ``live_bench.py``: a faust app whose one agent only iterates the inputs.
+"""The baselines of ``live_bench.py``: a faust app whose one agent iterates the inputs.
 
     BENCH_BROKER=kafka://127.0.0.1:PORT BENCH_EXPECT=100000 BENCH_OUT=result.json \
         [BENCH_MODE=table] python benchmarks/live_baseline_app.py worker -l warn
@@ -9,7 +9,8 @@ raw bytes, no parsing: the floor under any pipeline that keeps its state in a fa
 table and answers each event.
 
 Same broker settings as :func:`vasscm.live.app.create_app` (group timeouts, batch size,
-fetch size, memory store, 8 partitions, raw bytes), no table, no parsing, no output.
+fetch size, memory store, 8 partitions, raw bytes), no parsing; by default no table
+and no output.
 When the agent has seen ``BENCH_EXPECT`` records it writes the wall-clock time
 (``time.time()``) of the first and of the last record to ``BENCH_OUT``.
 """
@@ -31,10 +32,11 @@ __all__ = ["app"]
 
 _EXPECT = int(os.environ.get("BENCH_EXPECT", "0"))
 _OUT = Path(os.environ.get("BENCH_OUT", "baseline.json"))
-_TABLE = os.environ.get("BENCH_MODE", "") == "table"
+_MODE = os.environ.get("BENCH_MODE") or "iterate"
+_TABLE = _MODE == "table"
 
 app = faust.App(
-    f"vasscm-bench-{os.environ.get('BENCH_MODE') or 'iterate'}",  # a group of its own
+    f"vasscm-bench-{_MODE}",  # a consumer group (and changelog) per mode
     broker=os.environ.get("BENCH_BROKER", "kafka://127.0.0.1:9092"),
     store="memory://",
     datadir=os.environ.get("BENCH_DATA_DIR", "baseline-data"),

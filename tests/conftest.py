@@ -15,3 +15,11 @@ def broker() -> Iterator[EmbeddedBroker]:
     topic names per test keep tests apart)."""
     with EmbeddedBroker() as embedded:
         yield embedded
+
+
+@pytest.fixture
+def own_broker() -> Iterator[EmbeddedBroker]:
+    """A broker of the test's own: for tests that freeze it, kill workers against it, or
+    need its group offsets and topics to start empty."""
+    with EmbeddedBroker() as embedded:
+        yield embedded

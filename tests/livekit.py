@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -206,6 +207,31 @@ class OutputReader:
             now = time.monotonic()
             if now - started > timeout or (idle is not None and now - last_new > idle):
                 return False
+
+
+async def stream_with_kills(
+    reader: OutputReader,
+    worker: Worker,
+    log: list[bytes],
+    expected: Expected,
+    *,
+    rate: float,
+    kills: int,
+    pause: tuple[float, float],
+    rng: random.Random,
+) -> None:
+    """Publish ``log`` at ``rate`` while the worker is killed with SIGKILL ``kills``
+    times, each after a random ``pause`` (seconds), and restarted; then read the
+    outputs until they match ``expected``, however long the backlog takes as long as
+    the worker writes (a loaded machine catching up is not a loss)."""
+    sending = asyncio.create_task(produce(reader.bootstrap, log, rate=rate))
+    for _ in range(kills):
+        await asyncio.sleep(rng.uniform(*pause))  # a random point in the stream
+        worker.kill()
+        worker.start()
+        await asyncio.to_thread(worker.wait_ready)
+    await sending
+    await reader.poll_until(matches(expected, redelivered=True), 600, idle=30)
 
 
 async def dump_topics(bootstrap: str, dest: Path, group: str = "vasscm") -> None:

@@ -10,7 +10,6 @@ import shutil
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from livekit import (
     record_diff,
     replay_expectation,
     stage_gauges,
+    stream_with_kills,
 )
 from test_live import faulty_log
 
@@ -38,12 +38,6 @@ from vasscm.simulate import LogSpec, container_number
 from vasscm.topics import CLEARANCES, CUSTOMS_EVENTS, PORT_EVENTS
 
 pytestmark = [pytest.mark.faults, pytest.mark.broker, pytest.mark.slow]
-
-
-@pytest.fixture
-def own_broker() -> Iterator[EmbeddedBroker]:
-    with EmbeddedBroker() as broker:
-        yield broker
 
 
 def status(worker: Worker, path: str) -> int | None:
@@ -267,15 +261,9 @@ def test_five_kill9_during_a_50000_event_stream_lose_nothing(
 
         async def run() -> None:
             async with OutputReader(own_broker.bootstrap) as reader:
-                sending = asyncio.create_task(produce(own_broker.bootstrap, log, rate=2500))
-                for _ in range(5):
-                    await asyncio.sleep(rng.uniform(2, 6))
-                    worker.kill()
-                    worker.start()
-                    await asyncio.to_thread(worker.wait_ready)
-                await sending
-                # However long the backlog takes, as long as the worker writes.
-                await reader.poll_until(matches(expected, redelivered=True), 600, idle=30)
+                await stream_with_kills(
+                    reader, worker, log, expected, rate=2500, kills=5, pause=(2, 6), rng=rng
+                )
                 out = reader.outputs
                 got = latest_records(out.records)
                 same = got == expected.records  # a bool: pytest would print both dicts whole

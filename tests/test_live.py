@@ -11,7 +11,6 @@ import asyncio
 import random
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from livekit import (
     rejections,
     replay_expectation,
     stage_gauges,
+    stream_with_kills,
 )
 from test_events import BAD
 
@@ -46,12 +46,6 @@ SPEC = LogSpec(every=timedelta(minutes=10))  # ~75 h of port time per 3,000 even
 # 20,000 events in ~4 days of port time: shorter than the 7-day retention, so no
 # visit expires while a restarted worker catches up at 10^5 times real time.
 DENSE = LogSpec(every=timedelta(minutes=2))
-
-
-@pytest.fixture
-def own_broker() -> Iterator[EmbeddedBroker]:
-    with EmbeddedBroker() as broker:
-        yield broker
 
 
 def faulty_log(n: int, seed: int = 11, spec: LogSpec = SPEC) -> list[bytes]:
@@ -123,14 +117,9 @@ def test_crash_safety_three_kill9(own_broker: EmbeddedBroker, tmp_path: Path) ->
 
         async def run() -> tuple[dict[str, Any], set[str]]:
             async with OutputReader(own_broker.bootstrap) as reader:
-                sending = asyncio.create_task(produce(own_broker.bootstrap, log, rate=1000))
-                for _ in range(3):
-                    await asyncio.sleep(rng.uniform(3, 5))  # a random point in the stream
-                    worker.kill()
-                    worker.start()
-                    await asyncio.to_thread(worker.wait_ready)
-                await sending
-                await reader.poll_until(matches(expected, redelivered=True), 600, idle=30)
+                await stream_with_kills(
+                    reader, worker, log, expected, rate=1000, kills=3, pause=(3, 5), rng=rng
+                )
                 out = reader.outputs
                 got = latest_records(out.records)
                 assert set(got) == set(expected.records), record_diff(got, expected.records)

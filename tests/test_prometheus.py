@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import bisect
 import statistics
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -68,12 +67,6 @@ def rules_for_test(workdir: Path) -> Path:
 
 def bucket_of(seconds: float) -> int:
     return bisect.bisect_left(CLEARANCE_BUCKETS, seconds)
-
-
-@pytest.fixture
-def own_broker() -> Iterator[EmbeddedBroker]:
-    with EmbeddedBroker() as broker:
-        yield broker
 
 
 def test_prometheus_scrapes_clearances_p50_and_fires_the_stall_alert(

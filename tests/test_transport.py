@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
 import faust
 import pytest
-from aiokafka import AIOKafkaProducer
 from faust.transport.producer import ProducerBuffer
 from faust.types import TP
 
 from vasscm.live.broker import EmbeddedBroker
 from vasscm.live.transport import SCHEME, _Buffer
-
-
-@pytest.fixture
-def own_broker() -> Iterator[EmbeddedBroker]:
-    """A broker of the test's own: these tests freeze it."""
-    with EmbeddedBroker() as broker:
-        yield broker
 
 
 class _SlowChannel:
@@ -67,11 +58,10 @@ def test_faust_flush_returns_early() -> None:
 
 
 async def _in_flight(producer: Any, topic: str) -> asyncio.Future[Any]:
-    """Send one message while the broker is frozen and return its future once the
-    client's sender has taken its batch (in flight: no longer in the queue)."""
-    client = producer if isinstance(producer, AIOKafkaProducer) else producer._producer
-    fut = await producer.send(topic, key=b"k", value=b"v")
-    accumulator = client._message_accumulator
+    """Send one message through faust's producer while the broker is frozen and return
+    its future once the client's sender has taken its batch (no longer queued)."""
+    fut: asyncio.Future[Any] = await producer.send(topic, b"k", b"v", None, None, None)
+    accumulator = producer._producer._message_accumulator
     deadline = time.monotonic() + 10
     while any(accumulator._batches.values()):
         assert time.monotonic() < deadline, "the sender never took the batch"
@@ -93,7 +83,7 @@ def test_flush_waits_until_the_broker_has_every_message(own_broker: EmbeddedBrok
             await producer.send_and_wait("flush-b", b"k", b"first", None, None, None)
             own_broker.pause()
             try:
-                fut = await _in_flight(_Kw(producer), "flush-b")
+                fut = await _in_flight(producer, "flush-b")
                 flushing = asyncio.ensure_future(producer.flush())
                 done, _ = await asyncio.wait({flushing}, timeout=1.0)
                 assert not done, "flush returned while the broker held the message"
@@ -106,17 +96,6 @@ def test_flush_waits_until_the_broker_has_every_message(own_broker: EmbeddedBrok
             await producer.stop()
 
     asyncio.run(run())
-
-
-class _Kw:
-    """faust's producer under the keyword calls of aiokafka's (for _in_flight)."""
-
-    def __init__(self, producer: Any) -> None:
-        self._producer = producer._producer
-        self.faust = producer
-
-    async def send(self, topic: str, *, key: bytes, value: bytes) -> Any:
-        return await self.faust.send(topic, key, value, None, None, None)
 
 
 # --- commits follow what the agents finished, not faust's acknowledgements ----------
