@@ -142,3 +142,21 @@ def test_offsets_are_committed_up_to_the_first_record_not_processed() -> None:
         assert consumer._new_offset(TP5) == 8
 
     asyncio.run(run())
+
+
+def test_nothing_is_committed_before_the_seek_to_the_committed_offset() -> None:
+    """Records fetched before the seek (here 1104.., committed 688) reach the agents
+    too. Counted, they once made a commit during the seek skip 688..1103, lost."""
+
+    async def run() -> None:
+        consumer, seeks = await _consumer()
+        for offset in range(1104, 1110):
+            consumer.processed(TP5, offset)
+        assert consumer._new_offset(TP5) is None
+        consumer._done[TP5] = 688  # what perform_seek sets: the committed offset
+        consumer.processed(TP5, 1110)  # one more stale record: a hole, read again
+        await asyncio.sleep(0)
+        assert seeks == [(TP5, 688)]
+        assert consumer._new_offset(TP5) == 688
+
+    asyncio.run(run())

@@ -21,7 +21,10 @@ a hole in ``Consumer._new_offset``): a one-record hole is committed over, and th
 record is lost (holes of one to a few records follow most restarts under CPU load). Here
 the pipeline reports each record it has finished (:meth:`Consumer.processed`); the
 offset committed is the first record not finished, and a record finished past a hole
-has the partition read again from the hole (logged as a warning).
+has the partition read again from the hole (logged as a warning). Until the partition
+is sought to its committed offset, nothing is counted and nothing committed: records
+fetched before the seek get processed too, and counting them once let a commit
+(during the seek) skip the records before them.
 
 **A complete flush.**
 faust commits a consumer's offsets after ``producer.flush()`` (``Consumer._commit_offsets``),
@@ -83,6 +86,7 @@ class Consumer(driver.Consumer):
         return self.app.topics.acks_enabled_for(tp.topic) and not tp.topic.endswith("-changelog")
 
     async def perform_seek(self) -> None:
+        self._done.clear()  # nothing is committed while the seek is under way
         await super().perform_seek()
         self._next.clear()
         self._done.clear()
@@ -110,10 +114,14 @@ class Consumer(driver.Consumer):
         producer or in the outbox, both drained before a commit). Offsets are committed
         up to the first record not done, whatever faust's acknowledgements say; a record
         done past a hole has the partition read again from the hole."""
-        if not self._contiguous(tp):
-            return
         done = self._done.get(tp)
-        if done is None or offset == done:
+        if done is None or not self._contiguous(tp):
+            # Not yet sought to its committed offset (perform_seek): a record fetched
+            # before the seek says nothing of the records before it, and counting it
+            # would let a commit skip them (seen: a commit during the seek, of offsets
+            # past records the previous worker had not processed).
+            return
+        if offset == done:
             self._done[tp] = offset + 1
             self._rereads.pop(tp, None)
         elif offset > done:
