@@ -21,7 +21,7 @@ test: $(BIN)/vasscm
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/vasscm topics check
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15
 
 lint: $(BIN)/vasscm
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
@@ -29,6 +30,9 @@ from vasscm.replay import Replayer
 from vasscm.topics import ALERTS, CLEARANCES, CONTAINER_STATE, DEAD_LETTER
 
 READY = b"deadline index rebuilt"
+# The kill -9 tests load both cores for minutes: run with pytest-xdist, they take turns
+# on one worker while the other runs the rest of the suite.
+KILLS = pytest.mark.xdist_group("kill9")
 
 
 @dataclass

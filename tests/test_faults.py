@@ -18,6 +18,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from livekit import (
+    KILLS,
     OutputReader,
     Worker,
     dump_topics,
@@ -243,6 +244,7 @@ def test_hostile_records_reach_the_dead_letter_topic_and_memory_stays_bounded(
         worker.stop()
 
 
+@KILLS
 def test_five_kill9_during_a_50000_event_stream_lose_nothing(
     own_broker: EmbeddedBroker, tmp_path: Path
 ) -> None:

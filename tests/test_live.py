@@ -19,6 +19,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 from livekit import (
+    KILLS,
     OutputReader,
     Worker,
     firing_alerts,
@@ -105,6 +106,7 @@ def test_live_equals_replay(own_broker: EmbeddedBroker, tmp_path: Path) -> None:
         worker.stop()
 
 
+@KILLS
 def test_crash_safety_three_kill9(own_broker: EmbeddedBroker, tmp_path: Path) -> None:
     """kill -9 three times while 20,000 events stream in: no visit lost, none invented,
     none counted twice, and every visit's latest record equals the clean run's."""
