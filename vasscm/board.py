@@ -60,15 +60,18 @@ class StalledEntry(NamedTuple):
 class Board:
     """Open visits of some partitions: container -> (site, direction, stage, since)."""
 
-    __slots__ = ("_by_group", "_entries")
+    __slots__ = ("_by_group", "_groups", "_where")
 
     def __init__(self) -> None:
-        self._entries: dict[str, Entry] = {}
+        # A million open visits are held here: per container, one entry in each of
+        # two dicts and nothing else (a group is one object shared by its members).
+        self._where: dict[str, Group] = {}  # container -> its group
         # group -> container -> since; len() and min() over it answer a scrape.
         self._by_group: dict[Group, dict[str, int]] = {}
+        self._groups: dict[Group, Group] = {}  # one instance per group
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._where)
 
     def put(self, container_no: str, view: VisitState | None) -> None:
         """The container's current visit; ``None`` or an exited visit removes it."""
@@ -83,26 +86,29 @@ class Board:
         if stage == Stage.EXITED:
             self.remove(container_no)
             return
-        group = Group(site, direction, stage)
-        old = self._entries.get(container_no)
-        if old is not None and old.group != group:
-            self._drop(container_no, old.group)
-        self._entries[container_no] = Entry(group, since)
+        key = Group(site, direction, stage)
+        group = self._groups.setdefault(key, key)
+        old = self._where.get(container_no)
+        if old is not None and old != group:
+            self._drop(container_no, old)
+        self._where[container_no] = group
         self._by_group.setdefault(group, {})[container_no] = since
 
     def remove(self, container_no: str) -> None:
-        old = self._entries.pop(container_no, None)
+        old = self._where.pop(container_no, None)
         if old is not None:
-            self._drop(container_no, old.group)
+            self._drop(container_no, old)
 
     def get(self, container_no: str) -> Entry | None:
-        return self._entries.get(container_no)
+        group = self._where.get(container_no)
+        return None if group is None else Entry(group, self._by_group[group][container_no])
 
     def _drop(self, container_no: str, group: Group) -> None:
         members = self._by_group[group]
         del members[container_no]
         if not members:
             del self._by_group[group]
+            del self._groups[group]
 
     def stats(self, now_ms: int, policy: Policy) -> Iterator[GroupStats]:
         """Per group: how many, since when the oldest, how many past the stall threshold
