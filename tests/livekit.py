@@ -27,12 +27,23 @@ from prometheus_client.parser import text_string_to_metric_families
 from vasscm.live.broker import EmbeddedBroker, die_with_parent, free_port
 from vasscm.live.produce import route
 from vasscm.replay import Replayer
-from vasscm.topics import ALERTS, CLEARANCES, CONTAINER_STATE, DEAD_LETTER
+from vasscm.topics import (
+    ALERTS,
+    CLEARANCES,
+    CONTAINER_EVENTS,
+    CONTAINER_STATE,
+    CUSTOMS_EVENTS,
+    DEAD_LETTER,
+    PORT_EVENTS,
+    SCAN_EVENTS,
+)
 
 READY = b"deadline index rebuilt"
 # The kill -9 tests load both cores for minutes: run with pytest-xdist, they take turns
 # on one worker while the other runs the rest of the suite.
 KILLS = pytest.mark.xdist_group("kill9")
+# What the worker consumes: the inputs and its own repartition topic.
+CONSUMED = (CUSTOMS_EVENTS, PORT_EVENTS, SCAN_EVENTS, CONTAINER_EVENTS)
 
 
 @dataclass
@@ -279,15 +290,71 @@ async def dump_topics(bootstrap: str, dest: Path, group: str = "vasscm") -> None
             f.close()
     finally:
         await consumer.stop()
-    group_reader = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
-    )
-    await group_reader.start()
+    committed = await committed_offsets(bootstrap, tps, group)
+    text = {f"{tp.topic}/{tp.partition}": offset for tp, offset in committed.items()}
+    (dest / "committed.json").write_bytes(orjson.dumps(text))
+
+
+async def log_ends(
+    consumer: AIOKafkaConsumer, tps: list[TopicPartition]
+) -> dict[TopicPartition, int]:
+    """Each partition's end, one past its last record. Tansu 0.6 reports the last
+    batch's base offset + 1 as the end (README, "Known limits"): read that batch, whole
+    in one fetch, and take its last offset."""
+    consumer.assign(tps)
+    reported = await consumer.end_offsets(tps)
+    ends = dict.fromkeys(tps, 0)
+    pending = {tp for tp in tps if reported[tp] > 0}
+    for tp in pending:
+        consumer.seek(tp, reported[tp] - 1)
+    deadline = time.monotonic() + 30
+    while pending:
+        assert time.monotonic() < deadline, f"could not read the last batch of {pending}"
+        for tp, messages in (await consumer.getmany(*pending, timeout_ms=500)).items():
+            if tp in pending and messages:
+                ends[tp] = messages[-1].offset + 1
+                pending.discard(tp)
+    return ends
+
+
+async def committed_offsets(
+    bootstrap: str, tps: Iterable[TopicPartition], group: str = "vasscm"
+) -> dict[TopicPartition, int | None]:
+    """The group's committed offset of each partition (None: never committed)."""
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await reader.start()
     try:
-        committed = {f"{tp.topic}/{tp.partition}": await group_reader.committed(tp) for tp in tps}
+        return {tp: await reader.committed(tp) for tp in tps}
     finally:
-        await group_reader.stop()
-    (dest / "committed.json").write_bytes(orjson.dumps(committed))
+        await reader.stop()
+
+
+async def wait_committed_to_the_end(
+    bootstrap: str, timeout: float, topics: Iterable[str] = CONSUMED
+) -> None:
+    """Poll until the worker's group has committed every partition of ``topics`` up to
+    its end: what was processed is committed, so a restart does not do it again."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await consumer.start()
+    try:
+        await consumer.topics()
+        tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        ends = await log_ends(consumer, tps)
+    finally:
+        await consumer.stop()
+    assert tps
+    deadline = time.monotonic() + timeout
+    while True:
+        committed = await committed_offsets(bootstrap, tps)
+        behind = {
+            f"{tp.topic}/{tp.partition}": (committed[tp], ends[tp])
+            for tp in tps
+            if ends[tp] and committed[tp] != ends[tp]
+        }
+        if not behind:
+            return
+        assert time.monotonic() < deadline, f"not committed to the end: {behind}"
+        await asyncio.sleep(0.5)
 
 
 # --- what a comparison compares -----------------------------------------------------

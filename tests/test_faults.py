@@ -30,6 +30,7 @@ from livekit import (
     replay_expectation,
     stage_gauges,
     stream_with_kills,
+    wait_committed_to_the_end,
 )
 from test_live import faulty_log
 
@@ -277,6 +278,8 @@ def test_five_kill9_during_a_50000_event_stream_lose_nothing(
                 for r in out.records:  # a re-sent record repeats its revision exactly
                     body = orjson.dumps(r, option=orjson.OPT_SORT_KEYS)
                     assert seen.setdefault((r["visit_id"], r["revision"]), body) == body
+                # No hole left behind: everything read is committed, to the end.
+                await wait_committed_to_the_end(own_broker.bootstrap, timeout=60)
 
         asyncio.run(run())
         assert 6 == len(worker.rebuilds())

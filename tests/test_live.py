@@ -31,6 +31,7 @@ from livekit import (
     replay_expectation,
     stage_gauges,
     stream_with_kills,
+    wait_committed_to_the_end,
 )
 from test_events import BAD
 
@@ -95,6 +96,8 @@ def test_live_equals_replay(own_broker: EmbeddedBroker, tmp_path: Path) -> None:
                 assert latest_records(out.records) == expected.records
                 assert firing_alerts(out.alerts) == expected.firing
                 assert rejections(out.dead) == expected.rejected
+                # and committed, to the end of every topic the worker consumes
+                await wait_committed_to_the_end(own_broker.bootstrap, timeout=30)
                 return ok
 
         assert asyncio.run(run())
