@@ -264,8 +264,9 @@ async def dump_topics(bootstrap: str, dest: Path, group: str = "vasscm") -> None
             for t in topics
             for p in sorted(consumer.partitions_for_topic(t) or ())
         ]
-        consumer.assign(tps)
-        ends = await consumer.end_offsets(tps)
+        ends = await log_ends(consumer, tps)
+        consumer.assign(tps)  # log_ends moved the positions: back to the start
+        await consumer.seek_to_beginning(*tps)
         out = {t: (dest / f"{t}.jsonl").open("wb") for t in topics}
         remaining = {tp for tp in tps if ends[tp] > 0}
         deadline = time.monotonic() + 60
