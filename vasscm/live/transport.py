@@ -90,6 +90,7 @@ class Consumer(driver.Consumer):
         await super().perform_seek()
         self._next.clear()
         self._done.clear()
+        self._rereads.clear()  # a hole's re-reading starts again from the new position
         for tp in self.assignment():
             if self._contiguous(tp):
                 committed = self._committed_offset[tp]
