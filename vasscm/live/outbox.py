@@ -75,9 +75,7 @@ class Outbox:
         """Wait while more than ``limit`` events' outputs wait: the agent that puts
         them slows to the sender's pace instead of the outbox growing."""
         while self.pending > limit and self._running:
-            self._moved.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._moved.wait(), timeout=_POLL)
+            await self._a_move()
 
     async def run(self) -> None:
         """The sender (an app task): forever, in order."""
@@ -107,6 +105,13 @@ class Outbox:
         self._sent += 1
         self._moved.set()
 
+    async def _a_move(self) -> None:
+        """Wait until the sender moves (an item sent), or a poll interval passes (it
+        may have stopped meanwhile)."""
+        self._moved.clear()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._moved.wait(), timeout=_POLL)
+
     async def drain(self) -> None:
         """Return when everything put before the call is handed to the producer."""
         target = self._put
@@ -114,9 +119,7 @@ class Outbox:
             if not self._running:  # no sender (shutting down): send them here
                 await self._send_first()
                 continue
-            self._moved.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._moved.wait(), timeout=_POLL)
+            await self._a_move()
         if self.error is not None:
             # Never a commit again in this process (the error stays): after a restart
             # the records are read again and what their state says went out is re-sent.

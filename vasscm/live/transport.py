@@ -86,11 +86,12 @@ class Consumer(driver.Consumer):
         return self.app.topics.acks_enabled_for(tp.topic) and not tp.topic.endswith("-changelog")
 
     async def perform_seek(self) -> None:
-        self._done.clear()  # nothing is committed while the seek is under way
+        # Nothing is counted or committed, and no hole read again, while the seek is
+        # under way (processed() ignores a partition with no entry in _done).
+        self._done.clear()
+        self._rereads.clear()
         await super().perform_seek()
         self._next.clear()
-        self._done.clear()
-        self._rereads.clear()  # a hole's re-reading starts again from the new position
         for tp in self.assignment():
             if self._contiguous(tp):
                 committed = self._committed_offset[tp]
@@ -115,8 +116,8 @@ class Consumer(driver.Consumer):
         producer or in the outbox, both drained before a commit). Offsets are committed
         up to the first record not done, whatever faust's acknowledgements say; a record
         done past a hole has the partition read again from the hole."""
-        done = self._done.get(tp)
-        if done is None or not self._contiguous(tp):
+        done = self._done.get(tp)  # set by perform_seek, for stream partitions only
+        if done is None:
             # Not yet sought to its committed offset (perform_seek): a record fetched
             # before the seek says nothing of the records before it, and counting it
             # would let a commit skip them (seen: a commit during the seek, of offsets
