@@ -253,9 +253,7 @@ async def dump_topics(bootstrap: str, dest: Path, group: str = "vasscm") -> None
     """Every record of every vasscm topic, and the group's committed offsets, as JSONL
     under ``dest``: the evidence a failed crash test leaves behind."""
     dest.mkdir(parents=True, exist_ok=True)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
-    )
+    consumer = _group_reader(bootstrap, group)
     await consumer.start()
     try:
         topics = sorted(t for t in await consumer.topics() if "vasscm" in t)
@@ -265,8 +263,7 @@ async def dump_topics(bootstrap: str, dest: Path, group: str = "vasscm") -> None
             for p in sorted(consumer.partitions_for_topic(t) or ())
         ]
         ends = await log_ends(consumer, tps)
-        consumer.assign(tps)  # log_ends moved the positions: back to the start
-        await consumer.seek_to_beginning(*tps)
+        await consumer.seek_to_beginning(*tps)  # log_ends moved the positions
         out = {t: (dest / f"{t}.jsonl").open("wb") for t in topics}
         remaining = {tp for tp in tps if ends[tp] > 0}
         deadline = time.monotonic() + 60
@@ -289,11 +286,22 @@ async def dump_topics(bootstrap: str, dest: Path, group: str = "vasscm") -> None
                         remaining.discard(tp)
         for f in out.values():
             f.close()
+        committed = await committed_offsets(consumer, tps)
     finally:
         await consumer.stop()
-    committed = await committed_offsets(bootstrap, tps, group)
     text = {f"{tp.topic}/{tp.partition}": offset for tp, offset in committed.items()}
     (dest / "committed.json").write_bytes(orjson.dumps(text))
+
+
+def _group_reader(bootstrap: str, group: str) -> AIOKafkaConsumer:
+    """A consumer that reads partitions it is assigned by hand and the group's
+    committed offsets, without joining the group or committing."""
+    return AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
 
 
 async def log_ends(
@@ -319,43 +327,38 @@ async def log_ends(
 
 
 async def committed_offsets(
-    bootstrap: str, tps: Iterable[TopicPartition], group: str = "vasscm"
+    consumer: AIOKafkaConsumer, tps: Iterable[TopicPartition]
 ) -> dict[TopicPartition, int | None]:
     """The group's committed offset of each partition (None: never committed)."""
-    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await reader.start()
-    try:
-        return {tp: await reader.committed(tp) for tp in tps}
-    finally:
-        await reader.stop()
+    return {tp: await consumer.committed(tp) for tp in tps}
 
 
 async def wait_committed_to_the_end(
-    bootstrap: str, timeout: float, topics: Iterable[str] = CONSUMED
+    bootstrap: str, timeout: float, topics: Iterable[str] = CONSUMED, group: str = "vasscm"
 ) -> None:
     """Poll until the worker's group has committed every partition of ``topics`` up to
     its end: what was processed is committed, so a restart does not do it again."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    consumer = _group_reader(bootstrap, group)
     await consumer.start()
     try:
         await consumer.topics()
         tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        assert tps
         ends = await log_ends(consumer, tps)
+        deadline = time.monotonic() + timeout
+        while True:
+            committed = await committed_offsets(consumer, tps)
+            behind = {
+                f"{tp.topic}/{tp.partition}": (committed[tp], ends[tp])
+                for tp in tps
+                if ends[tp] and committed[tp] != ends[tp]
+            }
+            if not behind:
+                return
+            assert time.monotonic() < deadline, f"not committed to the end: {behind}"
+            await asyncio.sleep(0.5)
     finally:
         await consumer.stop()
-    assert tps
-    deadline = time.monotonic() + timeout
-    while True:
-        committed = await committed_offsets(bootstrap, tps)
-        behind = {
-            f"{tp.topic}/{tp.partition}": (committed[tp], ends[tp])
-            for tp in tps
-            if ends[tp] and committed[tp] != ends[tp]
-        }
-        if not behind:
-            return
-        assert time.monotonic() < deadline, f"not committed to the end: {behind}"
-        await asyncio.sleep(0.5)
 
 
 # --- what a comparison compares -----------------------------------------------------
