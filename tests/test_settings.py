@@ -112,7 +112,8 @@ def test_web_host_defaults_to_loopback() -> None:
         pytest.param("stall_expected", "P3D", timedelta(days=3), id="iso-days"),
         pytest.param("stall_held", "PT1H30M", timedelta(minutes=90), id="iso-hours-minutes"),
         pytest.param("late_gate_out", "PT20M", timedelta(minutes=20), id="late-gate-out"),
-        pytest.param("watermark_idle", "0.25", timedelta(milliseconds=250), id="watermark-idle"),
+        pytest.param("arrival_grace", "0.25", timedelta(milliseconds=250), id="arrival-grace"),
+        pytest.param("mark_interval", "PT1S", timedelta(seconds=1), id="mark-interval"),
     ],
 )
 def test_duration_env_vars_accept_seconds_or_iso8601(

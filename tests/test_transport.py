@@ -13,7 +13,7 @@ from faust.transport.producer import ProducerBuffer
 from faust.types import TP
 
 from vasscm.live.broker import EmbeddedBroker
-from vasscm.live.transport import SCHEME, _Buffer
+from vasscm.live.transport import SCHEME, Buffer
 
 
 class _SlowChannel:
@@ -44,7 +44,7 @@ async def _flushed(buffer: ProducerBuffer, channel: _SlowChannel, n: int) -> lis
 
 def test_flush_waits_for_every_message_put_before_it() -> None:
     channel = _SlowChannel(0.15)
-    assert list(range(3)) == asyncio.run(_flushed(_Buffer(), channel, 3))
+    assert list(range(3)) == asyncio.run(_flushed(Buffer(), channel, 3))
 
 
 def test_faust_flush_returns_early() -> None:
@@ -158,5 +158,26 @@ def test_nothing_is_committed_before_the_seek_to_the_committed_offset() -> None:
         await asyncio.sleep(0)
         assert seeks == [(TP5, 688)]
         assert consumer._new_offset(TP5) == 688
+
+    asyncio.run(run())
+
+
+def test_only_the_next_record_is_taken_and_commits_stop_at_what_is_owed() -> None:
+    """processed() tells the agent whether to act on a record (the next one in order
+    only: any other comes again); a record the tracker still owes (held for its turn
+    in arrival order, or being handled) keeps the commit before it."""
+
+    async def run() -> None:
+        consumer, _ = await _consumer()
+        consumer._done[TP5] = 3
+        assert consumer.processed(TP5, 3) is True
+        assert consumer.processed(TP5, 3) is False  # delivered again by a re-read
+        assert consumer.processed(TP5, 5) is False  # past a hole: read again from 4
+        assert consumer.processed(TP5, 4) is True
+        assert consumer._new_offset(TP5) == 5
+        consumer.owed = lambda tp: 4 if tp == TP5 else None
+        assert consumer._new_offset(TP5) == 4
+        consumer.owed = lambda tp: None
+        assert consumer._new_offset(TP5) == 5
 
     asyncio.run(run())

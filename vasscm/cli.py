@@ -472,10 +472,55 @@ class demo(_SyncCommand):
         return run_demo(options, echo=lambda line: click.echo(line))
 
 
+def _worker_layout(settings: Any) -> Any:
+    """The topic layout a worker takes from the topics that exist, or exit 1 with the
+    reason on one line (vasscm.live.layout). The broker may still be starting: the
+    metadata is asked for again for up to a minute."""
+    import asyncio
+    import time
+
+    from vasscm.live.kafka_auth import aiokafka_options
+    from vasscm.live.layout import LayoutError, plan, read_partitions
+    from vasscm.settings import bootstrap_servers
+
+    bootstrap = bootstrap_servers(settings.broker)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            existing = asyncio.run(read_partitions(bootstrap, aiokafka_options(settings), 5.0))
+            layout = plan(existing, settings.partitions)
+        except LayoutError as exc:
+            unreachable = str(exc).startswith("cannot read")
+            if unreachable and time.monotonic() < deadline:
+                time.sleep(1.0)
+                continue
+            click.echo(f"vasscm worker: {exc}", err=True)
+            raise SystemExit(1) from None
+        click.echo(
+            f"vasscm worker: {layout.partitions} partitions for the tracker's topics, "
+            f"{layout.customs_partitions} for {'existing' if existing else 'new'} customs events"
+            + (
+                f" (existing: {', '.join(f'{k} {v}' for k, v in sorted(existing.items()))})"
+                if existing
+                else ""
+            ),
+            err=True,
+        )
+        return layout
+
+
 def main() -> NoReturn:
     """Entry point of the ``vasscm`` command."""
     from vasscm.live.app import create_app
+    from vasscm.live.hooks import HookMissing
     from vasscm.settings import get_settings
 
-    app, _ = create_app(get_settings())
+    settings = get_settings()
+    runs_a_worker = sys.argv[1:2] == ["worker"] and not {"-h", "--help"} & set(sys.argv)
+    layout = _worker_layout(settings) if runs_a_worker else None
+    try:
+        app, _ = create_app(settings, layout)
+    except HookMissing as exc:
+        click.echo(f"vasscm: {exc}", err=True)
+        raise SystemExit(1) from None
     app.main()

@@ -18,7 +18,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Final
 
-from vasscm.deadlines import DeadlineIndex
 from vasscm.durations import from_ms, to_ms
 from vasscm.events import (
     MAX_EVENT_BYTES,
@@ -29,16 +28,8 @@ from vasscm.events import (
     fan_out,
     parse_event,
 )
-from vasscm.tracking import (
-    DEFAULT_POLICY,
-    ContainerState,
-    Effects,
-    Policy,
-    apply,
-    check,
-    next_deadline,
-    open_view,
-)
+from vasscm.tracking import DEFAULT_POLICY, ContainerState, Effects, Policy, open_view
+from vasscm.yard import Yard
 
 __all__ = ["Replayer", "Summary", "replay_file"]
 
@@ -107,7 +98,7 @@ class Replayer:
         max_event_bytes: int = MAX_EVENT_BYTES,
     ) -> None:
         self.states: dict[str, ContainerState] = {}
-        self.deadlines = DeadlineIndex()
+        self.yard = Yard(self.states.get, policy)  # the live tracker's step, offline
         self.summary = Summary()
         self.policy = policy
         self.max_event_bytes = max_event_bytes
@@ -138,22 +129,16 @@ class Replayer:
         now = from_ms(clock)
         outcome = "duplicate"
         for container_no, event in fan_out(parsed):
-            state, effects = apply(
-                self.states.get(container_no),
-                event,
-                container_no=container_no,
-                now=now,
-                received_at=received,
-                policy=self.policy,
-            )
+            step = self.yard.event(container_no, event, now=now, received_at=received)
+            effects = step.effects
             if effects.rejection is not None:  # stale, or dated in the future
                 self._reject(raw, effects.rejection, line)
                 continue
-            if effects.outcome == "accepted":
+            if step.save:
                 outcome = "accepted"
-            self.states[container_no] = state
+                assert step.state is not None
+                self.states[container_no] = step.state
             self._publish(effects)
-            self._reschedule(container_no, state)
         if outcome == "accepted":
             self.summary.accepted += 1
         else:
@@ -169,16 +154,13 @@ class Replayer:
     def tick(self, clock: int) -> None:
         """Run :func:`check` for every container whose deadline is at or before ``clock``."""
         now = from_ms(clock)
-        for container_no in self.deadlines.pop_due(clock):
-            state = self.states.get(container_no)
-            if state is None:
+        for container_no in self.yard.due(clock):
+            step = self.yard.check(container_no, now=now)
+            if step is None:
                 continue
-            kept, effects = check(state, now=now, policy=self.policy)
-            self._publish(effects)
-            if kept is None:
+            self._publish(step.effects)
+            if step.state is None:
                 del self.states[container_no]
-            else:
-                self._reschedule(container_no, kept)
 
     def finish(self) -> datetime | None:
         """Judge everything at ``--as-of`` (default: the watermark); return that instant."""
@@ -198,10 +180,6 @@ class Replayer:
                 out.append(dump_json(view))
         self.summary.visits_open = len(out)
         return out
-
-    def _reschedule(self, container_no: str, state: ContainerState) -> None:
-        due = next_deadline(state, self.policy)
-        self.deadlines.schedule(container_no, None if due is None else to_ms(due))
 
     def _publish(self, effects: Effects) -> None:
         for record in effects.records:

@@ -83,10 +83,16 @@ class Settings(BaseSettings):
         "seen (for replays of recorded logs and simulated ports)",
     )
 
-    watermark_idle: Duration = Field(
-        default=timedelta(seconds=5),
-        description="with stall_clock=event: an input partition silent this long no longer "
-        "holds the event-time clock back",
+    arrival_grace: Duration = Field(
+        default=timedelta(milliseconds=500),
+        description="an input with nothing left to read holds back no record read this long "
+        "before (time for a record produced earlier elsewhere to be read): the longest a "
+        "record waits on an idle partition, besides a mark's trip (contract 7.3)",
+    )
+    mark_interval: Duration = Field(
+        default=timedelta(milliseconds=200),
+        description="how often the fan-out tells every tracker partition how far each "
+        "customs partition is fanned out (vasscm.live.marks)",
     )
     stall_check_interval: Duration = Field(
         default=timedelta(seconds=1), description="how often the deadline index is checked"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import faust
 
-from vasscm.live import tansu, transport
+from vasscm.live import hooks, tansu, transport
 from vasscm.live.kafka_auth import faust_credentials
+from vasscm.live.layout import Layout, plan
 from vasscm.live.pipeline import Pipeline
 from vasscm.live.web import WebServer
 from vasscm.settings import Settings
@@ -13,7 +14,11 @@ from vasscm.settings import Settings
 __all__ = ["create_app"]
 
 
-def create_app(settings: Settings) -> tuple[faust.App, Pipeline]:
+def create_app(settings: Settings, layout: Layout | None = None) -> tuple[faust.App, Pipeline]:
+    """The app; ``layout`` from the topics that exist (vasscm.live.layout), else the
+    settings' partition count for every topic."""
+    hooks.check_classes()  # fail loudly, before anything starts, if faust changed
+    layout = layout if layout is not None else plan({}, settings.partitions)
     on_tansu = settings.broker_flavour == "tansu"
     # The transport makes the producer too: faust's with a complete flush before each
     # commit, and a consumer that reads every record of its stream partitions in order
@@ -35,7 +40,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Pipeline]:
         web_enabled=False,
         web_bind=settings.web_host,
         autodiscover=False,
-        topic_partitions=settings.partitions,
+        topic_partitions=layout.partitions,
         topic_allow_declare=True,
         # Measured on Tansu: faust's default group timeouts took 32 s to the first
         # event; 6 s brings it to 4 s and still tolerates a busy worker.
@@ -51,7 +56,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Pipeline]:
     # faust's worker command turns its web stack back on (--with-web is its default):
     # the boot strategy's own switch wins over the setting.
     app.boot_strategy.enable_web = False
-    pipeline = Pipeline(app, settings)
+    pipeline = Pipeline(app, settings, layout)
     token = settings.web_token.get_secret_value() if settings.web_token else None
-    app.add_dependency(WebServer(pipeline, app.conf, token=token))
+    app.add_dependency(WebServer(pipeline.lookups, app.conf, token=token))
     return app, pipeline

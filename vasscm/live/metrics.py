@@ -69,6 +69,11 @@ REPORT_DELAY_BUCKETS: Final = (
 PROCESSING_DELAY_BUCKETS: Final = (
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
 )  # fmt: skip
+# The wait for arrival order: a mark's trip and the grace of an idle input are
+# sub-second; seconds mean the customs hop lags (a backlog being caught up).
+ARRIVAL_WAIT_BUCKETS: Final = (
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0,
+)  # fmt: skip
 
 OTHER: Final = "other"
 UNKNOWN: Final = "unknown"
@@ -102,6 +107,8 @@ class Snapshot:
     lag: dict[str, int] = field(default_factory=dict)  # topic -> records behind
     partitions: int = 0
     ready: bool = False
+    held: int = 0  # records waiting for their turn in arrival order (vasscm.arrival)
+    oldest_wait_s: float = 0.0
 
 
 @dataclass
@@ -120,6 +127,7 @@ class Metrics:
     rejected: Counter
     report_delay: Histogram
     processing_delay: Histogram
+    arrival_wait: Histogram
 
     def event(self, topic: str, type_: str | None, outcome: str) -> None:
         """One input record: ``accepted``, ``duplicate`` or ``rejected``."""
@@ -229,6 +237,13 @@ def build_metrics(registry: CollectorRegistry, *, max_sites: int = 64) -> Metric
             buckets=PROCESSING_DELAY_BUCKETS,
             registry=r,
         ),
+        arrival_wait=Histogram(
+            "vasscm_arrival_wait_seconds",
+            "Wall time a record waited before it was judged, for the records received "
+            "before it on other inputs (the customs hop, an idle partition) to be read",
+            buckets=ARRIVAL_WAIT_BUCKETS,
+            registry=r,
+        ),
     )
     # Counters that alert rules watch start at 0: a series born at its first
     # increment shows no increase() over it, and the first EXIT_WITHOUT_RELEASE
@@ -268,6 +283,16 @@ class StateCollector(Collector):
         )
         yield GaugeMetricFamily(
             "vasscm_ready", "1 when partitions are assigned and tables recovered", value=snap.ready
+        )
+        yield GaugeMetricFamily(
+            "vasscm_arrival_held_records",
+            "Records read and waiting for everything received before them to be read",
+            value=snap.held,
+        )
+        yield GaugeMetricFamily(
+            "vasscm_arrival_oldest_wait_seconds",
+            "How long the longest-waiting of those records has waited",
+            value=snap.oldest_wait_s,
         )
 
     def _families(self, groups: list[GroupStats], now_ms: int) -> Iterator[Metric]:

@@ -80,6 +80,10 @@ class Consumer(driver.Consumer):
         self._done: dict[TP, int] = {}  # every record before this offset is processed
         self._rereads: dict[TP, tuple[int, float, float]] = {}  # hole -> first, last re-read
         self._rereading: set[asyncio.Future[None]] = set()
+        self._fetched: dict[TP, int] = {}  # one past the last offset fetched, per partition
+        # The lowest offset of a partition the shell still owes work for (a record held
+        # for its turn, or being handled): commits stop before it. Set by the shell.
+        self.owed: Callable[[TP], int | None] | None = None
 
     def _contiguous(self, tp: TP) -> bool:
         # Table changelogs may be compacted; stream topics here are not.
@@ -109,27 +113,45 @@ class Consumer(driver.Consumer):
         for tp in revoked:
             self._done.pop(tp, None)
             self._rereads.pop(tp, None)
+            self._fetched.pop(tp, None)
         await super().on_partitions_revoked(revoked)
 
-    def processed(self, tp: TP, offset: int) -> None:
-        """The agents are done with the record at ``offset`` (its outputs with the
-        producer or in the outbox, both drained before a commit). Offsets are committed
-        up to the first record not done, whatever faust's acknowledgements say; a record
-        done past a hole has the partition read again from the hole."""
+    def processed(self, tp: TP, offset: int) -> bool:
+        """The agent takes the record at ``offset``: True when it is the next one in
+        order (only then may the agent act on it; any other is read again in its turn).
+        Offsets are committed up to the first record not taken, whatever faust's
+        acknowledgements say, and not past what the shell still owes (:attr:`owed`);
+        a record past a hole has the partition read again from the hole."""
         done = self._done.get(tp)  # set by perform_seek, for stream partitions only
         if done is None:
             # Not yet sought to its committed offset (perform_seek): a record fetched
             # before the seek says nothing of the records before it, and counting it
             # would let a commit skip them (seen: a commit during the seek, of offsets
-            # past records the previous worker had not processed).
-            return
+            # past records the previous worker had not processed). It comes again.
+            return False
         if offset == done:
             self._done[tp] = offset + 1
             self._rereads.pop(tp, None)
-        elif offset > done:
-            self._read_again(tp, done, offset)
+            return True
+        if offset > done:
+            return self._read_again(tp, done, offset)
+        return False  # taken before: delivered again by a re-read
 
-    def _read_again(self, tp: TP, hole: int, seen: int) -> None:
+    def caught_up(self, tp: TP) -> bool:
+        """The agent has taken every record of ``tp`` there is, as far as the last fetch
+        response tells (records fetched and not yet taken count as left)."""
+        next_offset = self._done.get(tp)
+        if next_offset is None or tp in self._paused_partitions:
+            return False
+        try:
+            highwater = self.highwater(tp)
+        except Exception:  # not assigned (any more), or the client not started
+            return False
+        if highwater is None or highwater < 0:
+            return False
+        return next_offset >= max(highwater, self._fetched.get(tp, 0))
+
+    def _read_again(self, tp: TP, hole: int, seen: int) -> bool:
         now = time.monotonic()
         at, first, last = self._rereads.get(tp, (hole, now, 0.0))
         if at != hole:
@@ -139,10 +161,10 @@ class Consumer(driver.Consumer):
             self.log.warning("%s: records %d..%d are gone", tp, hole, seen - 1)
             self._done[tp] = seen + 1
             self._rereads.pop(tp, None)
-            return
+            return True
         if now - last < _REREAD_EVERY:  # a re-read is on its way; later records go by
             self._rereads[tp] = (hole, first, last)
-            return
+            return False
         self._rereads[tp] = (hole, first, now)
         self.log.warning(
             "%s: records from %d on were not processed (%d was): reading them again",
@@ -153,6 +175,7 @@ class Consumer(driver.Consumer):
         task = asyncio.ensure_future(self.seek(tp, hole))
         self._rereading.add(task)
         task.add_done_callback(self._rereading.discard)
+        return False
 
     def _new_offset(self, tp: TP) -> int | None:
         """The offset to commit: the first record of ``tp`` the agents have not done
@@ -163,7 +186,11 @@ class Consumer(driver.Consumer):
         if acked:  # faust's own bookkeeping, unused here: keep it from growing
             acked.clear()
             self._acked_index[tp].clear()
-        return self._done.get(tp)
+        done = self._done.get(tp)
+        owed = self.owed(tp) if self.owed is not None else None
+        if done is None or owed is None:
+            return done
+        return min(done, owed)
 
     async def getmany(self, timeout: float) -> Any:
         expected = self._next
@@ -183,13 +210,15 @@ class Consumer(driver.Consumer):
                 self.log.warning("%s: records %d..%d are gone", tp, want, message.offset - 1)
             if want is None or message.offset >= want:
                 expected[tp] = message.offset + 1
+            if message.offset >= self._fetched.get(tp, 0):
+                self._fetched[tp] = message.offset + 1
             yield tp, message
         for tp, offset in again.items():
             self.log.info("%s: records from %d on were skipped: reading them again", tp, offset)
             await self.seek(tp, offset)
 
 
-class _Buffer(ProducerBuffer):
+class Buffer(ProducerBuffer):
     """A buffer that counts what was put and what was handed to the client."""
 
     def __post_init__(self) -> None:
@@ -226,17 +255,22 @@ class _Buffer(ProducerBuffer):
                 await asyncio.wait_for(self.message_sent.wait(), timeout=_POLL)
 
 
-class _Producer(driver.Producer):
+class Producer(driver.Producer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Replaced before start: the base class only creates the buffer here.
-        self.buffer = _Buffer(loop=self.loop, beacon=self.beacon)
+        self.buffer = Buffer(loop=self.loop, beacon=self.beacon)
         if self.threaded_producer is not None:
             self.buffer.threaded_producer = self.threaded_producer
         self.buffer.app = self.app
         # Awaited before each flush: outputs held back until their state is written
         # (vasscm.live.outbox) are handed over before the offsets behind them commit.
         self.before_flush: list[Callable[[], Awaitable[None]]] = []
+
+    def kafka_client(self) -> Any:
+        """The aiokafka client under the producer (None before it starts)."""
+        inner = self._producer
+        return None if inner is None else inner.client
 
     async def flush(self) -> None:
         # The buffer first: the outbox waits for table writes that may still be in it
@@ -249,7 +283,7 @@ class _Producer(driver.Producer):
 
 class Transport(driver.Transport):
     Consumer = Consumer
-    Producer = _Producer
+    Producer = Producer
 
 
 TRANSPORTS.aliases[SCHEME] = f"{__name__}:Transport"

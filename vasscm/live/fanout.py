@@ -1,0 +1,86 @@
+"""The fan-out agent: a customs declaration -> one event per container, keyed by
+``container_no`` on the repartition topic, with the received time of the original
+record; and the marks that tell each tracker partition how far the customs
+partitions have been fanned out (vasscm.live.marks, vasscm.arrival)."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import faust
+
+from vasscm.arrival import NEVER, Mark
+from vasscm.durations import to_ms
+from vasscm.events import dump_json, fan_out
+from vasscm.live import marks
+from vasscm.live.intake import Intake, received, wall_ms
+from vasscm.topics import CUSTOMS_EVENTS
+
+__all__ = ["FanOut"]
+
+_IDLE_REFRESH_MS: Final = 1000
+
+
+class FanOut:
+    def __init__(self, app: faust.App, intake: Intake, container_events: Any, partitions: int):
+        self.app = app
+        self.intake = intake
+        self.container_events = container_events
+        self.partitions = partitions  # of the repartition topic: a mark goes to each
+        self.progress: dict[Any, int] = {}  # customs TP -> received ms fanned out up to
+        self._last_shape: dict[int, tuple[int, bool]] = {}
+        self._last_sent = 0
+
+    async def agent(self, stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            message = event.message
+            if not self.intake.take(message):
+                continue
+            with self.intake.busy(message):
+                async with self.intake.poison_guard(event):
+                    await self._one(event)
+            stamp = to_ms(received(message))
+            if stamp > self.progress.get(message.tp, NEVER):
+                self.progress[message.tp] = stamp  # after its copies are handed over
+
+    async def _one(self, event: faust.EventT[bytes]) -> None:
+        message = event.message
+        self.intake.took(message)
+        parsed = await self.intake.parse(event.value, message)
+        if parsed is None:
+            return
+        self.intake.metrics.event(message.topic, parsed.type, "accepted")
+        stamp = received(message)
+        for container_no, one in fan_out(parsed):
+            copy = one.model_copy(update={"received_at": stamp})
+            await self.container_events.send(
+                key=container_no.encode(), value=dump_json(copy, exclude_none=True)
+            )
+
+    async def send_marks(self) -> None:
+        """Every partition of the repartition topic hears how far each customs
+        partition of this worker is fanned out, and which of them are idle."""
+        consumer = self.app.consumer
+        wall = wall_ms()
+        ours = [tp for tp in consumer.assignment() if tp.topic == CUSTOMS_EVENTS]
+        if not ours:
+            return
+        state = {
+            tp.partition: Mark(
+                self.progress.get(tp, NEVER), wall if consumer.caught_up(tp) else None
+            )
+            for tp in ours
+        }
+        # Sent when a position moved or an input went idle or busy; an idle input's
+        # mark is renewed every _IDLE_REFRESH only (what waits on it waits that long).
+        shape = {c: (m.upto, m.idle_at is None) for c, m in state.items()}
+        if shape == self._last_shape and wall - self._last_sent < _IDLE_REFRESH_MS:
+            return
+        self._last_shape, self._last_sent = shape, wall
+        value = marks.encode(state, wall)
+        for partition in range(self.partitions):
+            await self.container_events.send(key=marks.MARK_KEY, value=value, partition=partition)
+
+    def revoked(self, tps: Any) -> None:
+        for tp in tps:
+            self.progress.pop(tp, None)

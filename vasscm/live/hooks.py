@@ -1,0 +1,105 @@
+"""The faust and aiokafka internals the live shell relies on, checked at start-up.
+
+Crash safety and arrival order rest on a few private parts of faust-streaming
+0.15.3 (the version pinned in pyproject.toml, on which each was read): the
+consumer's commit bookkeeping and seek, the producer buffer's sender, the
+producer's aiokafka client, the RocksDB store's per-partition databases, the
+consumer thread that makes the aiokafka consumer. A faust release that renames one
+of them would not fail: the shell would quietly lose its guarantees. So each is
+checked when the worker is created (:func:`check_classes`) and, once the app has
+made its consumer and producer, that vasscm's own transport is the one wired in
+(:func:`check_wiring`); either raises :class:`HookMissing`, naming what is missing.
+"""
+
+from __future__ import annotations
+
+import inspect
+from importlib.metadata import version
+from typing import Any, Final
+
+from vasscm.errors import VasscmError
+
+__all__ = ["FAUST_VERSION", "HookMissing", "check_classes", "check_wiring"]
+
+FAUST_VERSION: Final = "0.15.3"
+
+
+class HookMissing(VasscmError):
+    """A faust or aiokafka internal the shell relies on is not there."""
+
+
+def _required() -> list[tuple[str, Any, str]]:
+    """(where, object, attribute) for every internal the shell uses or overrides."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+    from faust.tables.base import Collection
+    from faust.transport.consumer import Consumer
+    from faust.transport.drivers import aiokafka as driver
+    from faust.transport.producer import ProducerBuffer
+
+    need: list[tuple[str, Any, str]] = [
+        # transport.Consumer: commits up to the first record not processed
+        ("faust Consumer", Consumer, "_new_offset"),
+        ("faust Consumer", Consumer, "perform_seek"),
+        ("faust Consumer", Consumer, "seek"),
+        ("faust Consumer", Consumer, "pause_partitions"),
+        ("faust Consumer", Consumer, "resume_partitions"),
+        ("faust aiokafka Consumer", driver.Consumer, "getmany"),
+        ("faust aiokafka Consumer", driver.Consumer, "highwater"),
+        ("faust aiokafka Consumer", driver.Consumer, "on_partitions_revoked"),
+        # transport._Buffer: a flush that waits for every table write
+        ("faust ProducerBuffer", ProducerBuffer, "_send_pending"),
+        ("faust ProducerBuffer", ProducerBuffer, "flush"),
+        ("faust ProducerBuffer", ProducerBuffer, "put"),
+        # transport._Producer: the aiokafka client (broker probe), its flush
+        ("faust aiokafka Producer", driver.Producer, "_producer"),
+        ("faust aiokafka Producer", driver.Producer, "flush"),
+        ("aiokafka AIOKafkaProducer", AIOKafkaProducer, "self.client"),
+        # tansu: the worker consumer's fetch wait
+        ("faust AIOKafkaConsumerThread", driver.AIOKafkaConsumerThread, "_create_worker_consumer"),
+        ("aiokafka AIOKafkaConsumer", AIOKafkaConsumer, "self._fetch_max_wait_ms"),
+        # outbox.VisitsTable: each partition's latest changelog write
+        ("faust Collection", Collection, "send_changelog"),
+    ]
+    return need
+
+
+def check_classes() -> None:
+    """Every internal exists on the classes, and faust is the version they were read on."""
+    found = version("faust-streaming")
+    missing = [f"{where}.{name}" for where, owner, name in _required() if not _has(owner, name)]
+    if missing or found != FAUST_VERSION:
+        raise HookMissing(
+            f"faust-streaming {found} (vasscm's live shell was checked on {FAUST_VERSION}): "
+            + (f"missing {', '.join(missing)}" if missing else "install the pinned version")
+        )
+
+
+def _has(owner: Any, name: str) -> bool:
+    if name.startswith("self."):  # an instance attribute: set in __init__
+        return f"{name} =" in inspect.getsource(owner.__init__)
+    return hasattr(owner, name) or name in inspect.get_annotations(owner)
+
+
+def check_wiring(app: Any, visits: Any) -> None:
+    """The app's consumer, producer and table are vasscm's (vasscm.live.transport)."""
+    from vasscm.live import transport
+    from vasscm.live.outbox import VisitsTable
+
+    problems = []
+    if not isinstance(app.consumer, transport.Consumer):
+        problems.append(f"consumer is {type(app.consumer).__qualname__}, not vasscm's")
+    producer = app.producer
+    if not isinstance(producer, transport.Producer):
+        problems.append(f"producer is {type(producer).__qualname__}, not vasscm's")
+    elif not isinstance(producer.buffer, transport.Buffer):
+        problems.append(f"producer buffer is {type(producer.buffer).__qualname__}, not vasscm's")
+    if not isinstance(visits, VisitsTable):
+        problems.append(f"visits table is {type(visits).__qualname__}, not vasscm's")
+    if getattr(app.consumer, "owed", False) is None:
+        problems.append("the consumer does not know what the tracker still owes (owed unset)")
+    store = getattr(visits, "data", None)
+    rocksdb = type(store).__name__ == "Store" and "rocksdb" in type(store).__module__
+    if rocksdb and not hasattr(store, "_db_for_partition"):
+        problems.append("faust RocksDB Store._db_for_partition is missing")
+    if problems:
+        raise HookMissing("the live shell is not wired as it must be: " + "; ".join(problems))

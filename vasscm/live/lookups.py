@@ -1,0 +1,128 @@
+"""What the web server and the metrics read from a worker: read-only views over its
+table, boards, recent outputs and consumer positions (vasscm.live.web.Lookup)."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from datetime import timedelta
+from typing import Any
+
+import faust
+from prometheus_client import CollectorRegistry
+
+from vasscm.arrival import ArrivalOrder
+from vasscm.board import merge_stats, stage_rows, stalled_rows
+from vasscm.durations import from_ms, to_ms
+from vasscm.events import VisitState, format_ts
+from vasscm.live.intake import Intake, wall_ms
+from vasscm.live.metrics import Snapshot
+from vasscm.live.publisher import Publisher
+from vasscm.live.readiness import Readiness
+from vasscm.live.tracker import Tracker
+from vasscm.tracking import timelines
+
+__all__ = ["Lookups"]
+
+
+class Lookups:
+    def __init__(
+        self,
+        app: faust.App,
+        registry: CollectorRegistry,
+        intake: Intake,
+        publisher: Publisher,
+        tracker: Tracker,
+        arrival: ArrivalOrder,
+        readiness: Readiness,
+    ) -> None:
+        self.app = app
+        self.registry = registry
+        self.intake = intake
+        self.publisher = publisher
+        self.tracker = tracker
+        self.arrival = arrival
+        self.readiness = readiness
+        self._samples: deque[tuple[float, int, int]] = deque(maxlen=11)  # ~10 s of tallies
+
+    @property
+    def ready(self) -> bool:
+        return self.readiness.ready
+
+    @property
+    def not_ready_because(self) -> str | None:
+        return self.readiness.not_ready_because
+
+    def sample(self) -> None:
+        """Once a second (the stall timer): the tallies behind the rates shown."""
+        tally = self.intake.tally
+        self._samples.append((time.monotonic(), tally["events"], tally["rejected"]))
+
+    def visits_of(self, container_no: str) -> list[tuple[VisitState, list[dict[str, Any]]]]:
+        """The container's visits held here with their events (empty when unknown)."""
+        state = self.publisher.load(container_no)
+        return [] if state is None else list(timelines(state))
+
+    def overview(self) -> dict[str, Any]:
+        """Containers per site and stage, and the pipeline's health."""
+        snap = self.snapshot()
+        events_rate = rejected_rate = 0.0
+        if len(self._samples) >= 2:
+            (t0, e0, r0), (t1, e1, r1) = self._samples[0], self._samples[-1]
+            if t1 > t0:
+                events_rate, rejected_rate = (e1 - e0) / (t1 - t0), (r1 - r0) / (t1 - t0)
+        tally = self.intake.tally
+        return {
+            "now": format_ts(from_ms(snap.now_ms)),
+            "ready": snap.ready,
+            "stages": stage_rows(snap.groups, snap.now_ms),
+            "health": {
+                "events_per_second": round(events_rate, 1),
+                "rejected_per_second": round(rejected_rate, 2),
+                "lag_records": sum(snap.lag.values()),
+                "partitions": snap.partitions,
+                "events_total": tally["events"],
+                "rejected_total": tally["rejected"],
+                "held_records": snap.held,
+            },
+        }
+
+    def _boards(self) -> list[Any]:
+        return [y.board for y in list(self.publisher.yards.values()) if y.board is not None]
+
+    def stalled(self, limit: int) -> list[dict[str, Any]]:
+        """Stalled open visits, oldest in its stage first."""
+        now = to_ms(self.tracker.now())
+        return stalled_rows(self._boards(), now, self.publisher.policy, limit)
+
+    def releases(self, hours: float) -> dict[str, Any]:
+        return self.publisher.recent.releases(self.tracker.now(), timedelta(hours=hours))
+
+    def alerts(self, limit: int) -> list[dict[str, Any]]:
+        """The latest alerts published here, newest first."""
+        newest = list(self.publisher.recent.alerts)[::-1][:limit]
+        return [a.model_dump(mode="json") for a in newest]
+
+    def snapshot(self) -> Snapshot:
+        """Current state for the gauges: this worker's partitions only."""
+        now_ms = to_ms(self.tracker.now())
+        policy = self.publisher.policy
+        groups = merge_stats(b.stats(now_ms, policy) for b in self._boards())
+        lag: dict[str, int] = {}
+        consumer = self.app._consumer  # not the property: a scrape must not create one
+        for tp, offset in list(self.intake.positions.items()):
+            try:
+                highwater = consumer.highwater(tp) if consumer is not None else None
+            except Exception:  # consumer not started, or the partition just revoked
+                highwater = None
+            if highwater is not None:
+                lag[tp.topic] = lag.get(tp.topic, 0) + max(0, highwater - offset - 1)
+        return Snapshot(
+            now_ms,
+            groups,
+            lag,
+            partitions=len(self.publisher.yards),
+            ready=self.ready,
+            held=self.arrival.held(),
+            oldest_wait_s=self.arrival.oldest_wait(wall_ms()) / 1000,
+        )

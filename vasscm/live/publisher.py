@@ -1,0 +1,144 @@
+"""The core step in the live shell: a partition's :class:`~vasscm.yard.Yard` over the
+visits table, its outputs through the outbox, its figures into the metrics.
+
+Processing is at least once: a redelivered record finds its ``event_id`` in the
+container's state and changes nothing, but what the state says went out is sent
+again (same revisions, same content), once per container after each (re)assignment:
+a crash can lose a record's outputs after its state change was saved. The reverse
+cannot happen: outputs wait in the outbox (vasscm.live.outbox) until the state change
+they report is on the broker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from vasscm.board import Board
+from vasscm.deadlines import DeadlineIndex
+from vasscm.events import ContainerEvent, container_of, dump_json
+from vasscm.live.intake import Intake
+from vasscm.live.outbox import Outbox, Send, VisitsTable
+from vasscm.recent import Recent
+from vasscm.topics import ALERTS, CLEARANCES, CONTAINER_STATE
+from vasscm.tracking import ContainerState, Effects, Policy
+from vasscm.yard import Step, Yard
+
+__all__ = ["Publisher"]
+
+
+class Publisher:
+    def __init__(
+        self, intake: Intake, visits: VisitsTable, outputs: dict[str, Any], policy: Policy
+    ) -> None:
+        self.intake = intake
+        self.metrics = intake.metrics
+        self.visits = visits
+        self.outputs = outputs
+        self.policy = policy
+        self.outbox = Outbox()  # outputs wait there for their state change to be written
+        self.recent = Recent()  # the dashboard's window of recent clearances and alerts
+        self.yards: dict[int, Yard] = {}  # per partition owned
+        self.resent: set[str] = set()  # containers whose outputs were sent again
+
+    def load(self, container_no: str) -> ContainerState | None:
+        data = self.visits.get(container_no)
+        return None if data is None else ContainerState.from_json(data)
+
+    def yard(self, partition: int) -> Yard:
+        yard = self.yards.get(partition)
+        if yard is None:
+            yard = self.yards[partition] = self.new_yard(Board(), DeadlineIndex())
+        return yard
+
+    def new_yard(self, board: Board, deadlines: DeadlineIndex) -> Yard:
+        return Yard(self.load, self.policy, board=board, deadlines=deadlines, withdraw=True)
+
+    # --- steps --------------------------------------------------------------------
+
+    async def event(
+        self, parsed: ContainerEvent, received: datetime, origin: Any, now: datetime
+    ) -> None:
+        """Apply one record (its turn has come), store and publish what it did."""
+        container_no = container_of(parsed)
+        yard = self.yard(origin.partition)
+        step = yard.event(container_no, parsed, now=now, received_at=received)
+        effects = step.effects
+        if effects.rejection is not None:  # stale, or dated in the future
+            await self.intake.dead_letter(dump_json(parsed), effects.rejection, origin)
+            return
+        if effects.outcome == "duplicate":
+            self.metrics.event(origin.topic, parsed.type, "duplicate")
+            assert step.state is not None
+            self._resend(container_no, step.state, now, origin.partition)
+            return
+        self.metrics.event(origin.topic, parsed.type, "accepted")
+        delay = (received - parsed.occurred_at).total_seconds()
+        self.metrics.report_delay.labels(parsed.type).observe(max(0.0, delay))
+        assert step.state is not None
+        self.visits[container_no] = step.state.to_json()
+        self._publish(container_no, step, origin.partition)
+
+    async def stall_check(self, container_no: str, partition: int, now: datetime) -> None:
+        step = self.yard(partition).check(container_no, now=now)
+        if step is None:
+            return
+        if step.state is None:
+            del self.visits[container_no]
+        else:
+            self.visits[container_no] = step.state.to_json()
+        if step.vacated:  # no visit held any more
+            tombstone = (self.outputs[CONTAINER_STATE], container_no.encode(), None)
+            self.outbox.put(self.visits.last_write.get(partition), [tombstone])
+        elif step.effects.alerts or step.effects.records:
+            self._publish(container_no, step, partition)
+        else:  # nothing new: perhaps a tick delivered again after a crash
+            assert step.state is not None
+            self._resend(container_no, step.state, now, partition)
+
+    def due(self, now_ms: int) -> Iterator[str]:
+        for yard in list(self.yards.values()):
+            yield from yard.due(now_ms)
+
+    # --- publishing -----------------------------------------------------------------
+
+    def _resend(self, container_no: str, state: ContainerState, now: datetime, p: int) -> None:
+        """Send again what the state says went out, once per container and assignment.
+
+        A record delivered again after a crash finds its state change saved (the
+        changelog write can reach the broker before the outputs), while what it
+        produced may have been lost with the worker. Only what an earlier worker (or
+        assignment) sent can be lost so: what this one sends is flushed before its
+        offsets are committed. Once the container's picture is sent again, its later
+        duplicates have nothing to add. Not counted in the metrics a second time.
+        """
+        if container_no in self.resent:
+            return
+        self.resent.add(container_no)
+        yard = self.yard(p)
+        step = Step(state, yard.resend(state, now=now), view=yard.view(container_no, state))
+        self._publish(container_no, step, p, count=False)
+
+    def _publish(
+        self, container_no: str, step: Step, partition: int, *, count: bool = True
+    ) -> None:
+        key = container_no.encode()
+        effects: Effects = step.effects
+        sends: list[Send] = []
+        for record in effects.records:
+            if count:
+                ids = (record.visit_id, *record.supersedes)
+                prior = next((step.withdrawn[i] for i in ids if i in step.withdrawn), None)
+                self.metrics.clearance(record, prior)
+                self.recent.record(record)
+            sends.append((self.outputs[CLEARANCES], key, dump_json(record)))
+        for alert in effects.alerts:
+            if count:
+                self.metrics.alert(alert)
+                self.recent.alert(alert)
+            sends.append((self.outputs[ALERTS], key, dump_json(alert)))
+        if step.view is not None:
+            sends.append((self.outputs[CONTAINER_STATE], key, dump_json(step.view)))
+        # After the state change (this one, or for a resend the one it repeats).
+        self.outbox.put(self.visits.last_write.get(partition), sends)

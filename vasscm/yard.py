@@ -1,0 +1,138 @@
+"""The step that replay and the live tracker both run, one container at a time.
+
+A :class:`Yard` is the containers of one partition (live) or of a whole log
+(replay): it applies an event or a deadline check through the core
+(:func:`vasscm.tracking.apply` / :func:`~vasscm.tracking.check`), keeps the deadline
+index of its containers and, when asked to, the board of open visits, and says what
+the step produced: the state to save (or forget), the effects to publish, the
+records a revision withdraws from the metrics, and the container's current view.
+The shells around it only store, send and count: replay writes files, the live
+tracker a faust table and topics. So they cannot drift apart.
+
+Pure: states come from the caller's ``load`` (a dict, a table) and go back through
+the returned :class:`Step`; no clock, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from vasscm.board import Board
+from vasscm.deadlines import DeadlineIndex
+from vasscm.durations import to_ms
+from vasscm.events import ClearanceRecord, ContainerEvent, VisitState
+from vasscm.tracking import (
+    DEFAULT_POLICY,
+    ContainerState,
+    Effects,
+    Policy,
+    apply,
+    check,
+    current_view,
+    next_deadline,
+    published_records,
+    resend,
+)
+
+__all__ = ["Step", "Yard"]
+
+
+@dataclass(slots=True)
+class Step:
+    """What one event or check did to one container."""
+
+    state: ContainerState | None  # to save; None: forget the container
+    effects: Effects
+    save: bool = True  # False: nothing to store (a rejection, a duplicate)
+    # Records a revision replaces, by visit id: their figures leave the metrics.
+    withdrawn: dict[str, ClearanceRecord] = field(default_factory=dict)
+    view: VisitState | None = None  # the current visit (kept only with a board)
+    vacated: bool = False  # the container holds no visit any more (expired)
+
+
+class Yard:
+    """Containers of one partition or log: the core step, deadlines, board."""
+
+    def __init__(
+        self,
+        load: Callable[[str], ContainerState | None],
+        policy: Policy = DEFAULT_POLICY,
+        *,
+        board: Board | None = None,
+        deadlines: DeadlineIndex | None = None,
+        withdraw: bool = False,
+    ) -> None:
+        self.load = load
+        self.policy = policy
+        self.board = board
+        self.deadlines = deadlines if deadlines is not None else DeadlineIndex()
+        self.withdraw = withdraw  # find what revisions replace (the live metrics need it)
+
+    def event(
+        self,
+        container_no: str,
+        event: ContainerEvent,
+        *,
+        now: datetime,
+        received_at: datetime | None = None,
+    ) -> Step:
+        """Apply one container's event."""
+        state, effects = apply(
+            self.load(container_no),
+            event,
+            container_no=container_no,
+            now=now,
+            received_at=received_at,
+            policy=self.policy,
+        )
+        if effects.rejection is not None or effects.outcome == "duplicate":
+            return Step(state, effects, save=False)
+        step = Step(state, effects)
+        if self.withdraw and any(r.revision > 1 or r.supersedes for r in effects.records):
+            before = self.load(container_no)  # not saved yet: the state before the event
+            if before is not None:
+                step.withdrawn = published_records(before, self.policy)
+        self._settled(container_no, step)
+        return step
+
+    def check(self, container_no: str, *, now: datetime) -> Step | None:
+        """Judge a container whose deadline fell due; None when it is not held."""
+        state = self.load(container_no)
+        if state is None:
+            self.deadlines.discard(container_no)
+            return None
+        kept, effects = check(state, now=now, policy=self.policy)
+        step = Step(kept, effects)
+        if kept is None or not kept.events:
+            step.vacated = True
+            if self.board is not None:
+                self.board.remove(container_no)
+        if kept is None:
+            self.deadlines.discard(container_no)
+        else:
+            self._settled(container_no, step, view=not step.vacated)
+        return step
+
+    def resend(self, state: ContainerState, *, now: datetime) -> Effects:
+        """What the state says went out, to send again (see tracking.resend)."""
+        return resend(state, now=now, policy=self.policy)
+
+    def view(self, container_no: str, state: ContainerState) -> VisitState | None:
+        """The container's current visit, placed on the board."""
+        view = current_view(state)
+        if self.board is not None:
+            self.board.put(container_no, view)
+        return view
+
+    def due(self, now_ms: int) -> Iterator[str]:
+        """Containers whose deadline is at or before ``now_ms``."""
+        return self.deadlines.pop_due(now_ms)
+
+    def _settled(self, container_no: str, step: Step, *, view: bool = True) -> None:
+        assert step.state is not None
+        due = next_deadline(step.state, self.policy)
+        self.deadlines.schedule(container_no, None if due is None else to_ms(due))
+        if view and self.board is not None:
+            step.view = self.view(container_no, step.state)
