@@ -132,16 +132,26 @@ class Worker:
         return "\n".join(text.splitlines()[-lines:])
 
 
-async def produce(bootstrap: str, lines: Iterable[bytes], *, rate: float = 0.0) -> int:
-    """Publish log lines as `vasscm produce` does (same routing, recorded timestamps)."""
+async def produce(
+    bootstrap: str,
+    lines: Iterable[bytes],
+    *,
+    rate: float = 0.0,
+    stamps: Iterable[int] | None = None,
+) -> int:
+    """Publish log lines as `vasscm produce` does (same routing, recorded timestamps);
+    ``stamps``: each line's record timestamp (epoch ms) instead."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_request_size=4 << 20)
     await producer.start()
     sent = 0
     started = time.perf_counter()
+    given = iter(stamps) if stamps is not None else None
     try:
         futures = []
         for line in lines:
             topic, key, stamp = route(line)
+            if given is not None:
+                stamp = next(given)
             futures.append(await producer.send(topic, line, key=key, timestamp_ms=stamp))
             sent += 1
             if rate:
@@ -399,6 +409,15 @@ def firing_alerts(alerts: Iterable[dict[str, Any]]) -> set[str]:
     return {k for k, v in status.items() if v == "firing"}
 
 
+def raised_alerts(alerts: Iterable[dict[str, Any]], severity: str | None = None) -> set[str]:
+    """Alert ids ever published as firing (of one severity): what paged somebody."""
+    return {
+        a["alert_id"]
+        for a in alerts
+        if a["status"] == "firing" and (severity is None or a["severity"] == severity)
+    }
+
+
 def rejections(dead: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
     return sorted((d["code"], d["raw"]) for d in dead)
 
@@ -410,6 +429,8 @@ class Expected:
     rejected: list[tuple[str, str]]
     # Open visits per "site/direction/stage": what the vasscm_containers gauges must say.
     open_stages: dict[str, int] = field(default_factory=dict)
+    raised: set[str] = field(default_factory=set)  # alert ids ever firing
+    critical: set[str] = field(default_factory=set)  # of them, the critical ones
 
 
 def replay_expectation(lines: Iterable[bytes]) -> Expected:
@@ -427,11 +448,14 @@ def replay_expectation(lines: Iterable[bytes]) -> Expected:
         view = orjson.loads(line)
         key = f"{view['site']}/{view['direction']}/{view['stage']}"
         open_stages[key] = open_stages.get(key, 0) + 1
+    docs = [orjson.loads(x) for x in alerts]
     return Expected(
         records=latest_records(orjson.loads(x) for x in records),
-        firing=firing_alerts(orjson.loads(x) for x in alerts),
+        firing=firing_alerts(docs),
         rejected=rejections(orjson.loads(x) for x in rejected),
         open_stages=open_stages,
+        raised=raised_alerts(docs),
+        critical=raised_alerts(docs, "critical"),
     )
 
 

@@ -26,6 +26,7 @@ from livekit import (
     latest_records,
     matches,
     produce,
+    raised_alerts,
     record_diff,
     rejections,
     replay_expectation,
@@ -39,7 +40,7 @@ from vasscm.events import MAX_EVENT_BYTES, Rejection, dead_letter, parse_event
 from vasscm.live.broker import EmbeddedBroker
 from vasscm.live.pipeline import partition_for
 from vasscm.live.produce import route
-from vasscm.simulate import LogSpec, container_number, synthetic_log
+from vasscm.simulate import Faults, LogSpec, container_number, port_feed, synthetic_log
 from vasscm.topics import PORT_EVENTS, SCAN_EVENTS
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -392,3 +393,85 @@ def test_a_token_guards_the_worker_and_no_secret_is_logged_or_exported(
         assert password not in log
     finally:
         worker.stop()
+
+
+# --- results that do not depend on lag (contract 7.3) ---------------------------------
+
+# Faults of a rough feed: more of each than the demo's.
+ROUGH = Faults(
+    duplicate=0.02, disorder=0.05, late_report=0.05, malformed=0.002, unreleased_exit=0.01
+)
+
+
+def received_log(
+    days: float, *, seed: int, faults: Faults = ROUGH
+) -> tuple[list[bytes], list[int]]:
+    """``days`` of a simulated port as received: each valid line carries its
+    ``received_at``, and the record timestamps to produce it with are the same times."""
+    spec = LogSpec(faults=faults)
+    end = spec.start + timedelta(days=days)
+    lines: list[bytes] = []
+    stamps: list[int] = []
+    for received, line in port_feed(spec, seed=seed):
+        if received >= end:
+            break
+        try:
+            doc = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            doc = None
+        if isinstance(doc, dict) and "received_at" not in doc:
+            doc["received_at"] = received.isoformat(timespec="milliseconds")
+            line = orjson.dumps(doc)
+        lines.append(line)
+        stamps.append(int(received.timestamp() * 1000))
+    return lines, stamps
+
+
+def test_a_worker_started_behind_a_backlog_pages_no_one_replay_would_not(
+    own_broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """Two and a half days of a port's events with duplicates, disorder and late
+    reports are on the topics before the worker starts (record timestamps = received
+    times; the producer creates the topics, with the broker's partition count). The
+    worker's clearance records and final alert states are replay's over the same
+    records, and it raises no alert, critical or not, that replay does not raise."""
+    lines, stamps = received_log(2.5, seed=61)
+    expected = replay_expectation(lines)
+    assert len(lines) > 8000
+    assert len(expected.critical) > 10  # real exits without release: replay pages too
+    asyncio.run(produce(own_broker.bootstrap, lines, stamps=stamps))
+    worker = Worker(own_broker, tmp_path).start()
+    try:
+        worker.wait_ready()
+
+        async def run() -> None:
+            async with OutputReader(own_broker.bootstrap) as reader:
+                done = await reader.poll_until(matches(expected), timeout=240, idle=30)
+                out = reader.outputs
+                got = latest_records(out.records)
+                assert done, record_diff(got, expected.records)
+                assert firing_alerts(out.alerts) == expected.firing
+                extra = raised_alerts(out.alerts) - expected.raised
+                assert not extra, sorted(extra)[:10]
+                assert raised_alerts(out.alerts, "critical") == expected.critical
+                await wait_committed_to_the_end(own_broker.bootstrap, timeout=60)
+
+        asyncio.run(run())
+        assert "4 partitions for the tracker's topics" in worker.log.read_text()
+    finally:
+        worker.stop()
+
+
+def test_input_topics_with_different_partition_counts_refuse_to_start(
+    own_broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """Port events created with 4 partitions and scan events with 6 cannot be read
+    together: the worker does not start, and says which topic has how many."""
+    asyncio.run(own_broker.create_topics({PORT_EVENTS: 4, SCAN_EVENTS: 6}))
+    worker = Worker(own_broker, tmp_path).start()
+    assert worker.proc is not None
+    assert 1 == worker.proc.wait(60)
+    said = worker.log.read_text()
+    assert "vasscm.port-events has 4" in said
+    assert "vasscm.scan-events has 6" in said
+    assert "Traceback" not in said
