@@ -553,6 +553,25 @@ def test_resend_repeats_what_went_out(late: bool) -> None:
     assert run.alert_status() == {a.alert_id: a.status for a in effects.alerts}
 
 
+def test_resend_repeats_the_resolution_of_an_alert_under_an_earlier_visit_id() -> None:
+    """An exit read before its arrival fires EXIT_WITHOUT_RELEASE under a provisional
+    visit id; the arrival changes the id and resolves that alert. After a crash that
+    lost the resolution (the state saved, the output not), resend sends it again: the
+    consumer would otherwise keep the old page firing for good (the five-kill test's
+    stray EXIT_WITHOUT_RELEASE under a visit id no record uses)."""
+    route = SEAPORT_IMPORT
+    leave = route.leave(at(hours=3))
+    run = run_events([leave, route.arrive(at()), route.event("ELIGIBLE", at(hours=2))])
+    assert run.state is not None
+    old_ids = {a.alert_id for a in run.alerts} - {a.alert_id for a in run.alerts[-1:]}
+    assert any(not i.startswith(run.state.books[-1].visit_id) for i in old_ids)
+
+    effects = resend(run.state, now=at(hours=4))
+
+    assert run.alert_status() == {a.alert_id: a.status for a in effects.alerts}
+    assert {"firing"} != {a.status for a in effects.alerts}
+
+
 def test_resend_of_an_open_visit_repeats_its_alerts_and_no_record() -> None:
     run = run_events([SEAPORT_IMPORT.arrive(at())], as_of=at(days=3))
     assert run.state is not None

@@ -222,6 +222,9 @@ class _Book:
     aliases: list[str] = field(default_factory=list)
     # alert key "KIND/STAGE" -> [status "f"/"r", since ms]
     alerts: dict[str, list[Any]] = field(default_factory=dict)
+    # Alerts resolved because the visit changed id: [old visit id, "KIND/STAGE", since
+    # ms]. Kept so a resend after a crash can repeat their resolution.
+    retired: list[list[Any]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -243,7 +246,11 @@ class ContainerState:
                 "h": self.horizon,
                 "d": self.due,
                 "e": self.events,
-                "b": [[b.visit_id, b.revision, b.digest, b.aliases, b.alerts] for b in self.books],
+                "b": [
+                    [b.visit_id, b.revision, b.digest, b.aliases, b.alerts]
+                    + ([b.retired] if b.retired else [])
+                    for b in self.books
+                ],
             },
             default=tuple,  # Ev is a NamedTuple: stored as a plain array
         )
@@ -256,7 +263,7 @@ class ContainerState:
             horizon=doc["h"],
             due=doc.get("d", _UNKNOWN),
             events=[Ev(*e) for e in doc["e"]],
-            books=[_Book(b[0], b[1], b[2], b[3], b[4]) for b in doc["b"]],
+            books=[_Book(*b) for b in doc["b"]],
         )
 
     @property
@@ -629,6 +636,9 @@ def resend(state: ContainerState, *, now: datetime, policy: Policy = DEFAULT_POL
     for _, v, book in _visits(state):
         if book is None:
             continue
+        for visit_id, key, since in book.retired:  # resolved when the id changed
+            kind, stage = key.split("/", 1)
+            effects.alerts.append(_alert_from_book(visit_id, kind, stage, since, now_ms, [v], book))
         desired = _desired_alerts(v, now_ms, policy)
         for key, (status, since) in book.alerts.items():
             spec = desired.get(key)
@@ -720,6 +730,7 @@ def _match_books(old: list[_Book], visits: list[_Visit], effects: Effects, now: 
                 if v.visit_id in other.aliases:  # the id is its own visit again
                     other.aliases.remove(v.visit_id)
                     book.revision = max(book.revision, other.revision)
+                other.retired = [r for r in other.retired if r[0] != v.visit_id]
         out.append(book)
     if by_id:  # ids no longer in use
         for stale in by_id.values():
@@ -736,6 +747,10 @@ def _match_books(old: list[_Book], visits: list[_Visit], effects: Effects, now: 
                     effects.alerts.append(
                         _alert_from_book(stale.visit_id, kind, stage, since, now, visits, target)
                     )
+                    if target is not None:
+                        target.retired.append([stale.visit_id, key, since])
+            if target is not None:
+                target.retired.extend(stale.retired)
     return out
 
 
