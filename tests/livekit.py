@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import shutil
@@ -74,7 +75,6 @@ class Worker:
             "VASSCM_WEB_PORT": str(self.web_port),
             **self.env,
         }
-        self._ready_seen = self.log.read_bytes().count(READY) if self.log.exists() else 0
         handle = self.log.open("ab")
         self.proc = subprocess.Popen(
             [
@@ -97,16 +97,31 @@ class Worker:
         return self
 
     def wait_ready(self, timeout: float = 90.0, *, rebalances: int = 1) -> None:
-        """Until the worker has logged ``rebalances`` more index rebuilds since start()."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        """Until /readyz answers 200 with ``rebalances`` assignments since start()."""
+
+        def ready() -> bool:
             assert self.proc is not None
             if self.proc.poll() is not None:
                 raise AssertionError(f"worker {self.name} exited:\n{self.tail()}")
-            if self.log.read_bytes().count(READY) >= self._ready_seen + rebalances:
-                return
-            time.sleep(0.2)
-        raise AssertionError(f"worker {self.name} not ready in {timeout}s:\n{self.tail()}")
+            answer = self.readyz()
+            return answer is not None and answer.get("assignments", 0) >= rebalances
+
+        try:
+            eventually(ready, timeout, f"ready (worker {self.name})", every=0.2)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}:\n{self.tail()}") from None
+
+    def readyz(self) -> dict[str, Any] | None:
+        """/readyz's answer when ready (200), else None."""
+        request = urllib.request.Request(f"http://127.0.0.1:{self.web_port}/readyz")
+        token = self.env.get("VASSCM_WEB_TOKEN")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=3) as response:
+                return dict(orjson.loads(response.read()))
+        except (urllib.error.URLError, OSError, ValueError):
+            return None
 
     def rebuilds(self) -> list[str]:
         return [
@@ -459,6 +474,34 @@ def replay_expectation(lines: Iterable[bytes]) -> Expected:
     )
 
 
+def eventually(check: Callable[[], Any], timeout: float, what: str, every: float = 0.25) -> Any:
+    """Poll ``check`` until it returns a true value (returned), or fail after
+    ``timeout`` seconds saying ``what`` did not happen: the one way tests wait."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not {what} within {timeout:g} s")
+        time.sleep(every)
+
+
+def settled(fetch: Callable[[], Any], want: Any, timeout: float = 30) -> Any:
+    """``fetch()`` once it equals ``want``, or its last value after ``timeout``: for a
+    figure that converges (a gauge while the last held records are applied), compared
+    by the caller so a failure shows both."""
+    last: list[Any] = []
+
+    def check() -> bool:
+        last[:] = [fetch()]
+        return bool(last[0] == want)
+
+    with contextlib.suppress(AssertionError):
+        eventually(check, timeout, "settled")
+    return last[0]
+
+
 def stage_gauges(*workers: Worker) -> dict[str, int]:
     """The non-zero vasscm_containers gauges, summed over workers, as open_stages."""
     out: dict[str, int] = {}
@@ -556,14 +599,16 @@ class PrometheusServer:
 
     def wait(self, done: Callable[[], bool], timeout: float, what: str) -> None:
         """Poll ``done`` until true; fail with the server's log tail otherwise."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def check() -> bool:
             assert self.proc is not None
             assert self.proc.poll() is None, f"prometheus exited:\n{self.tail()}"
-            if done():
-                return
-            time.sleep(0.25)
-        raise AssertionError(f"prometheus: not {what} in {timeout}s\n{self.tail()}")
+            return done()
+
+        try:
+            eventually(check, timeout, f"{what} (prometheus)")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.tail()}") from None
 
     def tail(self) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""

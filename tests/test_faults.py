@@ -22,12 +22,14 @@ from livekit import (
     OutputReader,
     Worker,
     dump_topics,
+    eventually,
     firing_alerts,
     latest_records,
     matches,
     produce,
     record_diff,
     replay_expectation,
+    settled,
     stage_gauges,
     stream_with_kills,
     wait_committed_to_the_end,
@@ -52,14 +54,11 @@ def status(worker: Worker, path: str) -> int | None:
         return None
 
 
-def wait_for(what: str, check: object, timeout: float) -> float:
-    """Poll ``check`` (a callable) until true; return the seconds it took."""
+def wait_for(what: str, check: Any, timeout: float) -> float:
+    """:func:`livekit.eventually`, timed: the seconds it took."""
     started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if check():  # type: ignore[operator]
-            return time.monotonic() - started
-        time.sleep(0.25)
-    raise AssertionError(f"not {what} within {timeout}s")
+    eventually(check, timeout, what)
+    return time.monotonic() - started
 
 
 def finish(broker: EmbeddedBroker, log: list[bytes], worker: Worker, timeout: float = 120) -> None:
@@ -75,7 +74,7 @@ def finish(broker: EmbeddedBroker, log: list[bytes], worker: Worker, timeout: fl
             assert firing_alerts(reader.outputs.alerts) == expected.firing
 
     asyncio.run(run())
-    assert expected.open_stages == stage_gauges(worker)
+    assert expected.open_stages == settled(lambda: stage_gauges(worker), expected.open_stages)
 
 
 def test_a_hung_broker_makes_the_worker_not_ready_then_it_recovers(

@@ -1,101 +1,106 @@
-"""The worker's HTTP endpoints, served by aiohttp over the tracking core's views.
+"""The worker's HTTP endpoints, served by aiohttp over the worker's real lookups.
 
-The lookup behind the handlers is built from the real pure pieces the pipeline uses
-(core states, boards, the recent window), so these tests see real payloads; the
-endpoints on a live worker are exercised by the demo's end-to-end test."""
+The lookups read a real publisher (yards, boards, the visits table, the recent
+window) fed through the core, without faust or a broker; the endpoints on a live
+worker are exercised by the demo's end-to-end test."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 import pytest
 import yaml
 from aiohttp.test_utils import TestClient, TestServer
-from factories import CONTAINER, OTHER_CONTAINER, ROUTES, T0, at, run_events
+from factories import CONTAINER, OTHER_CONTAINER, ROUTES, T0, at
 from jsonschema import Draft202012Validator
 from prometheus_client import CollectorRegistry, Counter
 
-from vasscm.board import Board, merge_stats, stage_rows, stalled_rows
-from vasscm.durations import to_ms
-from vasscm.events import VisitState, format_ts
+from vasscm.arrival import ArrivalOrder
+from vasscm.events import MAX_EVENT_BYTES
+from vasscm.live.intake import Intake
+from vasscm.live.lookups import Lookups
+from vasscm.live.metrics import build_metrics
+from vasscm.live.publisher import Publisher
+from vasscm.live.readiness import Readiness
+from vasscm.live.tracker import Origin, partition_for
 from vasscm.live.web import DASHBOARD, build_web
-from vasscm.recent import Recent
-from vasscm.tracking import DEFAULT_POLICY, ContainerState, current_view, timelines
+from vasscm.topics import PORT_EVENTS, TOPIC_BY_NAME
+from vasscm.tracking import DEFAULT_POLICY
 
 IMPORT = ROUTES["cai-lan-import"]
 NOW = at(days=3)
 OPENAPI = yaml.safe_load((DASHBOARD.parent / "openapi.yaml").read_text())
 
 
+class Table(dict[str, bytes]):
+    """The visits table as the publisher uses it, without faust."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last_write: dict[int | None, Any] = {}
+
+
+class Topic:
+    """An output topic: the outbox only holds what is put (its sender is not run)."""
+
+    async def send(self, **kwargs: Any) -> None:
+        raise AssertionError("the outbox's sender does not run in these tests")
+
+
 @dataclass
 class Core:
-    """A Lookup over real core states (what the pipeline reads from its table)."""
+    """The worker's real lookups over its real publisher and yards, without faust: what
+    the handlers read is what a worker would show for the same events."""
 
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
-    ready: bool = False
-    not_ready_because: str | None = "partitions not assigned"
-    states: dict[str, ContainerState] = field(default_factory=dict)
-    board: Board = field(default_factory=Board)
-    recent: Recent = field(default_factory=Recent)
+    readiness: Readiness = field(default_factory=lambda: Readiness(app=None))  # type: ignore[arg-type]
 
-    def add(self, container_no: str, events: list[Any]) -> None:
-        run = run_events(events, container_no=container_no)
-        assert run.state is not None
-        self.states[container_no] = run.state
-        self.board.put(container_no, current_view(run.state))
-        for record in run.records:
-            self.recent.record(record)
-        for alert in run.alerts:
-            self.recent.alert(alert)
+    def __post_init__(self) -> None:
+        outputs: dict[str, Any] = {name: Topic() for name in TOPIC_BY_NAME}
+        self.intake = Intake(None, build_metrics(self.registry), outputs, MAX_EVENT_BYTES)  # type: ignore[arg-type]
+        self.publisher = Publisher(self.intake, Table(), outputs, DEFAULT_POLICY)  # type: ignore[arg-type]
+        self.lookups = Lookups(
+            self.registry,
+            self.intake,
+            self.publisher,
+            ArrivalOrder(customs_partitions=1, grace_ms=0),
+            self.readiness,
+            now=lambda: NOW,
+            highwater=lambda tp: None,
+        )
 
-    def visits_of(self, container_no: str) -> list[tuple[VisitState, list[dict[str, Any]]]]:
-        state = self.states.get(container_no)
-        return [] if state is None else list(timelines(state))
-
-    def overview(self) -> dict[str, Any]:
-        now = to_ms(NOW)
-        groups = merge_stats([self.board.stats(now, DEFAULT_POLICY)])
-        health = {"events_per_second": 0.0, "rejected_per_second": 0.0, "lag_records": 0}
-        return {
-            "now": format_ts(NOW),
-            "ready": self.ready,
-            "stages": stage_rows(groups, now),
-            "health": health,
-        }
-
-    def stalled(self, limit: int) -> list[dict[str, Any]]:
-        return stalled_rows([self.board], to_ms(NOW), DEFAULT_POLICY, limit)
-
-    def releases(self, hours: float) -> dict[str, Any]:
-        return self.recent.releases(NOW, timedelta(hours=hours))
-
-    def alerts(self, limit: int) -> list[dict[str, Any]]:
-        return [a.model_dump(mode="json") for a in list(self.recent.alerts)[::-1][:limit]]
+    async def add(self, container_no: str, events: list[Any]) -> None:
+        """Apply the container's events as the tracker does, in order, each judged at
+        the latest event time so far (the event clock)."""
+        now = None
+        origin = Origin(PORT_EVENTS, partition_for(container_no, 8), 0, None, None, None)
+        for event in events:
+            now = event.occurred_at if now is None else max(now, event.occurred_at)
+            await self.publisher.event(event, event.occurred_at, origin, now)
 
 
 @pytest.fixture
-def core() -> Core:
+async def core() -> Core:
     c = Core()
     # Released, still in the yard; and another discharged long ago, never released,
     # that left without release on day 2 (an EXIT_WITHOUT_RELEASE alert).
-    c.add(CONTAINER, [IMPORT.arrive(T0), IMPORT.event("ELIGIBLE", at(hours=2))])
-    c.add(
+    await c.add(CONTAINER, [IMPORT.arrive(T0), IMPORT.event("ELIGIBLE", at(hours=2))])
+    await c.add(
         OTHER_CONTAINER,
         [
             IMPORT.arrive(T0, container_no=OTHER_CONTAINER),
             IMPORT.leave(at(days=2), container_no=OTHER_CONTAINER),
         ],
     )
-    c.add("MSCU7654329", [IMPORT.arrive(at(hours=1), container_no="MSCU7654329")])
+    await c.add("MSCU7654329", [IMPORT.arrive(at(hours=1), container_no="MSCU7654329")])
     return c
 
 
 @pytest.fixture
 async def client(core: Core) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
-    async with TestClient(TestServer(build_web(core))) as c:
+    async with TestClient(TestServer(build_web(core.lookups))) as c:
         yield c
 
 
@@ -115,7 +120,7 @@ async def test_healthz_answers_while_not_ready(client: TestClient, core: Core) -
     response = await client.get("/readyz")
     assert 503 == response.status
     conforms("/readyz", 503, await response.json())
-    core.ready = True
+    core.readiness.assigned = True
     assert 200 == (await client.get("/readyz")).status
 
 
@@ -124,7 +129,7 @@ async def test_metrics_are_served_from_the_private_registry(
     core: Core,
 ) -> None:
     """/metrics is the Prometheus text format of the worker's own registry."""
-    Counter("vasscm_probe", "a test counter", registry=core.registry).inc(3)
+    Counter("vasscm_probe", "a test counter", registry=core.lookups.registry).inc(3)
     response = await client.get("/metrics")
     assert 200 == response.status
     assert response.content_type.startswith("text/plain")
@@ -233,7 +238,7 @@ async def test_dashboard_is_served_with_a_strict_content_security_policy(
 
 def test_openapi_documents_exactly_the_routes_served(core: Core) -> None:
     """Every route is in openapi.yaml and every documented path is served."""
-    app = build_web(core)
+    app = build_web(core.lookups)
     served = {
         r.resource.canonical
         for r in app.router.routes()
@@ -258,7 +263,7 @@ TOKEN = "s3cret-token-0123456789"
 
 @pytest.fixture
 async def guarded(core: Core) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
-    async with TestClient(TestServer(build_web(core, TOKEN))) as c:
+    async with TestClient(TestServer(build_web(core.lookups, TOKEN))) as c:
         yield c
 
 

@@ -18,12 +18,15 @@ What an input has delivered
     make their record late: it is released at once, in the order it was read.
 
 Idle inputs
-    An input that has nothing left to read (caught up) holds nothing back that was
-    read at least ``grace`` before it was last seen caught up: a record produced
-    before that one had time to be read (fetched, fanned out, read back) by then.
-    So an idle customs partition or an empty scan partition delays judgement by
-    ``grace`` plus a mark's trip, not forever, whatever the record timestamps say
-    (recorded logs carry timestamps years old).
+    An input with nothing left to read holds nothing back, whatever the record
+    timestamps say (recorded logs carry timestamps years old). A local input is idle
+    when the worker's own consumer has taken every record its last fetch response
+    reported: one consumer fetches the port, scan and repartition topics together,
+    so a record produced before one it took is fetched by then. A customs partition
+    may be read by another worker: its mark says when that worker found it idle,
+    and it holds back no record read at least ``grace`` before that moment (time
+    for a customs event produced earlier to be fetched there). So an idle customs
+    partition delays judgement by ``grace`` plus a mark's trip, not forever.
 
 The event clock
     With ``stall_clock=event``, "now" is the newest ``occurred_at`` among records
@@ -37,7 +40,6 @@ Pure Python, no clock and no I/O: the caller passes wall times in.
 from __future__ import annotations
 
 import heapq
-from collections import deque
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from itertools import count
@@ -79,9 +81,10 @@ class _Partition:
     local: dict[Hashable, int]  # local input -> received time delivered up to
     marks: dict[int, Mark] = field(default_factory=dict)  # customs partition -> mark
     heap: list[Held] = field(default_factory=list)
-    # Offsets taken and not yet released, per input, in the order taken: the
-    # first is as far as the input's offsets may be committed.
-    offsets: dict[Hashable, deque[int]] = field(default_factory=dict)
+    # Offsets held and not yet applied, per input (a heap: a record read again
+    # after a seek comes after later ones): the least is as far as the input's
+    # offsets may be committed.
+    offsets: dict[Hashable, list[int]] = field(default_factory=dict)
     released: dict[Hashable, set[int]] = field(default_factory=dict)
 
 
@@ -106,6 +109,11 @@ class ArrivalOrder:
         """The partition is ours, with these local inputs (a fresh start)."""
         self.revoke(partition)
         self._parts[partition] = _Partition(local=dict.fromkeys(local, NEVER))
+
+    def ensure(self, partition: int, local: Iterable[Hashable]) -> None:
+        """The partition is ours: assigned now unless it already is."""
+        if partition not in self._parts:
+            self.assign(partition, local)
 
     def revoke(self, partition: int) -> None:
         """The partition is no longer ours: what it held is dropped (not committed, so
@@ -149,13 +157,15 @@ class ArrivalOrder:
         wall: int,
         item: Any,
     ) -> None:
-        """Hold a record taken (in order) from ``source`` until its turn."""
+        """Hold a record taken from ``source`` until its turn (one read out of order,
+        before a seek or past a hole, too: it is applied, and read again later as a
+        duplicate; only records in order move an input's progress)."""
         part = self._parts.get(partition)
         if part is None:
             return
         held = Held(received, occurred, next(self._seq), wall, partition, source, offset, item)
         heapq.heappush(part.heap, held)
-        part.offsets.setdefault(source, deque()).append(offset)
+        heapq.heappush(part.offsets.setdefault(source, []), offset)
         heapq.heappush(self._held_times, (received, held.seq))
 
     def release(
@@ -191,10 +201,10 @@ class ArrivalOrder:
         return [s for s, upto in part.local.items() if upto > first]
 
     def _may_go(self, part: _Partition, held: Held, wall: int, idle_local: set[Hashable]) -> bool:
-        seen_by = held.taken + self.grace  # an idle input must have been seen idle since
         for source, upto in part.local.items():
-            if upto < held.received and not (source in idle_local and wall >= seen_by):
+            if upto < held.received and source not in idle_local:
                 return False
+        seen_by = held.taken + self.grace  # an idle customs partition, seen idle since
         for c in range(self.customs_partitions):
             mark = part.marks.get(c)
             if mark is None:
@@ -215,7 +225,7 @@ class ArrivalOrder:
             return None
         released = part.released.get(source, set())
         while offsets and offsets[0] in released:
-            released.discard(offsets.popleft())
+            released.discard(heapq.heappop(offsets))
         return offsets[0] if offsets else None
 
     def held(self, partition: int | None = None) -> int:

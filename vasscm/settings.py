@@ -84,13 +84,14 @@ class Settings(BaseSettings):
     )
 
     arrival_grace: Duration = Field(
-        default=timedelta(milliseconds=500),
-        description="an input with nothing left to read holds back no record read this long "
-        "before (time for a record produced earlier elsewhere to be read): the longest a "
-        "record waits on an idle partition, besides a mark's trip (contract 7.3)",
+        default=timedelta(milliseconds=100),
+        description="a customs partition the fan-out found with nothing left to read holds "
+        "back no record read this long before (time for a customs event produced earlier "
+        "to be fetched by whichever worker fans it out): with mark_interval, how long a "
+        "record waits on an idle customs partition (contract 7.3)",
     )
     mark_interval: Duration = Field(
-        default=timedelta(milliseconds=200),
+        default=timedelta(milliseconds=100),
         description="how often the fan-out tells every tracker partition how far each "
         "customs partition is fanned out (vasscm.live.marks)",
     )

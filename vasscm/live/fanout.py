@@ -30,17 +30,17 @@ class FanOut:
         self.progress: dict[Any, int] = {}  # customs TP -> received ms fanned out up to
         self._last_shape: dict[int, tuple[int, bool]] = {}
         self._last_sent = 0
+        self._last_taken = -1
 
     async def agent(self, stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             message = event.message
-            if not self.intake.take(message):
-                continue
+            in_order = self.intake.take(message)
             with self.intake.busy(message):
                 async with self.intake.poison_guard(event):
                     await self._one(event)
             stamp = to_ms(received(message))
-            if stamp > self.progress.get(message.tp, NEVER):
+            if in_order and stamp > self.progress.get(message.tp, NEVER):
                 self.progress[message.tp] = stamp  # after its copies are handed over
 
     async def _one(self, event: faust.EventT[bytes]) -> None:
@@ -71,12 +71,15 @@ class FanOut:
             )
             for tp in ours
         }
-        # Sent when a position moved or an input went idle or busy; an idle input's
-        # mark is renewed every _IDLE_REFRESH only (what waits on it waits that long).
+        # Sent at every interval while this worker reads records (a record may wait
+        # on an idle customs partition's mark); when all is quiet, when a position
+        # moves or an input goes idle or busy, and every _IDLE_REFRESH_MS.
         shape = {c: (m.upto, m.idle_at is None) for c, m in state.items()}
-        if shape == self._last_shape and wall - self._last_sent < _IDLE_REFRESH_MS:
+        taken = self.intake.tally["events"]
+        quiet = shape == self._last_shape and taken == self._last_taken
+        if quiet and wall - self._last_sent < _IDLE_REFRESH_MS:
             return
-        self._last_shape, self._last_sent = shape, wall
+        self._last_shape, self._last_sent, self._last_taken = shape, wall, taken
         value = marks.encode(state, wall)
         for partition in range(self.partitions):
             await self.container_events.send(key=marks.MARK_KEY, value=value, partition=partition)

@@ -31,6 +31,7 @@ class HookMissing(VasscmError):
 def _required() -> list[tuple[str, Any, str]]:
     """(where, object, attribute) for every internal the shell uses or overrides."""
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+    from faust import App
     from faust.tables.base import Collection
     from faust.transport.consumer import Consumer
     from faust.transport.drivers import aiokafka as driver
@@ -59,6 +60,8 @@ def _required() -> list[tuple[str, Any, str]]:
         ("aiokafka AIOKafkaConsumer", AIOKafkaConsumer, "self._fetch_max_wait_ms"),
         # outbox.VisitsTable: each partition's latest changelog write
         ("faust Collection", Collection, "send_changelog"),
+        # pipeline: a scrape reads the consumer's highwaters without creating one
+        ("faust App", App, "_consumer"),
     ]
     return need
 

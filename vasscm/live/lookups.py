@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
-import faust
 from prometheus_client import CollectorRegistry
 
 from vasscm.arrival import ArrivalOrder
@@ -19,30 +19,33 @@ from vasscm.live.intake import Intake, wall_ms
 from vasscm.live.metrics import Snapshot
 from vasscm.live.publisher import Publisher
 from vasscm.live.readiness import Readiness
-from vasscm.live.tracker import Tracker
 from vasscm.tracking import timelines
 
 __all__ = ["Lookups"]
 
 
 class Lookups:
+    """Reads only: ``now`` is the clock stalls are judged by, ``highwater`` a
+    partition's end as the consumer last heard it (None when unknown)."""
+
     def __init__(
         self,
-        app: faust.App,
         registry: CollectorRegistry,
         intake: Intake,
         publisher: Publisher,
-        tracker: Tracker,
         arrival: ArrivalOrder,
         readiness: Readiness,
+        *,
+        now: Callable[[], datetime],
+        highwater: Callable[[Any], int | None],
     ) -> None:
-        self.app = app
         self.registry = registry
         self.intake = intake
         self.publisher = publisher
-        self.tracker = tracker
         self.arrival = arrival
         self.readiness = readiness
+        self.now = now
+        self.highwater = highwater
         self._samples: deque[tuple[float, int, int]] = deque(maxlen=11)  # ~10 s of tallies
 
     @property
@@ -52,6 +55,10 @@ class Lookups:
     @property
     def not_ready_because(self) -> str | None:
         return self.readiness.not_ready_because
+
+    @property
+    def assignments(self) -> int:
+        return self.readiness.assignments
 
     def sample(self) -> None:
         """Once a second (the stall timer): the tallies behind the rates shown."""
@@ -92,11 +99,11 @@ class Lookups:
 
     def stalled(self, limit: int) -> list[dict[str, Any]]:
         """Stalled open visits, oldest in its stage first."""
-        now = to_ms(self.tracker.now())
+        now = to_ms(self.now())
         return stalled_rows(self._boards(), now, self.publisher.policy, limit)
 
     def releases(self, hours: float) -> dict[str, Any]:
-        return self.publisher.recent.releases(self.tracker.now(), timedelta(hours=hours))
+        return self.publisher.recent.releases(self.now(), timedelta(hours=hours))
 
     def alerts(self, limit: int) -> list[dict[str, Any]]:
         """The latest alerts published here, newest first."""
@@ -105,16 +112,12 @@ class Lookups:
 
     def snapshot(self) -> Snapshot:
         """Current state for the gauges: this worker's partitions only."""
-        now_ms = to_ms(self.tracker.now())
+        now_ms = to_ms(self.now())
         policy = self.publisher.policy
         groups = merge_stats(b.stats(now_ms, policy) for b in self._boards())
         lag: dict[str, int] = {}
-        consumer = self.app._consumer  # not the property: a scrape must not create one
         for tp, offset in list(self.intake.positions.items()):
-            try:
-                highwater = consumer.highwater(tp) if consumer is not None else None
-            except Exception:  # consumer not started, or the partition just revoked
-                highwater = None
+            highwater = self.highwater(tp)
             if highwater is not None:
                 lag[tp.topic] = lag.get(tp.topic, 0) + max(0, highwater - offset - 1)
         return Snapshot(

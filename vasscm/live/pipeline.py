@@ -116,15 +116,16 @@ class Pipeline:
             stall_checks=topics[STALL_CHECKS],
             partitions=n,
             event_clock=settings.stall_clock == "event",
+            ready=lambda: self.readiness.assigned,
         )
         self.lookups = Lookups(
-            app,
             self.registry,
             self.intake,
             self.publisher,
-            self.tracker,
             self.arrival,
             self.readiness,
+            now=self.tracker.now,
+            highwater=self._highwater,
         )
         self.registry.register(StateCollector(self.lookups.snapshot, self.metrics.site))
         tracked = app.topic(
@@ -144,6 +145,13 @@ class Pipeline:
         app.task(self._start)
         app.on_partitions_revoked.connect(self._on_revoked)
         app.on_rebalance_complete.connect(self._on_rebalance_complete)
+
+    def _highwater(self, tp: Any) -> int | None:
+        consumer = self.app._consumer  # not the property: a scrape must not create one
+        try:
+            return None if consumer is None else consumer.highwater(tp)
+        except Exception:  # consumer not started, or the partition just revoked
+            return None
 
     def _topic(self, name: str, partitions: int) -> faust.TopicT:
         spec = TOPIC_BY_NAME[name]
@@ -207,8 +215,8 @@ class Pipeline:
             p: self.publisher.new_yard(rebuild.boards[p], rebuild.indexes[p]) for p in assigned
         }
         self.arrival.floor(rebuild.newest)
-        self.tracker.assigned(assigned)
         self.readiness.assigned = True
+        self.readiness.assignments += 1
         self.app.log.info(  # type: ignore[attr-defined]
             "deadline index rebuilt for partitions %s: %d containers in %.2fs",
             sorted(assigned),

@@ -17,6 +17,7 @@ class Readiness:
     def __init__(self, app: faust.App) -> None:
         self.app = app
         self.assigned = False  # partitions assigned and tables recovered
+        self.assignments = 0  # times partitions were assigned and rebuilt since start
         self.broker_ok = True  # the last probe of the broker was answered in time
 
     @property

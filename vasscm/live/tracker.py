@@ -10,6 +10,7 @@ outputs a step produces wait in the outbox until its table write is on the broke
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Final, NamedTuple
 
@@ -68,6 +69,7 @@ class Tracker:
         stall_checks: Any,
         partitions: int,
         event_clock: bool,
+        ready: Callable[[], bool],
     ) -> None:
         self.app = app
         self.intake = intake
@@ -77,6 +79,7 @@ class Tracker:
         self.stall_checks = stall_checks
         self.partitions = partitions
         self.event_clock = event_clock
+        self.ready = ready  # partitions assigned and their yards rebuilt
         self._paused: dict[int, set[Any]] = {}
 
     # --- clocks -------------------------------------------------------------------
@@ -93,29 +96,34 @@ class Tracker:
         self.app.consumer.owed = self.owed  # before the first record is taken
         async for event in stream.events():
             message = event.message
-            if not self.intake.take(message):
-                continue
+            in_order = self.intake.take(message)
             with self.intake.busy(message):
                 async with self.intake.poison_guard(event):
-                    await self._one(event)
+                    await self._one(event, in_order)
                 await self._release(message.partition)
             await self.publisher.outbox.room()
 
-    async def _one(self, event: faust.EventT[bytes]) -> None:
+    async def _one(self, event: faust.EventT[bytes], in_order: bool) -> None:
+        """Take one record. Only a record read in order (vasscm.live.transport) moves
+        its input's progress: one read before a seek or past a hole says nothing of
+        the records before it, which are still to come."""
         message = event.message
         topic, p = message.topic, message.partition
+        self.arrival.ensure(p, [TP(PORT_EVENTS, p), TP(SCAN_EVENTS, p)])
         if topic == STALL_CHECKS:
-            await self._release(p)  # everything whose turn has come, first
-            await self.publisher.stall_check(event.key.decode(), p, self.now())
+            if self.ready():  # else the yard being rebuilt schedules its deadlines anew
+                await self._release(p)  # everything whose turn has come, first
+                await self.publisher.stall_check(event.key.decode(), p, self.now())
             return
         if topic == CONTAINER_EVENTS and message.key == marks.MARK_KEY:
-            for customs_partition, mark in marks.decode(event.value).items():
-                self.arrival.mark(p, customs_partition, mark)
+            if in_order:  # a mark covers the records before it: they must have been read
+                for customs_partition, mark in marks.decode(event.value).items():
+                    self.arrival.mark(p, customs_partition, mark)
             return
         self.intake.took(message)
         internal = topic == CONTAINER_EVENTS
         stamp = received(message)
-        if not internal:
+        if in_order and not internal:
             self.arrival.delivered(p, message.tp, to_ms(stamp))
         parsed = await self.intake.parse(event.value, message, trusted=internal)
         if parsed is None:
@@ -137,7 +145,11 @@ class Tracker:
         self._pause_if_ahead(p)
 
     async def _release(self, p: int) -> None:
-        """Apply, in received order, the held records of ``p`` whose turn has come."""
+        """Apply, in received order, the held records of ``p`` whose turn has come;
+        none while the partitions' yards are being rebuilt (records may flow before
+        that is done, and a step applied meanwhile would miss the rebuilt board)."""
+        if not self.ready():
+            return
         wall = wall_ms()
         consumer = self.app.consumer
         released = self.arrival.release(p, wall, consumer.caught_up)
@@ -213,11 +225,6 @@ class Tracker:
         for container_no in self.publisher.due(now):
             tick = StallCheck(requested_at=from_ms(now))
             await self.stall_checks.send(key=container_no.encode(), value=dump_json(tick))
-
-    def assigned(self, partitions: set[int]) -> None:
-        for p in partitions:
-            if p not in self.arrival.partitions:
-                self.arrival.assign(p, [TP(PORT_EVENTS, p), TP(SCAN_EVENTS, p)])
 
     def revoked(self, tps: Any) -> None:
         for tp in tps:

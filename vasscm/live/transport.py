@@ -118,7 +118,8 @@ class Consumer(driver.Consumer):
 
     def processed(self, tp: TP, offset: int) -> bool:
         """The agent takes the record at ``offset``: True when it is the next one in
-        order (only then may the agent act on it; any other is read again in its turn).
+        order (only then does it say the records before it were read; any other is
+        read again in its turn).
         Offsets are committed up to the first record not taken, whatever faust's
         acknowledgements say, and not past what the shell still owes (:attr:`owed`);
         a record past a hole has the partition read again from the hole."""

@@ -10,7 +10,7 @@ holds the two together).
   no build step, nothing from a CDN; a strict Content-Security-Policy).
 - ``GET /metrics`` — Prometheus text format (prometheus-client's aiohttp handler).
 - ``GET /healthz`` — liveness; ``GET /readyz`` — 200 when partitions are assigned and
-  tables recovered, else 503.
+  tables recovered, else 503; ``assignments`` counts the assignments since start.
 - ``GET /containers/{container_no}`` (also under ``/api/``) — the container's visits
   with their events; 400 for a malformed number (never echoed), 404 when unknown.
 - ``GET /api/overview``, ``/api/stalled``, ``/api/releases``, ``/api/alerts``.
@@ -54,6 +54,10 @@ class Lookup(Protocol):
 
     @property
     def not_ready_because(self) -> str | None: ...
+
+    @property
+    def assignments(self) -> int:
+        """Times partitions were assigned and tables recovered since the worker started."""
 
     def visits_of(self, container_no: str) -> list[tuple[VisitState, list[dict[str, Any]]]]:
         """The container's visits held here (oldest first) with their events."""
@@ -132,9 +136,11 @@ def build_web(lookup: Lookup, token: str | None = None) -> web.Application:
 
     async def readyz(request: web.Request) -> web.Response:
         if lookup.ready:
-            return _json({"status": "ready"})
+            return _json({"status": "ready", "assignments": lookup.assignments})
         why = lookup.not_ready_because or "not ready"
-        return _json({"status": "not ready", "detail": why}, 503)
+        return _json(
+            {"status": "not ready", "detail": why, "assignments": lookup.assignments}, 503
+        )
 
     async def container(request: web.Request) -> web.Response:
         raw = request.match_info["container_no"]
