@@ -31,7 +31,8 @@ from prometheus_client import CollectorRegistry
 from vasscm.board import Board, merge_stats
 from vasscm.durations import to_ms
 from vasscm.events import ClearanceRecord, Stage, VisitState
-from vasscm.live.metrics import Metrics, Snapshot, StateCollector, build_metrics
+from vasscm.live.gauges import Snapshot, StateCollector
+from vasscm.live.metrics import Metrics, build_metrics
 from vasscm.live.web import build_web
 from vasscm.simulate import container_number
 from vasscm.tracking import DEFAULT_POLICY

@@ -16,7 +16,8 @@ import yaml
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
-from vasscm.live.metrics import Snapshot, StateCollector, build_metrics
+from vasscm.live.gauges import Snapshot, StateCollector
+from vasscm.live.metrics import build_metrics
 from vasscm.live.web import build_web
 from vasscm.settings import Settings
 

@@ -12,14 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from vasscm.board import Board, merge_stats
 from vasscm.durations import to_ms
 from vasscm.events import Alert, ClearanceRecord, RejectCode, Rejection, Stage, VisitState
-from vasscm.live.metrics import (
-    CLEARANCE_BUCKETS,
-    LabelCap,
-    Metrics,
-    Snapshot,
-    StateCollector,
-    build_metrics,
-)
+from vasscm.live.gauges import Snapshot, StateCollector
+from vasscm.live.metrics import CLEARANCE_BUCKETS, LabelCap, Metrics, build_metrics
 from vasscm.tracking import DEFAULT_POLICY, current_view
 
 IMPORT = ROUTES["cai-lan-import"]

@@ -15,8 +15,8 @@ from vasscm.arrival import ArrivalOrder
 from vasscm.board import merge_stats, stage_rows, stalled_rows
 from vasscm.durations import from_ms, to_ms
 from vasscm.events import VisitState, format_ts
+from vasscm.live.gauges import Snapshot
 from vasscm.live.intake import Intake, wall_ms
-from vasscm.live.metrics import Snapshot
 from vasscm.live.publisher import Publisher
 from vasscm.live.readiness import Readiness
 from vasscm.tracking import timelines

@@ -37,10 +37,11 @@ from prometheus_client import CollectorRegistry
 from vasscm.arrival import ArrivalOrder
 from vasscm.live import hooks
 from vasscm.live.fanout import FanOut
+from vasscm.live.gauges import StateCollector
 from vasscm.live.intake import Intake
 from vasscm.live.layout import Layout
 from vasscm.live.lookups import Lookups
-from vasscm.live.metrics import StateCollector, build_metrics
+from vasscm.live.metrics import build_metrics
 from vasscm.live.outbox import VisitsTable
 from vasscm.live.publisher import Publisher
 from vasscm.live.readiness import PROBE_EVERY, Readiness

@@ -138,9 +138,7 @@ def build_web(lookup: Lookup, token: str | None = None) -> web.Application:
         if lookup.ready:
             return _json({"status": "ready", "assignments": lookup.assignments})
         why = lookup.not_ready_because or "not ready"
-        return _json(
-            {"status": "not ready", "detail": why, "assignments": lookup.assignments}, 503
-        )
+        return _json({"status": "not ready", "detail": why, "assignments": lookup.assignments}, 503)
 
     async def container(request: web.Request) -> web.Response:
         raw = request.match_info["container_no"]
