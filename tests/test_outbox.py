@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from faust.exceptions import ProducerSendError
 
-from vasscm.live.outbox import Outbox
+from vasscm.live.delivery import Outbox
 
 
 class _Topic:

@@ -13,7 +13,7 @@ from faust.transport.producer import ProducerBuffer
 from faust.types import TP
 
 from vasscm.live.broker import EmbeddedBroker
-from vasscm.live.transport import SCHEME, Buffer
+from vasscm.live.delivery import SCHEME, Buffer
 
 
 class _SlowChannel:

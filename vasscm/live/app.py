@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import faust
 
-from vasscm.live import hooks, tansu, transport
+from vasscm.live import hooks, tansu
+from vasscm.live.delivery import transport
 from vasscm.live.kafka_auth import faust_credentials
 from vasscm.live.layout import Layout, plan
 from vasscm.live.pipeline import Pipeline
@@ -22,7 +23,7 @@ def create_app(settings: Settings, layout: Layout | None = None) -> tuple[faust.
     on_tansu = settings.broker_flavour == "tansu"
     # The transport makes the producer too: faust's with a complete flush before each
     # commit, and a consumer that reads every record of its stream partitions in order
-    # (vasscm.live.transport); consumers on Tansu need a short fetch wait too
+    # (vasscm.live.delivery); consumers on Tansu need a short fetch wait too
     # (vasscm.live.tansu).
     scheme = tansu.SCHEME if on_tansu else transport.SCHEME
     app = faust.App(

@@ -84,17 +84,16 @@ def _has(owner: Any, name: str) -> bool:
 
 
 def check_wiring(app: Any, visits: Any) -> None:
-    """The app's consumer, producer and table are vasscm's (vasscm.live.transport)."""
-    from vasscm.live import transport
-    from vasscm.live.outbox import VisitsTable
+    """The app's consumer, producer and table are vasscm's (vasscm.live.delivery)."""
+    from vasscm.live.delivery import Buffer, Consumer, Producer, VisitsTable
 
     problems = []
-    if not isinstance(app.consumer, transport.Consumer):
+    if not isinstance(app.consumer, Consumer):
         problems.append(f"consumer is {type(app.consumer).__qualname__}, not vasscm's")
     producer = app.producer
-    if not isinstance(producer, transport.Producer):
+    if not isinstance(producer, Producer):
         problems.append(f"producer is {type(producer).__qualname__}, not vasscm's")
-    elif not isinstance(producer.buffer, transport.Buffer):
+    elif not isinstance(producer.buffer, Buffer):
         problems.append(f"producer buffer is {type(producer.buffer).__qualname__}, not vasscm's")
     if not isinstance(visits, VisitsTable):
         problems.append(f"visits table is {type(visits).__qualname__}, not vasscm's")

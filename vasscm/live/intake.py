@@ -48,7 +48,7 @@ class Intake:
     # --- order and commits ----------------------------------------------------------
 
     def take(self, message: Any) -> bool:
-        """True when the record is the next of its partition (vasscm.live.transport);
+        """True when the record is the next of its partition (vasscm.live.delivery.consumer);
         any other (read before the seek to the committed offset, or past a hole) is
         handled too, and comes again in its turn."""
         return bool(self.app.consumer.processed(message.tp, message.offset))

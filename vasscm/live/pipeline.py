@@ -21,7 +21,7 @@ tracker runs the check on it like any other record.
 Crash safety: outputs wait in the outbox until the state change they report is on
 the broker; offsets are committed only up to the first record not yet taken, held
 or handled, after everything the processing produced is on the broker
-(vasscm.live.transport).
+(vasscm.live.delivery).
 """
 
 from __future__ import annotations
@@ -36,13 +36,13 @@ from prometheus_client import CollectorRegistry
 
 from vasscm.arrival import ArrivalOrder
 from vasscm.live import hooks
+from vasscm.live.delivery import Checkpoint, VisitsTable
 from vasscm.live.fanout import FanOut
 from vasscm.live.gauges import StateCollector
 from vasscm.live.intake import Intake
 from vasscm.live.layout import Layout
 from vasscm.live.lookups import Lookups
 from vasscm.live.metrics import build_metrics
-from vasscm.live.outbox import VisitsTable
 from vasscm.live.publisher import Publisher
 from vasscm.live.readiness import PROBE_EVERY, Readiness
 from vasscm.live.tracker import Tracker, partition_for
@@ -168,7 +168,7 @@ class Pipeline:
             self.app.log.critical("%s", exc)  # type: ignore[attr-defined]
             await self.app.crash(exc)
             return
-        self.app.producer.before_flush.append(self.publisher.outbox.drain)
+        self.app.producer.checkpoint = Checkpoint(self.publisher.outbox)
         for topic in self._declared:
             await topic.maybe_declare()
         await self.publisher.outbox.run()

@@ -5,7 +5,7 @@ Processing is at least once: a redelivered record finds its ``event_id`` in the
 container's state and changes nothing, but what the state says went out is sent
 again (same revisions, same content), once per container after each (re)assignment:
 a crash can lose a record's outputs after its state change was saved. The reverse
-cannot happen: outputs wait in the outbox (vasscm.live.outbox) until the state change
+cannot happen: outputs wait in the outbox (vasscm.live.delivery.outbox) until the state change
 they report is on the broker.
 """
 
@@ -18,8 +18,8 @@ from typing import Any
 from vasscm.board import Board
 from vasscm.deadlines import DeadlineIndex
 from vasscm.events import ContainerEvent, container_of, dump_json
+from vasscm.live.delivery import Outbox, Send, VisitsTable
 from vasscm.live.intake import Intake
-from vasscm.live.outbox import Outbox, Send, VisitsTable
 from vasscm.recent import Recent
 from vasscm.topics import ALERTS, CLEARANCES, CONTAINER_STATE
 from vasscm.tracking import ContainerState, Effects, Policy

@@ -13,7 +13,7 @@ from typing import Any, Final
 from faust.transport.drivers import TRANSPORTS
 from faust.transport.drivers import aiokafka as driver
 
-from vasscm.live import transport
+from vasscm.live.delivery import Consumer, transport
 
 __all__ = ["SCHEME", "Transport"]
 
@@ -28,7 +28,7 @@ class _ConsumerThread(driver.AIOKafkaConsumerThread):
         return consumer
 
 
-class _Consumer(transport.Consumer):
+class _Consumer(Consumer):
     def _new_consumer_thread(self) -> driver.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 

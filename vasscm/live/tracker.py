@@ -104,7 +104,7 @@ class Tracker:
             await self.publisher.outbox.room()
 
     async def _one(self, event: faust.EventT[bytes], in_order: bool) -> None:
-        """Take one record. Only a record read in order (vasscm.live.transport) moves
+        """Take one record. Only a record read in order (vasscm.live.delivery.consumer) moves
         its input's progress: one read before a seek or past a hole says nothing of
         the records before it, which are still to come."""
         message = event.message

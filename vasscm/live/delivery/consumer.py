@@ -1,4 +1,4 @@
-"""The faust transport of every worker: faust's, with defects of faust 0.15.3 worked around.
+"""The consumer of every worker: faust's, with two defects of faust 0.15.3 worked around.
 
 **A consumer that skips no record.** When a partition is assigned, faust fetches before
 it seeks its stream partitions to their committed offsets: records fetched for a
@@ -25,42 +25,20 @@ has the partition read again from the hole (logged as a warning). Until the part
 is sought to its committed offset, nothing is counted and nothing committed: records
 fetched before the seek get processed too, and counting them once let a commit
 (during the seek) skip the records before them.
-
-**A complete flush.**
-faust commits a consumer's offsets after ``producer.flush()`` (``Consumer._commit_offsets``),
-so that whatever the processed records produced is on the broker first. Table writes
-reach the producer through its buffer (``Topic.send_soon``), drained by a background
-task, and faust-streaming's ``ProducerBuffer.flush`` does not wait for it: it returns
-as soon as 0.1 s pass without a message leaving the buffer, and it never counts the
-message the task has taken from the queue but not yet handed to the Kafka client
-(which, with one record per batch on Tansu, waits there for the partition's previous
-batch to be sent). A commit could then go through with a table's changelog write still
-in the worker's memory: killed at that moment, the worker lost the state change while
-its input offset was committed.
-
-Here ``flush`` waits until every message put in the buffer before the call has been
-handed to the client (whose own flush then waits for the broker's acknowledgement).
-Messages put during the wait are not waited for, so a busy agent cannot hold a commit
-back forever, and only the background task sends, so a partition keeps its order.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, Final
 
-from faust.transport.drivers import TRANSPORTS
 from faust.transport.drivers import aiokafka as driver
-from faust.transport.producer import ProducerBuffer
-from faust.types.tuples import TP, FutureMessage
+from faust.types.tuples import TP
 
-__all__ = ["SCHEME", "Transport"]
+__all__ = ["Consumer"]
 
-SCHEME: Final = "vasscm"
-_POLL: Final = 0.05  # seconds between looks at the buffer while flushing
 # A jump is taken as real (records deleted by retention) only after this long of
 # reading again: records fetched before a seek keep arriving for a moment after it,
 # and accepting their jump would process a later record before an earlier one.
@@ -217,74 +195,3 @@ class Consumer(driver.Consumer):
         for tp, offset in again.items():
             self.log.info("%s: records from %d on were skipped: reading them again", tp, offset)
             await self.seek(tp, offset)
-
-
-class Buffer(ProducerBuffer):
-    """A buffer that counts what was put and what was handed to the client."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self._put = 0
-        self._sent = 0
-
-    def put(self, fut: FutureMessage) -> None:
-        self._put += 1
-        super().put(fut)
-
-    async def _send_pending(self, fut: FutureMessage) -> None:
-        try:
-            await super()._send_pending(fut)
-        finally:
-            self._sent += 1
-            self.message_sent.set()
-
-    async def flush(self) -> None:
-        """Return when everything put before the call is in the client's hands."""
-        if self.app is not None and self.app.conf.producer_threaded:
-            await super().flush()  # the threaded producer drains its own queue
-            return
-        target = self._put
-        while self._sent < target:
-            if self.should_stop:
-                # The sending task is ending (shutdown): hand over what is left ourselves.
-                while self.size:
-                    await super()._send_pending(self.pending.get_nowait())
-                    self._sent += 1
-                return
-            self.message_sent.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.message_sent.wait(), timeout=_POLL)
-
-
-class Producer(driver.Producer):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # Replaced before start: the base class only creates the buffer here.
-        self.buffer = Buffer(loop=self.loop, beacon=self.beacon)
-        if self.threaded_producer is not None:
-            self.buffer.threaded_producer = self.threaded_producer
-        self.buffer.app = self.app
-        # Awaited before each flush: outputs held back until their state is written
-        # (vasscm.live.outbox) are handed over before the offsets behind them commit.
-        self.before_flush: list[Callable[[], Awaitable[None]]] = []
-
-    def kafka_client(self) -> Any:
-        """The aiokafka client under the producer (None before it starts)."""
-        inner = self._producer
-        return None if inner is None else inner.client
-
-    async def flush(self) -> None:
-        # The buffer first: the outbox waits for table writes that may still be in it
-        # (and at shutdown, with the buffer's task stopped, only this flush sends them).
-        await self.buffer.flush()
-        for hook in self.before_flush:
-            await hook()
-        await super().flush()
-
-
-class Transport(driver.Transport):
-    Consumer = Consumer
-    Producer = Producer
-
-
-TRANSPORTS.aliases[SCHEME] = f"{__name__}:Transport"

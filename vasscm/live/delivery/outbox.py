@@ -9,9 +9,9 @@ event's outputs until the latest changelog write of its partition (its own, and
 every earlier one there: a partition's writes are acknowledged in order) is
 acknowledged, then sends them, in the order they were put, from one task.
 
-The producer's flush (before every offset commit, see vasscm.live.transport) drains
-the outbox first: offsets are committed only after the outputs of the records they
-cover are handed to the producer and, with them, written.
+The producer's flush (before every offset commit, see vasscm.live.delivery.checkpoint)
+drains the outbox after the table writes: offsets are committed only after the
+outputs of the records they cover are handed to the producer and, with them, written.
 """
 
 from __future__ import annotations

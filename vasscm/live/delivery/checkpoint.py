@@ -1,0 +1,45 @@
+"""What must be on the broker before a worker's input offsets are committed, in order.
+
+faust commits a consumer's offsets right after ``producer.flush()``
+(``Consumer._commit_offsets``), on a timer. vasscm's producer runs the steps below in
+that flush, so the commit that follows covers only what is safe:
+
+1. the table's changelog writes leave the producer buffer for the client
+   (:class:`~vasscm.live.delivery.producer.Buffer`: faust's flush returned early);
+2. the outputs whose state change is written leave the outbox
+   (:class:`~vasscm.live.delivery.outbox.Outbox`: an output is never on the broker
+   without the state change it reports);
+3. the broker acknowledges everything handed to the client;
+4. faust commits each input partition up to the first record the agents have not
+   taken, or still owe: held for its turn in arrival order, or being handled
+   (:meth:`~vasscm.live.delivery.consumer.Consumer._new_offset`).
+
+A failure in step 2 stops commits for good in this process: after a restart the
+records are read again and what their state says went out is sent again.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from vasscm.live.delivery.outbox import Outbox
+
+if TYPE_CHECKING:
+    from vasscm.live.delivery.producer import Producer
+
+__all__ = ["Checkpoint"]
+
+
+class Checkpoint:
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
+
+    async def flush(self, producer: Producer) -> None:
+        # 1. Table writes first: the outbox waits for them, and at shutdown (the
+        #    buffer's task stopped) only this flush hands them over.
+        await producer.buffer.flush()
+        # 2. Outputs after the state changes they report.
+        await self.outbox.drain()
+        # 3. Acknowledged.
+        await producer.flush_client()
+        # 4. faust commits offsets now: Consumer._new_offset says how far.
