@@ -98,6 +98,22 @@ def test_commits_stop_at_the_first_record_still_held() -> None:
     assert arrival.first_held(0, CUSTOMS_IN) is None
 
 
+def test_an_offset_held_twice_is_committed_past_once_both_are_applied() -> None:
+    """A record read before the seek to the committed offset and again after it is held
+    twice: the commit passes it only when both copies are applied, whichever first."""
+    arrival = order()
+    take(arrival, CUSTOMS_IN, 7, received=100, name="first")
+    take(arrival, CUSTOMS_IN, 7, received=100, name="again")
+    take(arrival, CUSTOMS_IN, 8, received=300)
+    out = arrival.release(0, 0, lambda s: True)
+    assert [] == out  # no mark yet
+    arrival.mark(0, 0, Mark(upto=200))
+    first, again = arrival.release(0, 0, lambda s: True)
+    arrival.settled(first)
+    arrival.settled(again)
+    assert 8 == arrival.first_held(0, CUSTOMS_IN)  # seen stuck at 7: commits stopped
+
+
 def test_a_revoked_partition_drops_what_it_held() -> None:
     """Held records of a partition revoked are forgotten (not committed: its next owner
     reads them again) and no longer hold the clock."""

@@ -40,6 +40,7 @@ Pure Python, no clock and no I/O: the caller passes wall times in.
 from __future__ import annotations
 
 import heapq
+from collections import Counter
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from itertools import count
@@ -85,7 +86,9 @@ class _Partition:
     # after a seek comes after later ones): the least is as far as the input's
     # offsets may be committed.
     offsets: dict[Hashable, list[int]] = field(default_factory=dict)
-    released: dict[Hashable, set[int]] = field(default_factory=dict)
+    # Offsets applied, not yet popped from ``offsets``: counted, as an offset read
+    # twice (before a seek and again after it) is held twice.
+    released: dict[Hashable, Counter[int]] = field(default_factory=dict)
 
 
 class ArrivalOrder:
@@ -187,7 +190,7 @@ class ArrivalOrder:
         time counts for the clock."""
         part = self._parts.get(held.source_partition)
         if part is not None:
-            part.released.setdefault(held.source, set()).add(held.offset)
+            part.released.setdefault(held.source, Counter())[held.offset] += 1
         self._gone.add(held.seq)
         heapq.heappush(self._uncounted, (held.received, held.occurred))
 
@@ -223,9 +226,9 @@ class ArrivalOrder:
         offsets = part.offsets.get(source)
         if not offsets:
             return None
-        released = part.released.get(source, set())
-        while offsets and offsets[0] in released:
-            released.discard(heapq.heappop(offsets))
+        released = part.released.get(source)
+        while offsets and released and released[offsets[0]] > 0:
+            released[heapq.heappop(offsets)] -= 1
         return offsets[0] if offsets else None
 
     def held(self, partition: int | None = None) -> int:
