@@ -76,6 +76,7 @@ class Pipeline:
 
     def __post_init__(self) -> None:
         app, settings, n = self.app, self.settings, self.layout.partitions
+        self._generation = 0  # assignments revoked so far
         self.partitions = n
         topics = {name: self._topic(name, n) for name in TOPIC_BY_NAME if name != CUSTOMS_EVENTS}
         customs = self._topic(CUSTOMS_EVENTS, self.layout.customs_partitions)
@@ -184,6 +185,7 @@ class Pipeline:
 
     def _on_revoked(self, sender: Any = None, revoked: Any = (), **kwargs: Any) -> None:
         self.readiness.assigned = False
+        self._generation += 1  # a rebuild under way is for an assignment now gone
         self.publisher.resent.clear()  # the next assignment may bring another worker's state
         self.intake.forget(revoked)
         self.fan_out.revoked(revoked)
@@ -199,7 +201,7 @@ class Pipeline:
             for tp in self.app.assignor.assigned_actives()
             if tp.topic == CONTAINER_EVENTS
         }
-        started = time.monotonic()
+        started, generation = time.monotonic(), self._generation
         # faust's RocksDB store opens a partition's database on first use, and only
         # iterates the open ones: after a restart with nothing new to recover, none is.
         open_partition = getattr(self.visits.data, "_db_for_partition", None)
@@ -212,6 +214,8 @@ class Pipeline:
             rebuild.add(container_no, data)
             if count % 2000 == 0:
                 await asyncio.sleep(0)  # heartbeats and probes go on during a long rebuild
+        if generation != self._generation:  # revoked meanwhile: the next rebuild counts
+            return
         self.publisher.yards = {
             p: self.publisher.new_yard(rebuild.boards[p], rebuild.indexes[p]) for p in assigned
         }
