@@ -126,10 +126,6 @@ class ArrivalOrder:
             for held in part.heap:
                 self._gone.add(held.seq)
 
-    @property
-    def partitions(self) -> list[int]:
-        return sorted(self._parts)
-
     # --- input ----------------------------------------------------------------------
 
     def delivered(self, partition: int, source: Hashable, received: int) -> None:
