@@ -191,7 +191,14 @@ def test_text_from_events_is_shown_as_text(demo: Demo, tmp_path: Path) -> None:
     asyncio.run(produce(demo.broker, [orjson.dumps(d) for d in docs]))
     demo.wait("the hostile visit", lambda: _held(demo, container))
 
-    dom = rendered(demo, tmp_path, f"#{container}")
+    # The page draws the lookup when its fetch answers; on a loaded machine the DOM can
+    # be dumped before that (the lookup section titled, its visits not drawn yet):
+    # render again until the visit's events are drawn, a few times at most.
+    def drawn() -> str | None:
+        dom = rendered(demo, tmp_path, f"#{container}")
+        return dom if "SEAL_CHANGED" in dom else None
+
+    dom = eventually(drawn, 60, "the hostile visit drawn in the page", every=0)
 
     assert "<title>vasscm — customs supervision</title>" in dom
     assert "pwned" not in re.sub(r"&[^;]+;", "", dom.split("<body", 1)[0])  # the head
