@@ -9,9 +9,11 @@ from typing import Any
 
 import faust
 import pytest
+from aiokafka import AIOKafkaProducer
 from faust.transport.producer import ProducerBuffer
 from faust.types import TP
 
+from vasscm.live import tansu
 from vasscm.live.broker import EmbeddedBroker
 from vasscm.live.delivery import SCHEME, Buffer
 
@@ -181,3 +183,55 @@ def test_only_the_next_record_is_taken_and_commits_stop_at_what_is_owed() -> Non
         assert consumer._new_offset(TP5) == 5
 
     asyncio.run(run())
+
+
+@pytest.mark.broker
+def test_a_re_read_sought_while_a_record_is_handled_delivers_every_record_again(
+    broker: EmbeddedBroker,
+) -> None:
+    """How a re-read starts (``Consumer._read_again``): a seek scheduled by the agent
+    while it handles a record. faust's fetch loop sets its read offset after it hands a
+    record over, over the one the seek set, and then dropped every re-read record below
+    it: the hole was never filled and the partition stood still (seen in CI after a
+    rebalance: a customs partition's marks never read again, its port events held)."""
+    topic_name = "reread-while-handled"
+
+    async def run() -> list[int]:
+        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
+        await producer.start()
+        try:
+            for i in range(7):
+                await producer.send_and_wait(topic_name, b"%d" % i, partition=0)
+        finally:
+            await producer.stop()
+        app = faust.App(
+            "reread-test",
+            broker=broker.url,
+            broker_consumer=broker.url.replace("kafka://", f"{tansu.SCHEME}://"),
+            autodiscover=False,
+            web_enabled=False,
+            store="memory://",
+            topic_partitions=1,
+            broker_session_timeout=6.0,
+            broker_rebalance_timeout=6.0,
+            broker_heartbeat_interval=1.0,
+        )
+        seen: list[int] = []
+
+        @app.agent(app.topic(topic_name, value_serializer="raw"))
+        async def agent(stream: Any) -> None:
+            async for event in stream.events():
+                seen.append(event.message.offset)
+                if event.message.offset == 6 and seen.count(6) == 1:
+                    asyncio.ensure_future(app.consumer.seek(event.message.tp, 2))
+
+        await app.start()
+        try:
+            deadline = time.monotonic() + 60
+            while seen.count(6) < 2 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            return seen
+        finally:
+            await app.stop()
+
+    assert [0, 1, 2, 3, 4, 5, 6, 2, 3, 4, 5, 6] == asyncio.run(run())

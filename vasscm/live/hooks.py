@@ -44,6 +44,7 @@ def _required() -> list[tuple[str, Any, str]]:
         ("faust Consumer", Consumer, "seek"),
         ("faust Consumer", Consumer, "pause_partitions"),
         ("faust Consumer", Consumer, "resume_partitions"),
+        ("faust Consumer", Consumer, "_read_offset"),
         ("faust aiokafka Consumer", driver.Consumer, "getmany"),
         ("faust aiokafka Consumer", driver.Consumer, "highwater"),
         ("faust aiokafka Consumer", driver.Consumer, "on_partitions_revoked"),

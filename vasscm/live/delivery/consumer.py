@@ -11,6 +11,11 @@ a customs ``ELIGIBLE`` or a port event missing from a visit after a restart; man
 under CPU load, where the seek takes longer). vasscm reads only topics with delete
 retention, whose offsets have no gaps: this consumer refuses a record past the next
 offset it expects on a partition and reads the partition again from that offset.
+faust's own guard, its read offset, is no use for that and worse: its fetch loop
+writes it after handing a record over, over the offset a re-read just sought, and
+then drops the re-read records below it (``Consumer._drain_messages``). This
+consumer sets it to each record it lets through, and drops what it has handed over
+before itself.
 
 **Commits up to the first record not processed.** faust also drops records it has
 counted read: an agent's queue is cleared when the flow resumes after a recovery or a
@@ -173,12 +178,23 @@ class Consumer(driver.Consumer):
 
     async def getmany(self, timeout: float) -> Any:
         expected = self._next
+        read_offset = self._read_offset
         again: dict[TP, int] = {}
         async for tp, message in super().getmany(timeout):
             if tp in again:
                 continue
             want = expected.get(tp)
-            if want is not None and message.offset > want and self._contiguous(tp):
+            contiguous = self._contiguous(tp)
+            if contiguous:
+                if want is not None and message.offset < want:
+                    continue  # handed over before, and not asked for again
+                # faust's fetch loop drops a record below its read offset, which it
+                # sets after handing a record to the agents: a re-read sought from an
+                # agent meanwhile was overwritten by it, and every record of the
+                # re-read dropped but the last, for ever (seen after a rebalance).
+                # The order of these partitions is this method's: let it through.
+                read_offset[tp] = message.offset
+            if want is not None and message.offset > want and contiguous:
                 offset, since = self._reseeks.get(tp, (want, time.monotonic()))
                 if offset != want:
                     since = time.monotonic()
