@@ -217,13 +217,14 @@ def test_a_re_read_sought_while_a_record_is_handled_delivers_every_record_again(
             broker_heartbeat_interval=1.0,
         )
         seen: list[int] = []
+        seeks: list[asyncio.Future[None]] = []
 
         @app.agent(app.topic(topic_name, value_serializer="raw"))
         async def agent(stream: Any) -> None:
             async for event in stream.events():
                 seen.append(event.message.offset)
                 if event.message.offset == 6 and seen.count(6) == 1:
-                    asyncio.ensure_future(app.consumer.seek(event.message.tp, 2))
+                    seeks.append(asyncio.ensure_future(app.consumer.seek(event.message.tp, 2)))
 
         await app.start()
         try:
