@@ -236,3 +236,69 @@ def test_a_re_read_sought_while_a_record_is_handled_delivers_every_record_again(
             await app.stop()
 
     assert [0, 1, 2, 3, 4, 5, 6, 2, 3, 4, 5, 6] == asyncio.run(run())
+
+
+@pytest.mark.broker
+def test_records_fetched_while_faust_seeks_are_read_again_in_order(
+    broker: EmbeddedBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At a rebalance faust seeks to the committed offsets while the fetcher runs: the
+    records it fetches from there before the consumer's books are set pass uncounted
+    (processed() is False: not yet sought). Under CPU load the seek is slow and all of
+    them did; they were not fetched again, and the partition's records stayed held,
+    never taken in order (seen in the stalls test). Here the seek is slowed as load
+    slows it, and every record after the committed offset must be taken in order."""
+    topic_name = "reread-while-seeking"
+    slow = tansu._Consumer.seek_to_committed
+
+    async def slow_seek_to_committed(self: Any) -> Any:
+        offsets = await slow(self)
+        await asyncio.sleep(1.0)  # the fetcher goes on meanwhile
+        return offsets
+
+    async def run() -> list[int]:
+        app = faust.App(
+            "reread-seek-test",
+            broker=broker.url,
+            broker_consumer=broker.url.replace("kafka://", f"{tansu.SCHEME}://"),
+            autodiscover=False,
+            web_enabled=False,
+            store="memory://",
+            topic_partitions=1,
+            broker_commit_interval=3600.0,  # committed only when the test says
+            broker_session_timeout=6.0,
+            broker_rebalance_timeout=6.0,
+            broker_heartbeat_interval=1.0,
+        )
+        in_order: list[int] = []
+
+        @app.agent(app.topic(topic_name, value_serializer="raw"))
+        async def agent(stream: Any) -> None:
+            async for event in stream.events():
+                if app.consumer.processed(event.message.tp, event.message.offset):
+                    in_order.append(event.message.offset)
+
+        async def until(count: int) -> None:
+            deadline = time.monotonic() + 30
+            while len(in_order) < count and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+
+        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
+        await producer.start()
+        await app.start()
+        try:
+            for i in range(10):
+                if i == 5:
+                    await until(5)
+                    await app.consumer.commit()  # committed: 5
+                await producer.send_and_wait(topic_name, b"%d" % i, partition=0)
+            await until(10)
+            monkeypatch.setattr(tansu._Consumer, "seek_to_committed", slow_seek_to_committed)
+            await app.consumer.perform_seek()  # as at a rebalance: 5..9 come again
+            await until(15)
+            return in_order
+        finally:
+            await producer.stop()
+            await app.stop()
+
+    assert [*range(10), *range(5, 10)] == asyncio.run(run())
