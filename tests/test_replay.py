@@ -48,14 +48,18 @@ def port(kind: str, container: str, when: str, n: int, **fields: object) -> byte
     )
 
 
-def customs(kind: str, containers: list[str], when: str, n: int, **fields: object) -> bytes:
+def customs(
+    kind: str, containers: list[str], when: str, n: int, decl: str | None = None, **fields: object
+) -> bytes:
+    """A customs event; its declaration ``D<n>`` unless named (one declaration's decisions
+    share its number: a container is released when all of its declarations are)."""
     return orjson.dumps(
         {
             "event_id": f"c-{n}",
             "type": kind,
             "occurred_at": when,
             "site": "cai-lan",
-            "declaration_no": f"D{n}",
+            "declaration_no": decl or f"D{n}",
             "containers": [{"container_no": c} for c in containers],
             **fields,
         }
@@ -89,7 +93,7 @@ def mixed_log() -> list[bytes]:
             }
         ),
         customs("CHANNEL_ASSIGNED", [EXPORT_OK], at(2), 8, channel="green"),
-        customs("ELIGIBLE", [EXPORT_OK], at(1, 4 * 3600 + 12 * 60 + 11), 9, basis="cleared"),
+        customs("ELIGIBLE", [EXPORT_OK], at(1, 4 * 3600 + 12 * 60 + 11), 9, "D8", basis="cleared"),
         port("LOADED", EXPORT_OK, at(8), 10, vessel="HAIAN BELL"),
         port("LOADED", EXPORT_OK, at(8), 10, vessel="HAIAN BELL"),  # duplicate delivery
         port("GATE_OUT", NO_RELEASE, at(10), 11, gate="G2"),

@@ -1077,24 +1077,26 @@ def test_resumed_for_another_declaration_does_not_lift_a_suspension() -> None:
     assert ["EXIT_WITHOUT_RELEASE"] == run.firing_kinds()
 
 
-def test_cancelling_one_declarations_eligibility_leaves_anothers_in_force() -> None:
-    """Release counts to the first ELIGIBLE still in force, which a cancellation of a
-    different declaration does not withdraw."""
+def test_cancelling_one_declarations_eligibility_leaves_the_other_in_force() -> None:
+    """A cancellation withdraws only its own declaration's ELIGIBLE; the container, under
+    both, is then not released (contract 7.1), and the other's ELIGIBLE still stands
+    once the cancelled one is re-issued."""
     route = SEAPORT_IMPORT
-    run = run_events(
-        [
-            route.arrive(at()),
-            route.event("ELIGIBLE", at(hours=1), declaration_no=DECLARATION),
-            route.event("ELIGIBLE", at(hours=2), declaration_no=OTHER_DECLARATION),
-            route.event("ELIGIBILITY_CANCELLED", at(hours=3), declaration_no=OTHER_DECLARATION),
-            route.leave(at(hours=4)),
-        ]
-    )
+    events = [
+        route.arrive(at()),
+        route.event("ELIGIBLE", at(hours=1), declaration_no=DECLARATION),
+        route.event("ELIGIBLE", at(hours=2), declaration_no=OTHER_DECLARATION),
+        route.event("ELIGIBILITY_CANCELLED", at(hours=3), declaration_no=OTHER_DECLARATION),
+    ]
+    run = run_events([*events, route.leave(at(hours=4))])
+    assert ["EXIT_WITHOUT_RELEASE"] == run.firing_kinds()
 
+    reissued = route.event("ELIGIBLE", at(hours=3.5), declaration_no=OTHER_DECLARATION)
+    run = run_events([*events, reissued, route.leave(at(hours=4))])
     expected = {
         "alerts": [],
-        "eligible_at": format_ts(at(hours=1)),
-        "segments": {"release": 3600.0, "exit": 10800.0, "dwell": 14400.0},
+        "eligible_at": format_ts(at(hours=3.5)),
+        "segments": {"release": 12600.0, "exit": 1800.0, "dwell": 14400.0},
     }
     assert expected == pick(run.records[-1], expected)
 

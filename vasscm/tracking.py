@@ -305,6 +305,7 @@ class _Visit:
     scanned: int | None = None
     scan_result: str | None = None
     suspended: bool = False
+    pending: list[str] = field(default_factory=list)  # deciding declarations not eligible
     not_released: bool = True  # at exit: not eligible, or suspended
     timeline: list[tuple[Stage, int]] = field(default_factory=list)
 
@@ -334,9 +335,13 @@ def _split(events: list[Ev]) -> Iterator[list[Ev]]:
 def _derive(events: list[Ev], container_no: str) -> _Visit:
     v = _Visit(events=events, container_no=container_no)
     # Per declaration: a RESUMED lifts only its own declaration's suspension, and a
-    # cancellation withdraws only its own declaration's ELIGIBLE.
+    # cancellation withdraws only its own declaration's ELIGIBLE. The container is
+    # released when every declaration that names it in a release decision is eligible,
+    # none suspended (contract 7.1, Art. 52a.5): ``v.eligible`` is then when the last
+    # of them became so (each declaration's first ELIGIBLE still in force).
     eligible_by: dict[str, int] = {}
     suspended_by: set[str] = set()
+    deciding: set[str] = set()  # declarations named by CHANNEL_ASSIGNED .. CANCELLED
     held = False
     expected_direction: str | None = None
     arrival_site: str | None = None
@@ -357,6 +362,7 @@ def _derive(events: list[Ev], container_no: str) -> _Visit:
             if expected_direction is None:
                 expected_direction = ev.val
         elif code == 3:  # CHANNEL_ASSIGNED: the latest decision counts
+            deciding.add(ev.decl or "")
             if ev.t >= channel_t:
                 v.channel, channel_t = ev.val or "unknown", ev.t
         elif code == 4:
@@ -369,22 +375,27 @@ def _derive(events: list[Ev], container_no: str) -> _Visit:
         elif code == 7:
             held = True
         elif code == 8:  # ELIGIBLE
+            deciding.add(ev.decl or "")
             eligible_by.setdefault(ev.decl or "", ev.t)
-            v.eligible = min(eligible_by.values())
-            held = False
         elif code == 9:
+            deciding.add(ev.decl or "")
             suspended_by.add(ev.decl or "")
             v.suspended = True
         elif code == 10:
             suspended_by.discard(ev.decl or "")
             v.suspended = bool(suspended_by)
         elif code == 11:  # ELIGIBILITY_CANCELLED
+            deciding.add(ev.decl or "")
             eligible_by.pop(ev.decl or "", None)
-            v.eligible = min(eligible_by.values()) if eligible_by else None
+        if code in _DECISIONS:
+            v.eligible = _all_eligible(deciding, eligible_by)
+            v.pending = sorted(deciding - eligible_by.keys())
+            if code == 8 and v.eligible is not None:
+                held = False  # a discrepancy holds until the container is eligible
         elif code in _EXITS:
             v.exited, v.exit_code, v.exit_seal, v.exit_lag = ev.t, code, ev.seal, ev.lag
-            v.not_released = not eligible_by or v.suspended
-        stage = _stage(v, bool(eligible_by), held)
+            v.not_released = v.eligible is None or v.suspended
+        stage = _stage(v, v.eligible is not None, held)
         if not v.timeline or v.timeline[-1][0] != stage:
             v.timeline.append((stage, ev.t))
     if v.arrived is None and expected_direction is not None:
@@ -394,6 +405,16 @@ def _derive(events: list[Ev], container_no: str) -> _Visit:
     anchor = v.arrived if v.arrived is not None else events[0].t
     v.visit_id = f"{container_no}-{_dt(anchor):%Y%m%dT%H%M%SZ}"
     return v
+
+
+_DECISIONS: Final = frozenset({3, 8, 9, 11})  # the events that name a deciding declaration
+
+
+def _all_eligible(deciding: set[str], eligible_by: dict[str, int]) -> int | None:
+    """When the last deciding declaration became eligible; None while one is not."""
+    if not eligible_by or not deciding <= eligible_by.keys():
+        return None
+    return max(eligible_by[d] for d in deciding)
 
 
 def _stage(v: _Visit, eligible_on: bool, held: bool) -> Stage:
@@ -419,7 +440,12 @@ def _desired_alerts(v: _Visit, now: int, policy: Policy) -> dict[str, _AlertSpec
         assert v.exited is not None
         exited = v.exited
         if v.not_released:
-            why = "suspended" if v.suspended else "not eligible (no ELIGIBLE in force)"
+            if v.suspended:
+                why = "suspended"
+            elif len(v.decls) > 1 and v.pending:  # contract 7.1: name what was missing
+                why = f"not eligible (declarations not yet eligible: {', '.join(v.pending)})"
+            else:
+                why = "not eligible (no ELIGIBLE in force)"
             out["EXIT_WITHOUT_RELEASE/EXITED"] = _AlertSpec(
                 AlertKind.EXIT_WITHOUT_RELEASE, Stage.EXITED, "f", exited, f"exited while {why}"
             )
