@@ -646,6 +646,24 @@ BAD: dict[str, Bad] = {
         ("event_id", "control characters"),
         field="event_id",
     ),
+    "nul-and-escape-in-a-field-the-event-passes-through": Bad(
+        encode("DISCHARGED", gate="G1\u0000\u001b[31m"),  # gate is not a DISCHARGED field
+        RejectCode.INVALID_FIELD,
+        ("DISCHARGED", "'gate'", "control characters", "unknown fields too"),
+        field="gate",
+    ),
+    "escape-deep-in-an-unknown-field": Bad(
+        encode("SCANNED", operator={"notes": ["ok", "\u001b]0;pwned\u0007"]}),
+        RejectCode.INVALID_FIELD,
+        ("'operator.notes.1'", "control characters"),
+        field="operator.notes.1",
+    ),
+    "newline-in-an-unknown-field-name": Bad(
+        encode("ELIGIBLE", **{"remark\nForged: yes": "x"}),
+        RejectCode.INVALID_FIELD,
+        ("'remark\\u000aForged: yes'", "control characters"),
+        field="remark\\u000aForged: yes",
+    ),
     "missing-declaration-no": Bad(
         encode("RESUMED", declaration_no=DROP),
         RejectCode.MISSING_FIELD,
@@ -804,6 +822,20 @@ JSON_VALUES = st.recursive(
     ),
     max_leaves=12,
 )
+#: Text without control characters: what an unknown field may hold and still be accepted.
+FREE_TEXT = st.characters(exclude_categories=("Cc", "Cs"))
+FREE_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(FREE_TEXT, max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.text(FREE_TEXT, max_size=8), children, max_size=4)
+    ),
+    max_leaves=8,
+)
 KEYS = st.sampled_from(FIELD_NAMES) | st.text(max_size=12)
 VALUES = PLAUSIBLE | JSON_VALUES
 
@@ -863,7 +895,9 @@ def test_mutated_valid_events_never_raise(
     owner=st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=3, max_size=3),
     category=st.sampled_from("UJZR"),
     serial=st.integers(min_value=0, max_value=999_999),
-    extras=st.dictionaries(st.text(min_size=1, max_size=8).map("x_".__add__), JSON_VALUES),
+    extras=st.dictionaries(
+        st.text(FREE_TEXT, min_size=1, max_size=8).map("x_".__add__), FREE_JSON_VALUES
+    ),
 )
 def test_generated_valid_events_round_trip(
     kind: str,

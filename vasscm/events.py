@@ -660,9 +660,46 @@ def _parse(
             reason=f"{kind} belongs on topic {TOPIC_OF_TYPE[kind]}, not {topic}",
         )
     try:
-        return MODEL_OF_TYPE[kind].model_validate(doc)  # type: ignore[return-value]
+        event: ContainerEvent = MODEL_OF_TYPE[kind].model_validate(doc)  # type: ignore[assignment]
     except ValidationError as exc:
         return _rejection_from(exc, kind, event_id)
+    extra = event.__pydantic_extra__
+    where = _control_characters_in(extra) if extra else None
+    if where is not None:
+        return Rejection(
+            code=RejectCode.INVALID_FIELD,
+            field=where,
+            event_id=event_id,
+            type=kind,
+            reason=f"{kind}: field '{where}': must be text without control characters "
+            "(NUL, ESC, newlines and the like are refused, in unknown fields too)",
+        )
+    return event
+
+
+_CONTROL: Final = re.compile(f"[{_CC}]")
+
+
+def _control_characters_in(extra: dict[str, Any]) -> str | None:
+    """The path of the first unknown field holding a control character (in a key or a
+    string, however deep): the fields an event passes through reach logs and screens
+    as much as the ones it declares."""
+    stack: list[tuple[str, str, Any]] = [("", k, v) for k, v in reversed(extra.items())]
+    while stack:
+        parent, key, value = stack.pop()
+        path = f"{parent}{_escaped(key)}"
+        if _CONTROL.search(key) or (isinstance(value, str) and _CONTROL.search(value)):
+            return path
+        if isinstance(value, dict):
+            stack.extend((f"{path}.", k, v) for k, v in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend((f"{path}.", str(i), v) for i, v in reversed(list(enumerate(value))))
+    return None
+
+
+def _escaped(text: str) -> str:
+    """``text`` with its control characters written as escapes, fit for a reason."""
+    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)[:64]
 
 
 def _json_kind(doc: object) -> str:
