@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -171,15 +171,15 @@ class Replayer:
         self.summary.as_of = from_ms(end)
         return self.summary.as_of
 
-    def open_states(self) -> list[bytes]:
-        """state.jsonl lines: the open visits, by container number."""
-        out = []
+    def open_states(self) -> Iterator[bytes]:
+        """state.jsonl lines: the open visits, by container number, one at a time (a
+        list of them was most of a long replay's peak memory)."""
+        self.summary.visits_open = 0
         for container_no in sorted(self.states):
             view = open_view(self.states[container_no])
             if view is not None:
-                out.append(dump_json(view))
-        self.summary.visits_open = len(out)
-        return out
+                self.summary.visits_open += 1
+                yield dump_json(view)
 
     def _publish(self, effects: Effects) -> None:
         for record in effects.records:

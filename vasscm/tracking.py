@@ -48,6 +48,7 @@ from vasscm.events import (
     Severity,
     Stage,
     VisitState,
+    trimmed,
 )
 
 __all__ = [
@@ -240,19 +241,24 @@ class ContainerState:
     due: int | None = field(default=_UNKNOWN, compare=False)
 
     def to_json(self) -> bytes:
-        return orjson.dumps(
-            {
-                "c": self.container_no,
-                "h": self.horizon,
-                "d": self.due,
-                "e": self.events,
-                "b": [
-                    [b.visit_id, b.revision, b.digest, b.aliases, b.alerts]
-                    + ([b.retired] if b.retired else [])
-                    for b in self.books
-                ],
-            },
-            default=tuple,  # Ev is a NamedTuple: stored as a plain array
+        """The state as stored in the table: exact-size bytes (an ``orjson.dumps``
+        result keeps an allocation of several KB whatever its length, and a worker
+        holds one per container)."""
+        return trimmed(
+            orjson.dumps(
+                {
+                    "c": self.container_no,
+                    "h": self.horizon,
+                    "d": self.due,
+                    "e": self.events,
+                    "b": [
+                        [b.visit_id, b.revision, b.digest, b.aliases, b.alerts]
+                        + ([b.retired] if b.retired else [])
+                        for b in self.books
+                    ],
+                },
+                default=tuple,  # Ev is a NamedTuple: stored as a plain array
+            )
         )
 
     @classmethod
