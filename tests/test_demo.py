@@ -179,7 +179,10 @@ def test_demo_dashboard_renders_stages_stalled_and_a_lookup(demo: Demo, tmp_path
 def test_text_from_events_is_shown_as_text(demo: Demo, tmp_path: Path) -> None:
     """A seal number holding markup appears verbatim in the lookup and the alert list,
     and none of it runs (the title stays, no injected element exists)."""
-    now = datetime.fromisoformat(demo.get("/api/overview")["now"].replace("Z", "+00:00"))
+    # The port clock once it has a time (null before the first event is applied: an
+    # event dated by the placeholder, 2000-01-01, expired when the clock moved on).
+    stamp = demo.wait("the port clock", lambda: demo.get("/api/overview")["now"])
+    now = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
     container = "TGHU1234567"
     docs = [
         event_doc("GATE_IN", now, container_no=container, site="mong-cai", direction="export"),
@@ -194,11 +197,19 @@ def test_text_from_events_is_shown_as_text(demo: Demo, tmp_path: Path) -> None:
     # The page draws the lookup when its fetch answers; on a loaded machine the DOM can
     # be dumped before that (the lookup section titled, its visits not drawn yet):
     # render again until the visit's events are drawn, a few times at most.
+    last: list[str] = []
+
     def drawn() -> str | None:
         dom = rendered(demo, tmp_path, f"#{container}")
+        last[:] = [dom]
         return dom if "SEAL_CHANGED" in dom else None
 
-    dom = eventually(drawn, 60, "the hostile visit drawn in the page", every=0)
+    try:
+        dom = eventually(drawn, 60, "the hostile visit drawn in the page", every=0)
+    except AssertionError:  # say what the page and the API showed instead
+        lookup = last[0].split('id="lookup"', 1)[-1][:3000] if last else ""
+        api = demo.get(f"/api/containers/{container}")
+        raise AssertionError(f"page's lookup: {lookup!r}\nAPI: {api!r}") from None
 
     assert "<title>vasscm — customs supervision</title>" in dom
     assert "pwned" not in re.sub(r"&[^;]+;", "", dom.split("<body", 1)[0])  # the head

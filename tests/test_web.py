@@ -196,6 +196,17 @@ async def test_overview_counts_containers_per_site_direction_and_stage(
     assert {("RELEASED", 1, 0), ("AWAITING_RELEASE", 1, 1)} == got
 
 
+async def test_overview_tells_no_time_before_the_event_clock_has_one(core: Core) -> None:
+    """Before any record is applied an event clock has no time: ``now`` is null, not the
+    start of the accepted range (a client dating its events by it, the demo test once,
+    made visits of the year 2000 that expired at the next event)."""
+    core.lookups.clock_known = lambda: False
+    async with TestClient(TestServer(build_web(core.lookups))) as c:
+        body = await (await c.get("/api/overview")).json()
+    conforms("/api/overview", 200, body)
+    assert body["now"] is None
+
+
 async def test_stalled_list_is_sorted_oldest_first(client: TestClient) -> None:  # type: ignore[type-arg]
     body = await (await client.get("/api/stalled?limit=10")).json()
     conforms("/api/stalled", 200, body)

@@ -38,6 +38,7 @@ class Lookups:
         *,
         now: Callable[[], datetime],
         highwater: Callable[[Any], int | None],
+        clock_known: Callable[[], bool] = lambda: True,
     ) -> None:
         self.registry = registry
         self.intake = intake
@@ -45,6 +46,7 @@ class Lookups:
         self.arrival = arrival
         self.readiness = readiness
         self.now = now
+        self.clock_known = clock_known
         self.highwater = highwater
         self._samples: deque[tuple[float, int, int]] = deque(maxlen=11)  # ~10 s of tallies
 
@@ -80,7 +82,9 @@ class Lookups:
                 events_rate, rejected_rate = (e1 - e0) / (t1 - t0), (r1 - r0) / (t1 - t0)
         tally = self.intake.tally
         return {
-            "now": format_ts(from_ms(snap.now_ms)),
+            # null until the event clock has a time: a made-up one (the start of the
+            # accepted range) misleads a person, and a client that dates events by it
+            "now": format_ts(from_ms(snap.now_ms)) if self.clock_known() else None,
             "ready": snap.ready,
             "stages": stage_rows(snap.groups, snap.now_ms),
             "health": {

@@ -128,6 +128,7 @@ class Pipeline:
             self.readiness,
             now=self.tracker.now,
             highwater=self._highwater,
+            clock_known=self.tracker.clock_known,
         )
         self.registry.register(StateCollector(self.lookups.snapshot, self.metrics.site))
         tracked = app.topic(

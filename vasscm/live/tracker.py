@@ -84,6 +84,11 @@ class Tracker:
 
     # --- clocks -------------------------------------------------------------------
 
+    def clock_known(self) -> bool:
+        """Whether :meth:`now` tells a time (an event clock has one once a record is
+        applied; before that, now() is the start of the accepted range)."""
+        return not self.event_clock or self.arrival.clock() is not None
+
     def now(self) -> datetime:
         """What stalls are judged by: the wall clock, or the event clock of arrival order."""
         if self.event_clock:
