@@ -88,7 +88,9 @@ def test_flush_waits_until_the_broker_has_every_message(own_broker: EmbeddedBrok
                 fut = await _in_flight(producer, "flush-b")
                 flushing = asyncio.ensure_future(producer.flush())
                 done, _ = await asyncio.wait({flushing}, timeout=1.0)
-                assert not done, "flush returned while the broker held the message"
+                # (said with the message's fate: a failed send also ends the flush)
+                fate = fut.exception() if fut.done() else "still in flight"
+                assert not done, f"flush returned while the broker held the message: {fate!r}"
             finally:
                 own_broker.resume()
             await asyncio.wait_for(flushing, timeout=30)
