@@ -148,6 +148,22 @@ def _answers_api_versions(host: str, port: int, timeout: float) -> bool:
     return bool(echoed == correlation and error == 0)
 
 
+def _all_threads_stopped(pid: int) -> bool:
+    """Every thread of ``pid`` is stopped (state T in /proc); True where there is no
+    /proc to ask (the signal is then all there is)."""
+    tasks = Path(f"/proc/{pid}/task")
+    if not tasks.is_dir():
+        return True
+    for task in tasks.iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:  # the thread ended meanwhile
+            continue
+        if stat.rsplit(")", 1)[1].split()[0] not in ("T", "t"):
+            return False
+    return True
+
+
 class EmbeddedBroker:
     """Tansu on 127.0.0.1 (memory storage), as a context manager or via start()/stop().
 
@@ -250,8 +266,16 @@ class EmbeddedBroker:
             self._tmp_dir = None
 
     def pause(self) -> None:
-        """SIGSTOP the broker: connections open, nothing answered (for fault tests)."""
+        """SIGSTOP the broker: connections open, nothing answered (for fault tests).
+        Returns once every thread of it has stopped: the signal reaches them one at a
+        time, and a test that sent a request right after it was once answered."""
         self._signal_running(signal.SIGSTOP)
+        assert self._proc is not None
+        deadline = time.monotonic() + 5
+        while not _all_threads_stopped(self._proc.pid):
+            if time.monotonic() > deadline:
+                raise VasscmError(f"the broker did not stop within 5 s ({self.bootstrap})")
+            time.sleep(0.001)
 
     def resume(self) -> None:
         """SIGCONT a paused broker."""
