@@ -187,6 +187,24 @@ def test_only_the_next_record_is_taken_and_commits_stop_at_what_is_owed() -> Non
     asyncio.run(run())
 
 
+def _reader_app(broker: EmbeddedBroker, name: str, **settings: Any) -> faust.App:
+    """An app reading one-partition topics through vasscm's consumer (tansu://), with
+    the worker's group timeouts."""
+    return faust.App(
+        name,
+        broker=broker.url,
+        broker_consumer=broker.url.replace("kafka://", f"{tansu.SCHEME}://"),
+        autodiscover=False,
+        web_enabled=False,
+        store="memory://",
+        topic_partitions=1,
+        broker_session_timeout=6.0,
+        broker_rebalance_timeout=6.0,
+        broker_heartbeat_interval=1.0,
+        **settings,
+    )
+
+
 @pytest.mark.broker
 def test_a_re_read_sought_while_a_record_is_handled_delivers_every_record_again(
     broker: EmbeddedBroker,
@@ -206,18 +224,7 @@ def test_a_re_read_sought_while_a_record_is_handled_delivers_every_record_again(
                 await producer.send_and_wait(topic_name, b"%d" % i, partition=0)
         finally:
             await producer.stop()
-        app = faust.App(
-            "reread-test",
-            broker=broker.url,
-            broker_consumer=broker.url.replace("kafka://", f"{tansu.SCHEME}://"),
-            autodiscover=False,
-            web_enabled=False,
-            store="memory://",
-            topic_partitions=1,
-            broker_session_timeout=6.0,
-            broker_rebalance_timeout=6.0,
-            broker_heartbeat_interval=1.0,
-        )
+        app = _reader_app(broker, "reread-test")
         seen: list[int] = []
         seeks: list[asyncio.Future[None]] = []
 
@@ -259,18 +266,10 @@ def test_records_fetched_while_faust_seeks_are_read_again_in_order(
         return offsets
 
     async def run() -> list[int]:
-        app = faust.App(
+        app = _reader_app(
+            broker,
             "reread-seek-test",
-            broker=broker.url,
-            broker_consumer=broker.url.replace("kafka://", f"{tansu.SCHEME}://"),
-            autodiscover=False,
-            web_enabled=False,
-            store="memory://",
-            topic_partitions=1,
-            broker_commit_interval=3600.0,  # committed only when the test says
-            broker_session_timeout=6.0,
-            broker_rebalance_timeout=6.0,
-            broker_heartbeat_interval=1.0,
+            broker_commit_interval=3600.0,  # committed when told
         )
         in_order: list[int] = []
 
