@@ -311,7 +311,7 @@ class _Visit:
     scanned: int | None = None
     scan_result: str | None = None
     suspended: bool = False
-    pending: list[str] = field(default_factory=list)  # deciding declarations not eligible
+    pending: list[str] = field(default_factory=list)  # at exit: deciding decls not eligible
     not_released: bool = True  # at exit: not eligible, or suspended
     timeline: list[tuple[Stage, int]] = field(default_factory=list)
 
@@ -395,12 +395,12 @@ def _derive(events: list[Ev], container_no: str) -> _Visit:
             eligible_by.pop(ev.decl or "", None)
         if code in _DECISIONS:
             v.eligible = _all_eligible(deciding, eligible_by)
-            v.pending = sorted(deciding - eligible_by.keys())
             if code == 8 and v.eligible is not None:
                 held = False  # a discrepancy holds until the container is eligible
         elif code in _EXITS:
             v.exited, v.exit_code, v.exit_seal, v.exit_lag = ev.t, code, ev.seal, ev.lag
             v.not_released = v.eligible is None or v.suspended
+            v.pending = sorted(deciding - eligible_by.keys())
         stage = _stage(v, v.eligible is not None, held)
         if not v.timeline or v.timeline[-1][0] != stage:
             v.timeline.append((stage, ev.t))
