@@ -56,6 +56,7 @@ from vasscm.tracking import (
     published_records,
     resend,
 )
+from vasscm.tracking.visit import derive, last_chunk
 
 # --- helpers ---------------------------------------------------------------------------
 
@@ -1334,6 +1335,37 @@ def test_reloading_the_state_mid_stream_changes_nothing(
     assert resumed.state is not None
     assert whole.state.to_json() == resumed.state.to_json()
     assert next_deadline(whole.state) == next_deadline(resumed.state)
+
+
+@PROPERTY_SETTINGS
+@given(visit=generated_visits(), data=st.data())
+def test_the_fold_of_the_open_visit_equals_deriving_it_again(
+    visit: GeneratedVisit, data: st.DataObject
+) -> None:
+    """An event that arrives in order extends the open visit's fold; the oracle forgets
+    the fold before every event, so its visits are derived from their events each time.
+    Both give the same effects and state after every event, and the fold kept is the
+    visit its events derive to."""
+    order = data.draw(st.permutations(visit.events), label="arrival order")
+    fast, oracle = Run(), Run()
+    for event in order:
+        apply_event(fast, event)
+        if oracle.state is not None:
+            oracle.state.last = None
+        apply_event(oracle, event)
+        assert fast.effects[-1] == oracle.effects[-1]
+        assert fast.state is not None
+        assert oracle.state is not None
+        assert fast.state.to_json() == oracle.state.to_json()
+        kept = fast.state.last
+        if kept is not None:
+            assert not kept.visit.closed
+            assert kept.visit == derive(last_chunk(fast.state.events), CONTAINER)
+    if visit.as_of is not None:
+        assert fast.state is not None
+        assert oracle.state is not None
+        oracle.state.last = None
+        assert check(fast.state, now=visit.as_of) == check(oracle.state, now=visit.as_of)
 
 
 @PROPERTY_SETTINGS

@@ -1,0 +1,187 @@
+"""Which alerts hold for a visit, and the alert records that report them (contract 4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from vasscm.durations import duration_text, from_ms
+from vasscm.events import Alert, AlertKind, AlertStatus, Severity, Stage
+from vasscm.tracking.codes import GATE_OUT, TYPE_OF_CODE
+from vasscm.tracking.policy import Policy
+from vasscm.tracking.state import Book
+from vasscm.tracking.visit import Visit
+
+SEVERITY: Final = {
+    AlertKind.EXIT_WITHOUT_RELEASE: Severity.CRITICAL,
+    AlertKind.UNSCANNED_EXIT: Severity.CRITICAL,
+    AlertKind.SEAL_MISMATCH: Severity.WARNING,
+    AlertKind.STALLED: Severity.WARNING,
+    AlertKind.LATE_REPORT: Severity.WARNING,
+}
+
+
+@dataclass(slots=True)
+class AlertSpec:
+    kind: AlertKind
+    stage: Stage
+    status: str  # "f" firing / "r" resolved
+    since: int
+    detail: str
+
+
+def span(ms: int) -> str:
+    return duration_text(ms / 1000)
+
+
+def iso(ms: int) -> str:
+    return from_ms(ms).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def desired_alerts(v: Visit, now: int, policy: Policy) -> dict[str, AlertSpec]:
+    """Which alerts hold for this visit given everything known, judged at ``now``."""
+    out: dict[str, AlertSpec] = {}
+    if v.closed:
+        _exit_alerts(v, policy, out)
+    timeline = v.timeline
+    last = len(timeline) - 1
+    for i, (stage, start) in enumerate(timeline):
+        if stage is Stage.EXITED:
+            continue
+        limit_ms = policy.stall_after(stage, v.direction)
+        if limit_ms is None:
+            continue
+        current = i == last
+        end = now if current else timeline[i + 1][1]
+        if end - start <= limit_ms:
+            continue
+        key = f"STALLED/{stage}"
+        status = "f" if current else "r"
+        prior = out.get(key)
+        if prior is not None and prior.status == "f":
+            continue
+        if prior is not None and status == "r":
+            continue  # keep the first interval that stalled
+        out[key] = AlertSpec(
+            AlertKind.STALLED,
+            stage,
+            status,
+            start,
+            f"in {stage} for more than {span(limit_ms)}",
+        )
+    return out
+
+
+def _exit_alerts(v: Visit, policy: Policy, out: dict[str, AlertSpec]) -> None:
+    """What an exit alone decides: these do not depend on the clock."""
+    assert v.exited is not None
+    exited = v.exited
+    if v.not_released:
+        if v.suspended:
+            why = "suspended"
+        elif len(v.decls) > 1 and v.pending:  # contract 7.1: name what was missing
+            why = f"not eligible (declarations not yet eligible: {', '.join(v.pending)})"
+        else:
+            why = "not eligible (no ELIGIBLE in force)"
+        out["EXIT_WITHOUT_RELEASE/EXITED"] = AlertSpec(
+            AlertKind.EXIT_WITHOUT_RELEASE, Stage.EXITED, "f", exited, f"exited while {why}"
+        )
+    if v.selected is not None and v.scanned is None:
+        out["UNSCANNED_EXIT/EXITED"] = AlertSpec(
+            AlertKind.UNSCANNED_EXIT,
+            Stage.EXITED,
+            "f",
+            exited,
+            f"selected for scan at {iso(v.selected)} and exited unscanned",
+        )
+    if v.exit_seal is not None and v.seal is not None and v.exit_seal != v.seal:
+        out["SEAL_MISMATCH/EXITED"] = AlertSpec(
+            AlertKind.SEAL_MISMATCH,
+            Stage.EXITED,
+            "f",
+            exited,
+            f"exit seal {v.exit_seal!r} differs from last known seal {v.seal!r}",
+        )
+    limit = policy.late_gate_out if v.exit_code == GATE_OUT else policy.late_loaded
+    if v.exit_lag > limit:
+        out["LATE_REPORT/EXITED"] = AlertSpec(
+            AlertKind.LATE_REPORT,
+            Stage.EXITED,
+            "f",
+            exited,
+            f"{TYPE_OF_CODE[v.exit_code or GATE_OUT]} reported {span(v.exit_lag)} after it "
+            f"occurred (deadline {span(limit)})",
+        )
+
+
+def emit_alerts(
+    v: Visit, book: Book, desired: dict[str, AlertSpec], now: int, alerts: list[Alert]
+) -> None:
+    """Append to ``alerts`` what changed against the book, and note it in the book."""
+    for key, spec in desired.items():
+        held = book.alerts.get(key)
+        if held is not None and (
+            held == [spec.status, spec.since] or held[0] == spec.status == "r"
+        ):
+            continue
+        book.alerts[key] = [spec.status, spec.since]
+        alerts.append(alert(v, spec, now))
+    for key, held in book.alerts.items():
+        if held[0] == "f" and key not in desired:
+            held[0] = "r"
+            kind, stage = key.split("/", 1)
+            spec = AlertSpec(
+                AlertKind(kind),
+                Stage(stage),
+                "r",
+                held[1],
+                "no longer holds given later-arriving events",
+            )
+            alerts.append(alert(v, spec, now))
+
+
+def alert(v: Visit, spec: AlertSpec, now: int) -> Alert:
+    return Alert(
+        alert_id=f"{v.visit_id}/{spec.kind}/{spec.stage}",
+        kind=spec.kind,
+        severity=SEVERITY[spec.kind],
+        status=AlertStatus.FIRING if spec.status == "f" else AlertStatus.RESOLVED,
+        container_no=v.container_no,
+        site=v.site,
+        direction=v.direction,
+        stage=spec.stage,
+        since=from_ms(spec.since),
+        detected_at=from_ms(max(now, spec.since)),
+        detail=spec.detail,
+        visit_id=v.visit_id,
+    )
+
+
+def retired_alert(
+    visit_id: str,
+    kind: str,
+    stage: str,
+    since: int,
+    now: int,
+    visits: list[Visit],
+    target: Book | None,
+) -> Alert:
+    """The resolution of an alert raised under a visit id no longer in use."""
+    v = visits[-1]
+    for cand in visits:
+        if target is not None and cand.visit_id == target.visit_id:
+            v = cand
+    return Alert(
+        alert_id=f"{visit_id}/{kind}/{stage}",
+        kind=AlertKind(kind),
+        severity=SEVERITY[AlertKind(kind)],
+        status=AlertStatus.RESOLVED,
+        container_no=v.container_no,
+        site=v.site,
+        direction=v.direction,
+        stage=Stage(stage),
+        since=from_ms(since),
+        detected_at=from_ms(max(now, since)),
+        detail=f"visit re-identified as {v.visit_id}",
+        visit_id=visit_id,
+    )

@@ -1,0 +1,233 @@
+"""The core operations: apply an event, check a deadline, resend what went out.
+
+Every operation ends in :func:`settle`: derive the visits that may have changed,
+judge their alerts, emit what differs from their books, drop visits past retention.
+"""
+
+from __future__ import annotations
+
+import bisect
+from datetime import datetime
+
+import orjson
+
+from vasscm.durations import from_ms, to_ms
+from vasscm.events import AlertKind, ContainerEvent, RejectCode, Rejection, Stage
+from vasscm.tracking.alerts import (
+    AlertSpec,
+    alert,
+    desired_alerts,
+    emit_alerts,
+    iso,
+    retired_alert,
+    span,
+)
+from vasscm.tracking.codes import EXITS
+from vasscm.tracking.emission import Effects, match_books, record, to_record
+from vasscm.tracking.policy import DEFAULT_POLICY, MAX_VISITS, Policy
+from vasscm.tracking.state import UNKNOWN, Book, ContainerState, compact, digest, order
+from vasscm.tracking.visit import Fold, Visit, last_chunk, latest_visit, split
+
+
+def apply(
+    state: ContainerState | None,
+    event: ContainerEvent,
+    *,
+    container_no: str,
+    now: datetime | int,
+    received_at: datetime | None = None,
+    policy: Policy = DEFAULT_POLICY,
+) -> tuple[ContainerState, Effects]:
+    """Apply one container's event; return the new state and what it produced.
+
+    ``now`` is the clock alerts are judged and stamped by (the caller's: wall clock
+    live, the event-time watermark in replay), a datetime or epoch milliseconds.
+    ``received_at`` overrides the event's.
+    """
+    now_ms = now if isinstance(now, int) else to_ms(now)
+    received = received_at if received_at is not None else event.received_at
+    occurred_ms = to_ms(event.occurred_at)
+    if received is None:
+        received_ms = None
+    elif received is event.occurred_at:  # replay of a log without received_at
+        received_ms = occurred_ms
+    else:
+        received_ms = to_ms(received)
+    if received_ms is not None and occurred_ms - received_ms > policy.future_skew:
+        # Dated after it reached us: a clock is wrong. Tracking it would stamp the
+        # visit with a time that has not come and hold it there.
+        return state or ContainerState(container_no=container_no), Effects(
+            outcome="future",
+            rejection=Rejection(
+                code=RejectCode.FUTURE,
+                field="occurred_at",
+                event_id=event.event_id,
+                type=event.type,
+                reason=f"{event.type} occurred_at {iso(occurred_ms)} is after it "
+                f"was received ({iso(received_ms)}) by more than the allowed clock skew "
+                f"of {span(policy.future_skew)}",
+            ),
+        )
+    if state is None:
+        state = ContainerState(container_no=container_no)
+    ev = compact(event, container_no, occurred_ms, received_ms)
+    events = state.events
+    for e in events:
+        if e.eid == ev.eid:
+            return state, Effects(outcome="duplicate")
+    if state.horizon is not None and ev.t <= state.horizon:
+        return state, Effects(
+            outcome="stale",
+            rejection=Rejection(
+                code=RejectCode.STALE,
+                event_id=event.event_id,
+                type=event.type,
+                reason=f"{event.type} for {container_no} occurred {iso(ev.t)}, in a visit "
+                f"that closed by {iso(state.horizon)} and is no longer held",
+            ),
+        )
+    key = order(ev)
+    if not events or order(events[-1]) <= key:  # in order: the common case
+        if events and events[-1].code not in EXITS:  # the open visit goes on
+            fold = state.last
+            if fold is None:
+                fold = Fold(container_no, last_chunk(events))
+            events.append(ev)
+            fold.add(ev)
+            return state, settle(state, now_ms, policy, len(state.books) - 1, fold)
+        events.append(ev)  # a new visit begins
+        return state, settle(state, now_ms, policy, len(state.books), Fold(container_no, [ev]))
+    pos = bisect.bisect_right(events, key, key=order)
+    events.insert(pos, ev)
+    state.last = None
+    # Visits wholly before the event (those whose exit precedes it) cannot change.
+    first = sum(1 for e in events[:pos] if e.code in EXITS)
+    return state, settle(state, now_ms, policy, first)
+
+
+def check(
+    state: ContainerState, *, now: datetime | int, policy: Policy = DEFAULT_POLICY
+) -> tuple[ContainerState | None, Effects]:
+    """Re-judge time-dependent alerts at ``now``; ``None`` when the state has expired.
+
+    A closed visit past its retention leaves a horizon behind for one more retention
+    period: an event for it arriving that late, or delivered again after a crash,
+    is refused as stale instead of opening a phantom visit. ``now`` as in :func:`apply`.
+    """
+    now_ms = now if isinstance(now, int) else to_ms(now)
+    if not state.events:  # only a horizon is left
+        if state.horizon is None or now_ms >= state.horizon + policy.retention:
+            return None, Effects()
+        return state, Effects()
+    last = state.events[-1]
+    if last.code in EXITS:  # closed: nothing depends on the clock but expiry
+        if now_ms >= last.t + policy.retention:
+            state.horizon = last.t
+            state.events.clear()
+            state.books.clear()
+            state.last = None
+            state.due = last.t + 2 * policy.retention
+        return state, Effects()
+    fold = state.last
+    if fold is None:
+        fold = Fold(state.container_no, last_chunk(state.events))
+    return state, settle(state, now_ms, policy, len(state.books) - 1, fold)
+
+
+def resend(state: ContainerState, *, now: datetime, policy: Policy = DEFAULT_POLICY) -> Effects:
+    """What the state says has gone out, to send again: each visit's latest record
+    (its revision and content exactly) and each alert's latest status.
+
+    For the live shell, when an input turns out to be applied already (a duplicate):
+    after a crash the input is delivered again, and its state change may have been
+    saved while what it produced was lost with the worker. The state is not changed.
+    """
+    from vasscm.tracking.views import visits_of  # views build on the core's types
+
+    effects = Effects(outcome="duplicate")
+    now_ms = to_ms(now)
+    for _, v, book in visits_of(state):
+        if book is None:
+            continue
+        for visit_id, key, since in book.retired:  # resolved when the id changed
+            kind, stage = key.split("/", 1)
+            effects.alerts.append(retired_alert(visit_id, kind, stage, since, now_ms, [v], book))
+        desired = desired_alerts(v, now_ms, policy)
+        for key, (status, since) in book.alerts.items():
+            spec = desired.get(key)
+            if spec is None or spec.status != status or spec.since != since:
+                kind, stage = key.split("/", 1)
+                detail = "no longer holds given later-arriving events"
+                spec = AlertSpec(AlertKind(kind), Stage(stage), status, since, detail)
+            effects.alerts.append(alert(v, spec, now_ms))
+        if v.closed and book.revision:
+            content = record(v, desired)
+            if digest(orjson.dumps(content)) == book.digest:  # what went out last
+                effects.records.append(to_record(content, book))
+    return effects
+
+
+def next_deadline(state: ContainerState, policy: Policy = DEFAULT_POLICY) -> datetime | None:
+    """When :func:`check` next has something to do for this container."""
+    if state.due == UNKNOWN and not state.events:
+        state.due = None if state.horizon is None else state.horizon + policy.retention
+    if state.due == UNKNOWN:
+        state.due = deadline(latest_visit(state), state.books[-1] if state.books else None, policy)
+    return None if state.due is None else from_ms(state.due)
+
+
+def deadline(v: Visit | None, book: Book | None, policy: Policy) -> int | None:
+    if v is None:
+        return None
+    if v.exited is not None:
+        return v.exited + policy.retention
+    limit = policy.stall_after(v.stage, v.direction)
+    if limit is None:
+        return None
+    held = book.alerts.get(f"STALLED/{v.stage}") if book is not None else None
+    if held is not None and held[0] == "f" and held[1] == v.stage_since:
+        return None  # already firing for this stage; it resolves on the next event
+    return v.stage_since + limit + 1
+
+
+def settle(
+    state: ContainerState, now: int, policy: Policy, first: int = 0, fold: Fold | None = None
+) -> Effects:
+    """Re-derive visits from index ``first`` on, emit what changed, trim old visits.
+
+    Visits before ``first`` are unchanged by the caller's contract, and a closed
+    visit's alerts do not depend on the clock, so they are not derived again. With
+    ``fold``, only the latest visit changed (``first`` is its index) and ``fold`` is it.
+    """
+    effects = Effects()
+    if fold is None:
+        folds = [Fold(state.container_no, chunk) for chunk in list(split(state.events))[first:]]
+        fold = folds[-1] if folds else None
+        visits = [f.visit for f in folds]
+    else:
+        visits = [fold.visit]
+    state.last = fold if fold is not None and not fold.visit.closed else None
+    books = state.books[:first] + match_books(state.books[first:], visits, effects.alerts, now)
+    for v, book in zip(visits, books[first:], strict=True):
+        desired = desired_alerts(v, now, policy)
+        emit_alerts(v, book, desired, now, effects.alerts)
+        if v.closed:
+            content = record(v, desired)
+            content_digest = digest(orjson.dumps(content))
+            if content_digest != book.digest:
+                book.revision += 1
+                book.digest = content_digest
+                effects.records.append(to_record(content, book))
+    # Closed visits take late events for `retention` after their exit (at most
+    # MAX_VISITS are held); everything up to a dropped visit's exit is stale.
+    events = state.events
+    while len(books) > 1:
+        end = next(i for i, e in enumerate(events) if e.code in EXITS)  # the oldest's exit
+        if len(books) <= MAX_VISITS and events[end].t + policy.retention > now:
+            break
+        books.pop(0)
+        state.horizon = events[end].t
+        del events[: end + 1]
+    state.books = books
+    state.due = deadline(visits[-1] if visits else None, books[-1], policy)
+    return effects

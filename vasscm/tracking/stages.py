@@ -1,0 +1,43 @@
+"""The state machine of a container visit: which stage it is in.
+
+A visit's stage is a function of what its events so far have established, checked
+in this order (the first that holds wins)::
+
+    EXPECTED ─arrival─▶ AWAITING_RELEASE ─every deciding declaration ELIGIBLE─▶ RELEASED
+                         │            ▲                                          │   │
+                   SCAN_SELECTED   SCANNED        ◀─ ELIGIBILITY_CANCELLED ──────┘   │
+                         ▼            │                                              │
+                         AWAITING_SCAN ─┘                             GATE_OUT / LOADED
+                                                                                     ▼
+    Any stage but EXITED gives way to SUSPENDED (a declaration                    EXITED
+    suspended, until RESUMED), then to HELD (a DISCREPANCY, until the
+    container is eligible); EXITED overrides everything.
+
+The derivation (:mod:`.visit`) calls :func:`stage_of` after every event and records
+each change in the visit's timeline; stall alerts judge the time spent in each stage.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from vasscm.events import Stage
+
+if TYPE_CHECKING:
+    from vasscm.tracking.visit import Visit
+
+
+def stage_of(v: Visit, eligible_on: bool, held: bool) -> Stage:
+    if v.exited is not None:
+        return Stage.EXITED
+    if v.suspended:
+        return Stage.SUSPENDED
+    if held:
+        return Stage.HELD
+    if v.arrived is None:
+        return Stage.EXPECTED
+    if eligible_on:
+        return Stage.RELEASED
+    if v.selected is not None and v.scanned is None:
+        return Stage.AWAITING_SCAN
+    return Stage.AWAITING_RELEASE

@@ -1,0 +1,190 @@
+"""What the tracker holds for one container, and its stored (versioned) JSON form.
+
+A container's state is its recent visits' events in compact form (:class:`Ev`,
+sorted by event time), one emission book per visit (what went out for it), and the
+horizon before which events are stale. Stored in the live table and its changelog
+as :meth:`ContainerState.to_json`; the format carries a version so a later release
+can read what this one wrote.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from sys import intern
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
+
+import orjson
+
+from vasscm.events import ContainerEvent, trimmed
+from vasscm.tracking.codes import CODE_OF_TYPE, EXITS
+
+if TYPE_CHECKING:
+    from vasscm.tracking.visit import Fold
+
+#: Version of the stored form. 1: {c, h, d, e, b}; a state without "v" is version 1.
+STATE_VERSION: Final = 1
+UNKNOWN: Final = -1  # ContainerState.due not computed yet
+
+
+class Ev(NamedTuple):
+    """One event as the state keeps it (a JSON array of 8 items)."""
+
+    t: int  # occurred_at, epoch ms
+    code: int
+    eid: int  # 64-bit digest of event_id: duplicates are recognised by it
+    site: str
+    val: str | None  # direction, channel, basis or scan result, by type
+    seal: str | None
+    decl: str | None  # declaration_no of customs events
+    lag: int  # received_at - occurred_at, ms (exits only; 0 elsewhere)
+
+
+def digest(data: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
+
+
+_VALUE_FIELD: Final = {
+    "DISCHARGED": "direction",
+    "GATE_IN": "direction",
+    "EXPECTED": "direction",
+    "CHANNEL_ASSIGNED": "channel",
+    "ELIGIBLE": "basis",
+    "SCANNED": "result",
+}
+
+
+class _Shape(NamedTuple):
+    """What compact() reads of one event model."""
+
+    code: int
+    value: str | None  # the field kept as Ev.val
+    seal: bool  # declares seal_no
+    customs: bool  # declares declaration_no and containers
+
+
+_SHAPES: dict[type, _Shape] = {}
+
+
+def _shape(model: type[ContainerEvent]) -> _Shape:
+    # Only fields the event's model declares: unknown fields are kept on the model
+    # (extra="allow") but never validated, so a port event carrying its own
+    # "declaration_no" or "containers" must not be read as a customs one (found by
+    # the fuzzer, tests/fuzz/parse_and_track.py).
+    kind = model.model_fields["type"].annotation.__args__[0]  # type: ignore[union-attr]
+    declared = model.model_fields
+    shape = _Shape(
+        CODE_OF_TYPE[kind],
+        _VALUE_FIELD.get(kind),
+        "seal_no" in declared,
+        "declaration_no" in declared,
+    )
+    _SHAPES[model] = shape
+    return shape
+
+
+def compact(event: ContainerEvent, container_no: str, occurred: int, received: int | None) -> Ev:
+    """The event as the state keeps it: ``occurred`` and ``received`` (or None) are its
+    occurred_at and received_at in epoch ms, converted once by the caller."""
+    shape = _SHAPES.get(type(event)) or _shape(type(event))
+    code = shape.code
+    val: str | None = None if shape.value is None else str(getattr(event, shape.value))
+    seal: str | None = event.seal_no if shape.seal else None  # type: ignore[union-attr]
+    decl: str | None = None
+    if shape.customs:
+        decl = event.declaration_no  # type: ignore[union-attr]
+        for ref in event.containers:  # type: ignore[union-attr]
+            if ref.container_no == container_no:
+                seal = ref.seal_no
+                break
+    lag = received - occurred if code in EXITS and received is not None else 0
+    # Interned: a visit repeats its site, seal and declaration in every event, and
+    # a yard holds hundreds of thousands of visits.
+    return Ev(
+        occurred,
+        code,
+        digest(event.event_id.encode()),
+        intern(event.site),
+        None if val is None else intern(val),
+        None if seal is None else intern(seal),
+        None if decl is None else intern(decl),
+        lag,
+    )
+
+
+def order(ev: Ev) -> tuple[int, int, int]:
+    return (ev.t, ev.code, ev.eid)
+
+
+@dataclass(slots=True)
+class Book:
+    """What has been emitted for one visit: kept so changes, not repeats, are emitted."""
+
+    visit_id: str = ""
+    revision: int = 0
+    digest: int = 0
+    aliases: list[str] = field(default_factory=list)
+    # alert key "KIND/STAGE" -> [status "f"/"r", since ms]
+    alerts: dict[str, list[Any]] = field(default_factory=dict)
+    # Alerts resolved because the visit changed id: [old visit id, "KIND/STAGE", since
+    # ms]. Kept so a resend after a crash can repeat their resolution.
+    retired: list[list[Any]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ContainerState:
+    """Everything the tracker holds for one container: its recent visits' events."""
+
+    container_no: str
+    events: list[Ev] = field(default_factory=list)  # sorted by order()
+    books: list[Book] = field(default_factory=list)  # one per visit, oldest first
+    horizon: int | None = None  # events at or before this instant are stale
+    # Next deadline as of the last settle: serialised, so rebuilding a deadline
+    # index after a restart reads it instead of deriving every visit again.
+    due: int | None = field(default=UNKNOWN, compare=False)
+    # The open visit folded so far (never stored): an event that arrives in order
+    # extends it instead of deriving the visit again. None when not known.
+    last: Fold | None = field(default=None, compare=False, repr=False)
+
+    def to_json(self) -> bytes:
+        """The state as stored in the table: exact-size bytes (an ``orjson.dumps``
+        result keeps an allocation of several KB whatever its length, and a worker
+        holds one per container)."""
+        return trimmed(
+            orjson.dumps(
+                {
+                    "v": STATE_VERSION,
+                    "c": self.container_no,
+                    "h": self.horizon,
+                    "d": self.due,
+                    "e": self.events,
+                    "b": [
+                        [b.visit_id, b.revision, b.digest, b.aliases, b.alerts]
+                        + ([b.retired] if b.retired else [])
+                        for b in self.books
+                    ],
+                },
+                default=tuple,  # Ev is a NamedTuple: stored as a plain array
+            )
+        )
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> ContainerState:
+        doc = orjson.loads(data)
+        version = doc.get("v", 1)
+        if version != STATE_VERSION:
+            raise ValueError(
+                f"container state version {version!r} is not one this release reads "
+                f"(it reads {STATE_VERSION}); was it written by a newer vasscm?"
+            )
+        return cls(
+            container_no=doc["c"],
+            horizon=doc["h"],
+            due=doc.get("d", UNKNOWN),
+            events=[Ev(*e) for e in doc["e"]],
+            books=[Book(*b) for b in doc["b"]],
+        )
+
+    @property
+    def event_count(self) -> int:
+        return len(self.events)

@@ -1,0 +1,112 @@
+"""What a state looks like to people and to the shells: visits, records, timelines."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from vasscm.durations import from_ms
+from vasscm.events import ClearanceRecord, Stage, VisitState
+from vasscm.tracking.alerts import desired_alerts
+from vasscm.tracking.codes import TYPE_OF_CODE
+from vasscm.tracking.emission import opt_dt, record, to_record
+from vasscm.tracking.policy import DEFAULT_POLICY, Policy
+from vasscm.tracking.state import Book, ContainerState, Ev
+from vasscm.tracking.visit import Visit, derive, latest_visit, split
+
+
+def visits_of(state: ContainerState) -> Iterator[tuple[list[Ev], Visit, Book | None]]:
+    """Each visit the state holds, oldest first: its events, what they derive to, and
+    its emission book (None before anything went out for it)."""
+    books = {b.visit_id: b for b in state.books}
+    for chunk in split(state.events):
+        v = derive(chunk, state.container_no)
+        yield chunk, v, books.get(v.visit_id)
+
+
+def visit_views(state: ContainerState) -> Iterable[VisitState]:
+    """Every visit the state holds, oldest first."""
+    for _, v, book in visits_of(state):
+        yield _view(v, book)
+
+
+def published_records(
+    state: ContainerState, policy: Policy = DEFAULT_POLICY
+) -> dict[str, ClearanceRecord]:
+    """The clearance record of each closed visit as last published, by visit id.
+
+    A state is settled after every apply/check, so a closed visit's derived record is
+    the one last emitted for it. The shell reads this from the state *before* an event
+    that revises a record, to withdraw the old record's figures from its metrics.
+    """
+    out: dict[str, ClearanceRecord] = {}
+    for _, v, book in visits_of(state):
+        if v.closed and book is not None and book.revision > 0:
+            assert v.exited is not None
+            # A closed visit's alerts do not depend on the clock: judge at its exit.
+            out[v.visit_id] = to_record(record(v, desired_alerts(v, v.exited, policy)), book)
+    return out
+
+
+def timelines(state: ContainerState) -> Iterable[tuple[VisitState, list[dict[str, Any]]]]:
+    """Every visit the state holds, oldest first, with its events in time order: what a
+    person looking one container up wants to see. Event fields are the kept ones."""
+    for chunk, v, book in visits_of(state):
+        events = [
+            {
+                "type": TYPE_OF_CODE[e.code],
+                "occurred_at": from_ms(e.t),
+                "site": e.site,
+                "value": e.val,
+                "seal_no": e.seal,
+                "declaration_no": e.decl,
+            }
+            for e in chunk
+        ]
+        yield _view(v, book), events
+
+
+def latest_stage(state: ContainerState) -> tuple[str, str, Stage, int] | None:
+    """The latest visit's (site, direction, stage, stage since in ms): what a board of
+    open visits needs, without building the full view (a rebuild does this a million
+    times)."""
+    v = latest_visit(state)
+    return None if v is None else (v.site, v.direction, v.stage, v.stage_since)
+
+
+def current_view(state: ContainerState) -> VisitState | None:
+    """The latest visit (open, else the last closed one)."""
+    v = latest_visit(state)
+    if v is None:
+        return None
+    return _view(v, next((b for b in state.books if b.visit_id == v.visit_id), None))
+
+
+def open_view(state: ContainerState) -> VisitState | None:
+    """The open visit, if the container is in the yard (or expected)."""
+    view = current_view(state)
+    return view if view is not None and view.stage is not Stage.EXITED else None
+
+
+def _view(v: Visit, book: Book | None) -> VisitState:
+    firing = sorted(
+        k.split("/", 1)[0] for k, h in (book.alerts.items() if book else ()) if h[0] == "f"
+    )
+    return VisitState(
+        container_no=v.container_no,
+        visit_id=v.visit_id,
+        site=v.site,
+        direction=v.direction,
+        stage=v.stage,
+        stage_since=from_ms(v.stage_since),
+        arrived_at=opt_dt(v.arrived),
+        eligible_at=opt_dt(v.eligible),
+        exited_at=opt_dt(v.exited),
+        declaration_nos=v.decls,
+        channel=v.channel,
+        selected_for_scan=v.selected is not None,
+        scanned=v.scanned is not None,
+        seal_no=v.seal,
+        alerts_firing=firing,
+        events=len(v.events),
+    )
