@@ -218,7 +218,9 @@ def _timestamp_text(value: Any) -> Any:
 def _timestamp_range(value: datetime) -> datetime:
     # The core counts in milliseconds; dropping finer digits here keeps a value
     # equal to itself after a trip through the outputs or the repartition topic.
-    value = value.replace(microsecond=value.microsecond // 1000 * 1000)
+    micro = value.microsecond
+    if micro % 1000:
+        value = value.replace(microsecond=micro - micro % 1000)
     if not EARLIEST <= value < LATEST:
         raise ValueError(
             f"timestamp {value.isoformat()} is outside the accepted range "
@@ -255,6 +257,8 @@ _ISO6346: Final = re.compile(r"[A-Z]{3}[UJZR][0-9]{7}", re.ASCII)
 
 @lru_cache(maxsize=1 << 16)  # a container's number recurs in every event of its visit
 def _container_no(value: str) -> str:
+    if _ISO6346.fullmatch(value) and iso6346.calc_check_digit(value[:10]) == value[10]:
+        return value  # already in canonical form (nearly every event): what validate gives
     compact = iso6346.compact(value)
     if len(compact) == 11 and not _ISO6346.fullmatch(compact):
         raise ValueError(
@@ -601,7 +605,7 @@ def _parse(
     raw: bytes | bytearray | memoryview | str, topic: str | None, max_bytes: int
 ) -> ContainerEvent | Rejection:
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw)
-    if not data.strip():
+    if not data or data.isspace():
         return Rejection(code=RejectCode.EMPTY, reason="empty record: expected one JSON object")
     if len(data) > max_bytes:
         return Rejection(
@@ -609,15 +613,16 @@ def _parse(
             reason=f"record is {len(data):,} bytes; the limit is {max_bytes:,}",
         )
     try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return Rejection(
-            code=RejectCode.INVALID_UTF8,
-            reason=f"not UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start} ({exc.reason})",
-        )
-    try:
-        doc = orjson.loads(data)
+        doc = orjson.loads(data)  # refuses invalid UTF-8 too: told apart below
     except orjson.JSONDecodeError as exc:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            return Rejection(
+                code=RejectCode.INVALID_UTF8,
+                reason=f"not UTF-8: byte 0x{data[bad.start]:02x} at offset {bad.start} "
+                f"({bad.reason})",
+            )
         if "depth" in str(exc) or "recursion" in str(exc):
             return Rejection(code=RejectCode.TOO_DEEP, reason=f"JSON nested too deeply: {exc}")
         return Rejection(code=RejectCode.INVALID_JSON, reason=f"invalid JSON: {exc}")

@@ -126,10 +126,9 @@ class Replayer:
         self._watermark = occurred if self._watermark is None else max(self._watermark, occurred)
         clock = self.clock
         assert clock is not None
-        now = from_ms(clock)
         outcome = "duplicate"
         for container_no, event in fan_out(parsed):
-            step = self.yard.event(container_no, event, now=now, received_at=received)
+            step = self.yard.event(container_no, event, now=clock, received_at=received)
             effects = step.effects
             if effects.rejection is not None:  # stale, or dated in the future
                 self._reject(raw, effects.rejection, line)
@@ -153,9 +152,10 @@ class Replayer:
 
     def tick(self, clock: int) -> None:
         """Run :func:`check` for every container whose deadline is at or before ``clock``."""
-        now = from_ms(clock)
+        if not self.yard.has_due(clock):
+            return
         for container_no in self.yard.due(clock):
-            step = self.yard.check(container_no, now=now)
+            step = self.yard.check(container_no, now=clock)
             if step is None:
                 continue
             self._publish(step.effects)

@@ -75,10 +75,10 @@ class Yard:
         container_no: str,
         event: ContainerEvent,
         *,
-        now: datetime,
+        now: datetime | int,
         received_at: datetime | None = None,
     ) -> Step:
-        """Apply one container's event."""
+        """Apply one container's event (``now``: a datetime or epoch ms)."""
         state, effects = apply(
             self.load(container_no),
             event,
@@ -97,7 +97,7 @@ class Yard:
         self._settled(container_no, step)
         return step
 
-    def check(self, container_no: str, *, now: datetime) -> Step | None:
+    def check(self, container_no: str, *, now: datetime | int) -> Step | None:
         """Judge a container whose deadline fell due; None when it is not held."""
         state = self.load(container_no)
         if state is None:
@@ -125,6 +125,11 @@ class Yard:
         if self.board is not None:
             self.board.put(container_no, view)
         return view
+
+    def has_due(self, now_ms: int) -> bool:
+        """Whether :meth:`due` would yield anything (cheap: asked at every event)."""
+        due = self.deadlines.next_due()
+        return due is not None and due <= now_ms
 
     def due(self, now_ms: int) -> Iterator[str]:
         """Containers whose deadline is at or before ``now_ms``."""
