@@ -776,10 +776,14 @@ def test_odd_characters_in_container_no_reason(number: str) -> None:
 
 
 def test_round_trip_keeps_microseconds() -> None:
-    """An occurred_at with microseconds survives ``dump_json`` and ``parse_event``."""
+    """An occurred_at with microseconds survives ``dump_json`` and ``parse_event``, and
+    one in whole milliseconds is written with three digits, as every output is."""
     event = parsed(encode(occurred_at="2024-03-01T08:15:30.123456+07:00"))
+    whole = parsed(encode(occurred_at="2024-03-01T08:15:30.120+07:00"))
 
     assert event == parsed(dump_json(event))
+    assert b'"2024-03-01T01:15:30.123456Z"' in dump_json(event)
+    assert b'"2024-03-01T01:15:30.120Z"' in dump_json(whole)
 
 
 # --- Hypothesis: never raises ----------------------------------------------------------

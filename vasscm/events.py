@@ -31,6 +31,7 @@ from pydantic import (
     ValidationError,
     WithJsonSchema,
 )
+from pydantic_core import CoreSchema, core_schema
 from stdnum import iso6346
 from stdnum.exceptions import (
     InvalidChecksum,
@@ -230,17 +231,67 @@ def _timestamp_range(value: datetime) -> datetime:
 
 
 def format_ts(value: datetime) -> str:
-    """RFC 3339 in UTC with millisecond precision: the one form the outputs use."""
+    """RFC 3339 in UTC with millisecond precision: the one form the outputs use. An
+    input event passed on (the repartition topic, a dead letter) keeps finer digits
+    when it has them, so it reads back equal to itself."""
     value = value.astimezone(UTC)
-    text = value.isoformat(timespec="milliseconds")
+    text = value.isoformat(timespec="microseconds" if value.microsecond % 1000 else "milliseconds")
     return text.replace("+00:00", "Z")
 
 
+class _TimestampRules:
+    """The contract's timestamp rules in pydantic-core alone (no Python call per value).
+
+    A datetime object, or RFC 3339 date-time text (the regex above, checked in Rust)
+    read by pydantic's own parser; aware; within EARLIEST..LATEST. Any failure is one
+    ``timestamp`` error, worded by :func:`timestamp_error` with the checks below, so
+    the messages stay what they were when the checks ran in Python on every value.
+    Finer digits than milliseconds are kept on input; the core counts in whole
+    milliseconds and the outputs write them (:func:`format_ts`).
+    """
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> CoreSchema:
+        bounds = {"tz_constraint": "aware", "ge": EARLIEST, "lt": LATEST}
+        return core_schema.custom_error_schema(
+            core_schema.union_schema(
+                [
+                    core_schema.datetime_schema(strict=True, **bounds),  # type: ignore[arg-type]
+                    core_schema.chain_schema(
+                        [
+                            core_schema.str_schema(pattern=f"^(?:{_RFC3339.pattern})$"),
+                            core_schema.datetime_schema(**bounds),  # type: ignore[arg-type]
+                        ]
+                    ),
+                ],
+                mode="left_to_right",
+            ),
+            custom_error_type="timestamp",
+            custom_error_message="invalid RFC 3339 timestamp",
+        )
+
+
+_CheckedTimestamp: TypeAlias = Annotated[
+    AwareDatetime, BeforeValidator(_timestamp_text), AfterValidator(_timestamp_range)
+]
+_TIMESTAMP_CHECK: Final[TypeAdapter[datetime]] = TypeAdapter(_CheckedTimestamp)
+
+
+def timestamp_error(value: Any) -> tuple[str, str]:
+    """The (error type, message) the checks above give for a refused timestamp."""
+    try:
+        _TIMESTAMP_CHECK.validate_python(value)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False, include_input=False)[0]
+        return err["type"], err["msg"]
+    return "timestamp", "invalid RFC 3339 timestamp"  # not reached: the rules agree
+
+
 Timestamp: TypeAlias = Annotated[
-    AwareDatetime,
-    BeforeValidator(_timestamp_text),
-    AfterValidator(_timestamp_range),
+    datetime,
+    _TimestampRules,
     PlainSerializer(format_ts, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="validation"),
     WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
 ]
 
@@ -587,12 +638,17 @@ def parse_event(
     *,
     topic: str | None = None,
     max_bytes: int = MAX_EVENT_BYTES,
+    doc: Any = None,
 ) -> ContainerEvent | Rejection:
     """Parse one input record. Returns the event or a :class:`Rejection`; never raises.
 
-    ``topic`` (when known) must be the input topic the event type belongs to.
+    ``topic`` (when known) must be the input topic the event type belongs to. ``doc``:
+    what ``orjson.loads(raw)`` returned, when the caller has read it already (None:
+    not read; a JSON ``null`` is then read again, and refused as it would be).
     """
     try:
+        if doc is not None and len(raw) <= max_bytes:
+            return _parse_document(doc, topic)  # orjson read it: not empty, UTF-8, JSON
         return _parse(raw, topic, max_bytes)
     except Exception as exc:  # the promise is "never raises": a bug becomes a rejection
         return Rejection(
@@ -626,6 +682,10 @@ def _parse(
         if "depth" in str(exc) or "recursion" in str(exc):
             return Rejection(code=RejectCode.TOO_DEEP, reason=f"JSON nested too deeply: {exc}")
         return Rejection(code=RejectCode.INVALID_JSON, reason=f"invalid JSON: {exc}")
+    return _parse_document(doc, topic)
+
+
+def _parse_document(doc: Any, topic: str | None) -> ContainerEvent | Rejection:
     if not isinstance(doc, dict):
         return Rejection(
             code=RejectCode.NOT_OBJECT,
@@ -715,7 +775,10 @@ def _json_kind(doc: object) -> str:
 
 
 def _rejection_from(exc: ValidationError, kind: str, event_id: str | None) -> Rejection:
-    errors = exc.errors(include_url=False, include_input=False)
+    errors = exc.errors(include_url=False)
+    for err in errors:
+        if err["type"] == "timestamp":  # worded as the Python checks word it
+            err["type"], err["msg"] = timestamp_error(err.get("input"))
     first = errors[0]
     field = ".".join(str(p) for p in first["loc"]) or None
     missing = [e for e in errors if e["type"] == "missing"]
