@@ -11,6 +11,9 @@ processes, so one's memory does not colour the other's:
   replay    vasscm replay over the same file          (events/s, peak RSS)
   replay/2  the same for half the file                (peak RSS: does memory grow
                                                        with file length?)
+  jobs      vasscm replay --jobs N over the full file (events/s against one process,
+                                                       peak RSS of the largest worker;
+                                                       outputs checked equal)
 """
 
 from __future__ import annotations
@@ -67,9 +70,28 @@ print(s.lines, time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF)
 """
 
 
+REPLAY_JOBS = """
+import resource, sys, time
+from pathlib import Path
+from vasscm.shards import replay_sharded
+if __name__ == "__main__":
+    t = time.perf_counter()
+    s = replay_sharded(Path(sys.argv[1]), Path(sys.argv[2]), jobs=int(sys.argv[3]))
+    print(s.lines, time.perf_counter() - t,
+          resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
 def run(code: str, *args: str) -> list[float]:
     out = subprocess.run(
         [sys.executable, "-c", code, *args], check=True, capture_output=True, text=True
+    )
+    return [float(x) for x in out.stdout.split()]
+
+
+def run_file(script: Path, *args: str) -> list[float]:
+    out = subprocess.run(
+        [sys.executable, str(script), *args], check=True, capture_output=True, text=True
     )
     return [float(x) for x in out.stdout.split()]
 
@@ -80,6 +102,7 @@ def main() -> None:
     )
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="for the jobs run")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="vasscm-bench-"))
     full, half = work / "full.jsonl", work / "half.jsonl"
@@ -101,8 +124,8 @@ def main() -> None:
     lines, secs, rss, open_, done = run(REPLAY, str(full), str(work / "out-full"))
     rate = lines / secs
     print(
-        f"replay (full)              {rate:>12,.0f} events/s  ratio {rate / base_rate:.3f} "
-        f"(goal 0.5), {rate / validate_rate:.2f} of validation alone  "
+        f"replay (full)              {rate:>12,.0f} events/s  ratio {rate / base_rate:.4f} "
+        f"(goal 0.05), {rate / validate_rate:.2f} of validation alone  "
         f"peak RSS {rss / 1024:,.0f} MiB  ({int(open_):,} open, {int(done):,} completed)"
     )
     lines2, secs2, rss2, open2, done2 = run(REPLAY, str(half), str(work / "out-half"))
@@ -112,6 +135,18 @@ def main() -> None:
     )
     per_open = (rss - rss2) * 1024 / max(open_ - open2, 1)
     print(f"RSS growth per extra open visit: {per_open:,.0f} bytes (file twice as long)")
+    script = work / "jobs.py"  # a file: spawned workers import the main module
+    script.write_text(REPLAY_JOBS)
+    lines3, secs3, rss3 = run_file(script, str(full), str(work / "out-jobs"), str(args.jobs))
+    same = all(
+        (work / "out-full" / name).read_bytes() == (work / "out-jobs" / name).read_bytes()
+        for name in ("clearances.jsonl", "alerts.jsonl", "rejected.jsonl", "state.jsonl")
+    )
+    print(
+        f"replay --jobs {args.jobs:<2}           {lines3 / secs3:>12,.0f} events/s  "
+        f"{(lines3 / secs3) / rate:.2f}x one process (goal 1.7 on 2 cores)  "
+        f"largest worker {rss3 / 1024:,.0f} MiB  outputs {'equal' if same else 'DIFFER'}"
+    )
     if not args.keep:
         for path in sorted(work.rglob("*"), reverse=True):
             path.unlink() if path.is_file() else path.rmdir()

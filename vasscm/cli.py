@@ -76,22 +76,50 @@ class replay(_SyncCommand):
         option(
             "--progress/--no-progress",
             default=None,
-            help="progress bar (default: only when stderr is a terminal)",
+            help="progress bar (default: only when stderr is a terminal; not with --jobs)",
+        ),
+        option(
+            "--jobs",
+            "jobs",
+            type=click.IntRange(1, 64),
+            default=1,
+            show_default=True,
+            help="processes to share the containers among; the results are those of --jobs 1",
         ),
     ]
 
-    def handle(self, events: Path, out: Path, as_of: datetime | None, progress: bool | None) -> int:
+    def handle(
+        self,
+        events: Path,
+        out: Path,
+        as_of: datetime | None,
+        progress: bool | None,
+        jobs: int,
+    ) -> int:
         from vasscm.replay import replay_file
         from vasscm.settings import get_settings
 
-        summary = replay_file(
-            events,
-            out,
-            as_of=as_of,
-            policy=get_settings().policy(),
-            progress=sys.stderr.isatty() if progress is None else progress,
-            max_event_bytes=get_settings().max_event_bytes,
-        )
+        settings = get_settings()
+        if jobs > 1:
+            from vasscm.shards import replay_sharded
+
+            summary = replay_sharded(
+                events,
+                out,
+                jobs=jobs,
+                as_of=as_of,
+                policy=settings.policy(),
+                max_event_bytes=settings.max_event_bytes,
+            )
+        else:
+            summary = replay_file(
+                events,
+                out,
+                as_of=as_of,
+                policy=settings.policy(),
+                progress=sys.stderr.isatty() if progress is None else progress,
+                max_event_bytes=settings.max_event_bytes,
+            )
         click.echo(summary.render(), err=True)
         return 0
 

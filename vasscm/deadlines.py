@@ -66,12 +66,17 @@ class DeadlineIndex:
         Keys rescheduled while the caller iterates are honoured: a key pushed to a
         deadline still at or before ``now`` is yielded again.
         """
+        for _, key in self.pop_due_items(now):
+            yield key
+
+    def pop_due_items(self, now: int) -> Iterator[tuple[int, str]]:
+        """As :meth:`pop_due`, with each key's deadline: ``(due, key)`` in heap order."""
         heap = self._heap
         while heap and heap[0][0] <= now:
             due, key = heapq.heappop(heap)
             if self._due.get(key) == due:
                 del self._due[key]
-                yield key
+                yield due, key
 
     def _compact(self) -> None:
         # In place: a pop_due generator in progress holds a reference to this list.

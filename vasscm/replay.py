@@ -21,6 +21,7 @@ from typing import IO, Final
 from vasscm.durations import from_ms, to_ms
 from vasscm.events import (
     MAX_EVENT_BYTES,
+    ContainerEvent,
     RejectCode,
     Rejection,
     dead_letter,
@@ -33,6 +34,7 @@ from vasscm.yard import Yard
 
 __all__ = ["Replayer", "Summary", "replay_file"]
 
+_END: Final = 10**12 - 1  # the line number of the closing check (replay --jobs sorts by it)
 _OUTPUTS: Final = ("clearances.jsonl", "alerts.jsonl", "rejected.jsonl", "state.jsonl")
 
 
@@ -107,6 +109,10 @@ class Replayer:
         self._on_record = on_record
         self._on_alert = on_alert
         self._on_rejected = on_rejected
+        # Where the output being written comes from, for replay --jobs (vasscm.shards):
+        # (line, 0, index of the container in the event) for what an event produced,
+        # (line, 1, deadline, container) for a deadline check.
+        self.slot: tuple[int | None, int, int] | tuple[int | None, int, int, str] = (None, 0, 0)
 
     @property
     def clock(self) -> int | None:
@@ -119,42 +125,69 @@ class Replayer:
         self.summary.lines += 1
         parsed = parse_event(raw, max_bytes=self.max_event_bytes)
         if isinstance(parsed, Rejection):
-            self._reject(raw, parsed, line)
+            self.refuse(raw, parsed, line=line)
             return
-        occurred = to_ms(parsed.occurred_at)
-        received = parsed.received_at or parsed.occurred_at
+        clock = self.advance(to_ms(parsed.occurred_at))
+        if self.track(raw, parsed, clock, line=line):
+            self.summary.accepted += 1
+        else:
+            self.summary.duplicates += 1
+        self.tick(clock, line=line)
+
+    def refuse(self, raw: bytes, rejection: Rejection, *, line: int | None = None) -> None:
+        """Dead-letter a record the parser refused."""
+        self.slot = (line, 0, 0)
+        self._reject(raw, rejection, line)
+
+    def advance(self, occurred: int) -> int:
+        """Move the watermark to a valid event's ``occurred`` (ms); return the clock."""
         self._watermark = occurred if self._watermark is None else max(self._watermark, occurred)
         clock = self.clock
         assert clock is not None
-        outcome = "duplicate"
-        for container_no, event in fan_out(parsed):
+        return clock
+
+    def track(
+        self,
+        raw: bytes,
+        parsed: ContainerEvent,
+        clock: int,
+        *,
+        line: int | None = None,
+        mine: Callable[[str], bool] | None = None,
+    ) -> bool:
+        """Apply a parsed event to each of its containers (those ``mine`` keeps, when
+        given) at ``clock``; whether any of them accepted it (else: duplicates)."""
+        received = parsed.received_at or parsed.occurred_at
+        accepted = False
+        for index, (container_no, event) in enumerate(fan_out(parsed)):
+            if mine is not None and not mine(container_no):
+                continue
+            self.slot = (line, 0, index)
             step = self.yard.event(container_no, event, now=clock, received_at=received)
             effects = step.effects
             if effects.rejection is not None:  # stale, or dated in the future
                 self._reject(raw, effects.rejection, line)
                 continue
             if step.save:
-                outcome = "accepted"
+                accepted = True
                 assert step.state is not None
                 self.states[container_no] = step.state
             self._publish(effects)
-        if outcome == "accepted":
-            self.summary.accepted += 1
-        else:
-            self.summary.duplicates += 1
-        self.tick(clock)
+        return accepted
 
     def feed_oversized(self, head: bytes, size: int, *, line: int | None = None) -> None:
         """A record too large to read whole: rejected with its first bytes kept."""
         self.summary.lines += 1
         reason = f"record is {size:,} bytes; the limit is {self.max_event_bytes:,}"
+        self.slot = (line, 0, 0)
         self._reject(head, Rejection(code=RejectCode.TOO_LARGE, reason=reason), line, size)
 
-    def tick(self, clock: int) -> None:
+    def tick(self, clock: int, *, line: int | None = None) -> None:
         """Run :func:`check` for every container whose deadline is at or before ``clock``."""
         if not self.yard.has_due(clock):
             return
-        for container_no in self.yard.due(clock):
+        for due, container_no in self.yard.due_items(clock):
+            self.slot = (line, 1, due, container_no)
             step = self.yard.check(container_no, now=clock)
             if step is None:
                 continue
@@ -167,7 +200,7 @@ class Replayer:
         end = self._as_of if self._as_of is not None else self._watermark
         if end is None:
             return None
-        self.tick(end)
+        self.tick(end, line=_END)
         self.summary.as_of = from_ms(end)
         return self.summary.as_of
 

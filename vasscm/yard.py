@@ -135,6 +135,10 @@ class Yard:
         """Containers whose deadline is at or before ``now_ms``."""
         return self.deadlines.pop_due(now_ms)
 
+    def due_items(self, now_ms: int) -> Iterator[tuple[int, str]]:
+        """As :meth:`due`, each container with its deadline, earliest first."""
+        return self.deadlines.pop_due_items(now_ms)
+
     def _settled(self, container_no: str, step: Step, *, view: bool = True) -> None:
         assert step.state is not None
         due = next_deadline(step.state, self.policy)

@@ -1,0 +1,199 @@
+"""`vasscm replay --jobs N` writes what `--jobs 1` writes, byte for byte.
+
+The log is built to make sharding hard: declarations of up to 50 containers (their
+containers fall to different workers), containers under two declarations (contract
+7.1), disorder, duplicates, malformed and oversized lines, events refused as stale,
+stalls judged at a clock that other workers' containers move.
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from stdnum.iso6346 import calc_check_digit
+
+from vasscm.replay import Summary, replay_file
+from vasscm.shards import owners, replay_sharded, shard_of
+
+OUTPUTS = ("clearances.jsonl", "alerts.jsonl", "rejected.jsonl", "state.jsonl")
+T0 = datetime(2018, 3, 1, tzinfo=UTC)
+LIMIT = 4096  # max_event_bytes: a few lines are longer
+
+
+def container(i: int) -> str:
+    stem = f"TGHU{i:06d}"
+    return stem + calc_check_digit(stem)
+
+
+def ts(when: datetime) -> str:
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def declarations_log(seed: int = 5, n_declarations: int = 120) -> list[bytes]:
+    """Lines of a port whose declarations cover 1..50 containers each."""
+    rng = random.Random(seed)
+    timed: list[tuple[datetime, bytes]] = []
+    serial = 0
+
+    def emit(kind: str, when: datetime, received: datetime | None = None, **fields: Any) -> None:
+        nonlocal serial
+        serial += 1
+        doc = {"event_id": f"e{serial}", "type": kind, "occurred_at": ts(when), "site": "cai-lan"}
+        doc.update(fields)
+        arrives = received or when + timedelta(minutes=rng.uniform(0, 20))  # disorder
+        if arrives != when:
+            doc["received_at"] = ts(arrives)
+        line = orjson.dumps(doc)
+        timed.append((arrives, line))
+        if rng.random() < 0.05:  # delivered twice
+            timed.append((arrives + timedelta(minutes=rng.uniform(0, 5)), line))
+
+    next_container = 0
+    previous: list[str] = []
+    exited: list[str] = []
+    for d in range(n_declarations):
+        start = T0 + timedelta(minutes=25 * d)
+        size = rng.choice([1, 1, 2, 3, 5, 8, 13, 21, 34, 50])
+        members = [container(next_container + j) for j in range(size)]
+        next_container += size
+        if previous and d % 7 == 0:
+            members.append(previous[-1])  # a container under two declarations
+        previous = members
+        refs = [{"container_no": c, "seal_no": f"S{c[-4:]}"} for c in members]
+        decl = {"declaration_no": f"10{d:010d}", "containers": refs}
+        emit("EXPECTED", start - timedelta(hours=2), direction="import", **decl)
+        for j, c in enumerate(members):
+            emit("DISCHARGED", start + timedelta(minutes=j), container_no=c, direction="import")
+        emit(
+            "CHANNEL_ASSIGNED",
+            start + timedelta(minutes=30),
+            channel=rng.choice(["green", "red"]),
+            **decl,
+        )
+        if rng.random() < 0.3:
+            emit("SCAN_SELECTED", start + timedelta(minutes=40), **decl)
+        release = start + timedelta(hours=rng.uniform(1, 60))  # some stall first
+        if rng.random() < 0.15:
+            emit("SUSPENDED", release - timedelta(minutes=30), reason="check", **decl)
+            emit("RESUMED", release - timedelta(minutes=5), **decl)
+        if rng.random() < 0.9:
+            emit("ELIGIBLE", release, basis="cleared", **decl)
+        for c in members:
+            if rng.random() < 0.7:
+                early = rng.random() < 0.1  # leaves before release: critical
+                gone = release + timedelta(hours=-1 if early else rng.uniform(0.5, 30))
+                emit("GATE_OUT", gone, container_no=c, gate="G2", seal_no=f"S{c[-4:]}")
+                exited.append(c)
+    end = max(when for when, _ in timed)
+    later = end + timedelta(days=8)  # past their retention (7 days), not their horizon's
+    emit("DISCHARGED", later, received=later, container_no=container(99999), direction="import")
+    for c in exited[-3:]:  # for visits closed and forgotten: stale
+        emit("SEAL_CHANGED", T0, received=later + timedelta(hours=1), container_no=c, seal_no="X")
+    timed.sort(key=lambda item: item[0])
+    lines = [line for _, line in timed]
+    for at in range(0, len(lines), 97):  # malformed, blank and oversized lines
+        lines.insert(
+            at, rng.choice([b"{not json", b"", b"  ", b'{"type": "GATE_OUT"}', b"[" * 5000])
+        )
+    return lines
+
+
+def same_summary(a: Summary, b: Summary) -> None:
+    fields = (
+        "lines",
+        "accepted",
+        "duplicates",
+        "rejected",
+        "records",
+        "visits_completed",
+        "visits_open",
+        "alerts",
+        "as_of",
+    )
+    assert {f: getattr(a, f) for f in fields} == {f: getattr(b, f) for f in fields}
+
+
+@pytest.mark.slow
+def test_jobs_n_writes_what_jobs_1_writes(tmp_path: Path) -> None:
+    lines = declarations_log()
+    log = tmp_path / "events.jsonl"
+    log.write_bytes(b"\n".join(lines) + b"\n")
+    sizes = [len(orjson.loads(x)["containers"]) for x in lines if b'"containers"' in x]
+    assert max(sizes) >= 50  # the case the issue names
+    one = replay_file(log, tmp_path / "one", max_event_bytes=LIMIT)
+    assert one.rejected["stale"] >= 3
+    assert one.rejected["too_large"] > 0
+    assert one.duplicates > 0
+    assert one.alerts["STALLED", "firing"] > 0
+    assert one.alerts["EXIT_WITHOUT_RELEASE", "firing"] > 0
+    for jobs in (2, 3):
+        many = replay_sharded(log, tmp_path / f"jobs{jobs}", jobs=jobs, max_event_bytes=LIMIT)
+        for name in OUTPUTS:
+            want = (tmp_path / "one" / name).read_bytes()
+            got = (tmp_path / f"jobs{jobs}" / name).read_bytes()
+            assert got == want, f"--jobs {jobs}: {name} differs from --jobs 1"
+        same_summary(one, many)
+        assert not list((tmp_path / f"jobs{jobs}").glob("vasscm-jobs-*"))  # cleaned up
+
+
+def test_a_declaration_belongs_to_every_worker_holding_one_of_its_containers() -> None:
+    members = [container(j) for j in range(40)]
+    doc = {"type": "ELIGIBLE", "containers": [{"container_no": c} for c in members]}
+    line = orjson.dumps(doc)
+
+    assert owners(line, 7, 3) == tuple(sorted({shard_of(c, 3) for c in members}))
+    assert owners(b"{not json", 7, 3) == (1,)  # one worker, which will reject it
+    assert owners(orjson.dumps({"type": "GATE_OUT", "container_no": "csqu3054383"}), 7, 4) == (
+        shard_of("CSQU3054383", 4),  # by the number as the parser writes it
+    )
+
+
+def test_the_command_line_takes_jobs(tmp_path: Path) -> None:
+    log = tmp_path / "events.jsonl"
+    log.write_bytes(b"\n".join(declarations_log(n_declarations=12)) + b"\n")
+    for jobs in ("1", "2"):
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "vasscm",
+                "replay",
+                str(log),
+                "--out",
+                str(tmp_path / jobs),
+                "--jobs",
+                jobs,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+    for name in OUTPUTS:
+        assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "2" / name).read_bytes()
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vasscm",
+            "replay",
+            str(log),
+            "--out",
+            str(tmp_path / "x"),
+            "--jobs",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert bad.returncode == 2
+    assert "--jobs" in bad.stderr
+    assert "Traceback" not in bad.stderr

@@ -1,0 +1,314 @@
+"""``vasscm replay --jobs N``: one log, its containers shared out among N processes.
+
+The results are those of ``--jobs 1``, byte for byte. What makes that hard is the clock:
+a visit's alerts are judged at the event-time watermark, the highest ``occurred_at`` of
+every valid event read so far, whatever its container. So the workers go through the
+file together, a block of lines at a time:
+
+1. Every worker reads every line and works out which workers own it: those that hold
+   one of its containers (CRC-32 of the number, modulo N). A line whose containers
+   cannot be read belongs to one worker (line number modulo N), which will reject it.
+2. Each worker parses the lines it owns and writes, for each line of the block, the
+   ``occurred_at`` of a valid event it owns (else -1) into its row of a shared array.
+3. All wait at a barrier. The clock at every line is then the running maximum over
+   every row: the clock ``--jobs 1`` has, known to each worker without parsing what is
+   not its own.
+4. Each worker applies its own containers' events at that clock, and runs its own
+   deadline checks after every valid line, as ``--jobs 1`` does for all containers.
+
+Every output is written with a sort key, ``(line, 0, index of the container in the
+event)`` for what an event produced and ``(line, 1, deadline, container)`` for a
+check (``--jobs 1`` runs the checks that fall due in that order), so merging the
+workers' files by key gives the order ``--jobs 1`` writes. ``state.jsonl`` merges by
+container number. The parent only starts the workers and merges their files.
+"""
+
+from __future__ import annotations
+
+import heapq
+import multiprocessing
+import pickle
+import shutil
+import tempfile
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from multiprocessing.shared_memory import SharedMemory
+from pathlib import Path
+from typing import IO, Any, Final
+
+import orjson
+
+from vasscm.durations import to_ms
+from vasscm.events import (
+    CUSTOMS_TYPES,
+    MAX_EVENT_BYTES,
+    Rejection,
+    parse_container_no,
+    parse_event,
+)
+from vasscm.replay import _OUTPUTS, Replayer, Summary, _read_line
+from vasscm.tracking import DEFAULT_POLICY, Policy
+
+__all__ = ["replay_sharded"]
+
+BLOCK: Final = 4096  # lines the workers go through between two barriers
+_STREAMS: Final = ("clearances.jsonl", "alerts.jsonl", "rejected.jsonl")
+_BARRIER_TIMEOUT: Final = 600.0  # a worker that has died is noticed by then at worst
+
+
+def shard_of(container_no: str, jobs: int) -> int:
+    """The worker that owns a container (stable across runs and machines)."""
+    return zlib.crc32(container_no.encode()) % jobs
+
+
+def owners(line: bytes, number: int, jobs: int) -> tuple[int, ...]:
+    """The workers that own a line: those of its containers, in order; else one worker."""
+    return route(line, number, jobs)[0]
+
+
+def route(line: bytes, number: int, jobs: int) -> tuple[tuple[int, ...], Any]:
+    """:func:`owners`, and the line as ``orjson.loads`` read it (None if it could not)."""
+    doc: Any = None
+    try:
+        doc = orjson.loads(line)
+        if isinstance(doc, dict):
+            refs = doc.get("containers")
+            if doc.get("type") in CUSTOMS_TYPES and isinstance(refs, list):
+                numbers = [ref["container_no"] for ref in refs]
+            else:
+                numbers = [doc["container_no"]]
+            found = sorted({shard_of(parse_container_no(no), jobs) for no in numbers})
+            if found:
+                return tuple(found), doc
+    except Exception:  # not readable here: the parser says why, once
+        pass
+    return (number % jobs,), doc
+
+
+def _key(slot: tuple[Any, ...]) -> bytes:
+    line = slot[0]
+    if slot[1] == 0:
+        return b"%012d0%05d" % (line, slot[2])
+    return b"%012d1%015d%s" % (line, slot[2], slot[3].encode())
+
+
+def _worker(
+    k: int,
+    jobs: int,
+    events: str,
+    tmp: str,
+    shm_name: str,
+    barrier: Any,
+    as_of: datetime | None,
+    policy: Policy,
+    max_event_bytes: int,
+) -> None:
+    shm = SharedMemory(name=shm_name)
+    assert shm.buf is not None
+    rows = shm.buf.cast("q")
+    files = {name: open(Path(tmp) / f"{k}.{name}", "wb", buffering=1 << 20) for name in _OUTPUTS}  # noqa: SIM115
+    shared = open(Path(tmp) / f"{k}.shared", "wb", buffering=1 << 20)  # noqa: SIM115
+    try:
+        replayer = Replayer(
+            on_record=_keyed(files["clearances.jsonl"], lambda: replayer.slot),
+            on_alert=_keyed(files["alerts.jsonl"], lambda: replayer.slot),
+            on_rejected=_keyed(files["rejected.jsonl"], lambda: replayer.slot),
+            policy=policy,
+            as_of=as_of,
+            max_event_bytes=max_event_bytes,
+        )
+        summary = replayer.summary
+
+        def mine(container_no: str) -> bool:
+            return shard_of(container_no, jobs) == k
+
+        with open(events, "rb", buffering=1 << 20) as stream:
+            for parity, block in enumerate(_blocks(stream, max_event_bytes)):
+                base = (parity & 1) * jobs * BLOCK
+                own = base + k * BLOCK
+                others = [base + j * BLOCK for j in range(1, jobs)]
+                work: list[Any] = [None] * len(block)
+                for i, (number, size, line, oversized) in enumerate(block):
+                    rows[own + i] = -1
+                    who: tuple[int, ...] = (number % jobs,)
+                    doc: Any = None
+                    if not oversized:
+                        who, doc = route(line, number, jobs)
+                    if k not in who:
+                        continue
+                    primary = who[0] == k  # counts the line and writes its rejection
+                    if oversized:
+                        replayer.feed_oversized(line, size, line=number)
+                        continue
+                    parsed = parse_event(line, max_bytes=max_event_bytes, doc=doc)
+                    if isinstance(parsed, Rejection):
+                        if primary:
+                            summary.lines += 1
+                            replayer.refuse(line, parsed, line=number)
+                        continue
+                    work[i] = (parsed, primary, len(who) > 1)
+                    rows[own + i] = to_ms(parsed.occurred_at)
+                barrier.wait(_BARRIER_TIMEOUT)
+                for i, (number, _, line, _) in enumerate(block):
+                    occurred = rows[base + i]
+                    for row in others:
+                        occurred = max(occurred, rows[row + i])
+                    if occurred < 0:
+                        continue  # no valid event on this line: the clock stays
+                    clock = replayer.advance(occurred)
+                    item = work[i]
+                    if item is not None:
+                        parsed, primary, split = item
+                        accepted = replayer.track(line, parsed, clock, line=number, mine=mine)
+                        if split:  # its owners' answers are combined by the parent
+                            shared.write(b"%012d%d\n" % (number, accepted))
+                        if primary:
+                            summary.lines += 1
+                            if not split:
+                                summary.accepted += accepted
+                                summary.duplicates += not accepted
+                    replayer.tick(clock, line=number)
+        replayer.finish()
+        for state in replayer.open_states():
+            files["state.jsonl"].write(state + b"\n")
+        with open(Path(tmp) / f"{k}.summary", "wb") as out:
+            pickle.dump(summary, out)
+    finally:
+        for handle in (*files.values(), shared):
+            handle.close()
+        del rows
+        shm.close()
+
+
+def _blocks(stream: IO[bytes], limit: int) -> Iterator[list[tuple[int, int, bytes, bool]]]:
+    """Blocks of (line number, size, line, oversized), blank lines left out. Every
+    worker reads the same file, so every worker meets the same number of barriers."""
+    number, done = 0, False
+    while not done:
+        block: list[tuple[int, int, bytes, bool]] = []
+        while len(block) < BLOCK:
+            item = _read_line(stream, limit)
+            if item is None:
+                done = True
+                break
+            number += 1
+            size, line, oversized = item
+            if oversized or line.strip():
+                block.append((number, size, line, oversized))
+        yield block
+
+
+def _keyed(handle: IO[bytes], slot: Callable[[], tuple[Any, ...]]) -> Callable[[bytes], None]:
+    def write(data: bytes) -> None:
+        handle.write(_key(slot()) + b"\t" + data + b"\n")
+
+    return write
+
+
+def replay_sharded(
+    events: Path,
+    out: Path,
+    *,
+    jobs: int,
+    as_of: datetime | None = None,
+    policy: Policy = DEFAULT_POLICY,
+    max_event_bytes: int = MAX_EVENT_BYTES,
+) -> Summary:
+    """As :func:`vasscm.replay.replay_file`, with the containers shared out among
+    ``jobs`` processes (see the module docstring)."""
+    started = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    ctx = multiprocessing.get_context("spawn")  # no state of the caller leaks in
+    tmp = tempfile.mkdtemp(prefix="vasscm-jobs-", dir=out)
+    shm = SharedMemory(create=True, size=2 * jobs * BLOCK * 8)
+    try:
+        barrier = ctx.Barrier(jobs)
+        workers = [
+            ctx.Process(
+                target=_worker,
+                args=(k, jobs, str(events), tmp, shm.name, barrier, as_of, policy, max_event_bytes),
+                name=f"vasscm-replay-{k}",
+            )
+            for k in range(jobs)
+        ]
+        for w in workers:
+            w.start()
+        _wait(workers, barrier)
+        summary = _merge(Path(tmp), out, jobs)
+    finally:
+        shm.close()
+        shm.unlink()
+        shutil.rmtree(tmp, ignore_errors=True)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _wait(workers: list[Any], barrier: Any) -> None:
+    pending = list(workers)
+    while pending:
+        for w in list(pending):
+            w.join(0.2)
+            if w.exitcode is None:
+                continue
+            pending.remove(w)
+            if w.exitcode != 0:
+                barrier.abort()  # the others stop waiting for it
+                for other in pending:
+                    other.join()
+                raise RuntimeError(f"replay worker {w.name} failed (exit code {w.exitcode})")
+
+
+def _merge(tmp: Path, out: Path, jobs: int) -> Summary:
+    summaries = []
+    for k in range(jobs):
+        with open(tmp / f"{k}.summary", "rb") as f:
+            summaries.append(pickle.load(f))
+    for name in _STREAMS:
+        sources = [open(tmp / f"{k}.{name}", "rb") for k in range(jobs)]  # noqa: SIM115
+        try:
+            with open(out / name, "wb", buffering=1 << 20) as target:
+                for line in heapq.merge(*sources, key=lambda text: text[: text.index(b"\t")]):
+                    target.write(line[line.index(b"\t") + 1 :])
+        finally:
+            for source in sources:
+                source.close()
+    sources = [open(tmp / f"{k}.state.jsonl", "rb") for k in range(jobs)]  # noqa: SIM115
+    try:
+        with open(out / "state.jsonl", "wb", buffering=1 << 20) as target:
+            target.writelines(heapq.merge(*sources))
+    finally:
+        for source in sources:
+            source.close()
+    total = Summary()
+    for s in summaries:
+        total.lines += s.lines
+        total.accepted += s.accepted
+        total.duplicates += s.duplicates
+        total.rejected.update(s.rejected)
+        total.records += s.records
+        total.visits_completed += s.visits_completed
+        total.visits_open += s.visits_open
+        total.alerts.update(s.alerts)
+        total.as_of = total.as_of or s.as_of
+    # Lines whose containers several workers hold: accepted when any of them accepted.
+    sources = [open(tmp / f"{k}.shared", "rb") for k in range(jobs)]  # noqa: SIM115
+    try:
+        last, accepted = None, False
+        for line in heapq.merge(*sources):
+            number, answer = line[:12], line[12:13] == b"1"
+            if number != last:
+                if last is not None:
+                    total.accepted += accepted
+                    total.duplicates += not accepted
+                last, accepted = number, answer
+            else:
+                accepted = accepted or answer
+        if last is not None:
+            total.accepted += accepted
+            total.duplicates += not accepted
+    finally:
+        for source in sources:
+            source.close()
+    return total
