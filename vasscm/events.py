@@ -234,9 +234,10 @@ def format_ts(value: datetime) -> str:
     """RFC 3339 in UTC with millisecond precision: the one form the outputs use. An
     input event passed on (the repartition topic, a dead letter) keeps finer digits
     when it has them, so it reads back equal to itself."""
-    value = value.astimezone(UTC)
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
     text = value.isoformat(timespec="microseconds" if value.microsecond % 1000 else "milliseconds")
-    return text.replace("+00:00", "Z")
+    return text[:-6] + "Z"  # "+00:00", which isoformat always writes for UTC
 
 
 class _TimestampRules:

@@ -21,7 +21,6 @@ from datetime import datetime
 
 from vasscm.board import Board
 from vasscm.deadlines import DeadlineIndex
-from vasscm.durations import to_ms
 from vasscm.events import ClearanceRecord, ContainerEvent, VisitState
 from vasscm.tracking import (
     DEFAULT_POLICY,
@@ -31,7 +30,7 @@ from vasscm.tracking import (
     apply,
     check,
     current_view,
-    next_deadline,
+    next_deadline_ms,
     published_records,
     resend,
 )
@@ -141,7 +140,6 @@ class Yard:
 
     def _settled(self, container_no: str, step: Step, *, view: bool = True) -> None:
         assert step.state is not None
-        due = next_deadline(step.state, self.policy)
-        self.deadlines.schedule(container_no, None if due is None else to_ms(due))
+        self.deadlines.schedule(container_no, next_deadline_ms(step.state, self.policy))
         if view and self.board is not None:
             step.view = self.view(container_no, step.state)

@@ -33,7 +33,7 @@ Identity
 """
 
 from vasscm.tracking.alerts import SEVERITY
-from vasscm.tracking.core import apply, check, next_deadline, resend
+from vasscm.tracking.core import apply, check, next_deadline, next_deadline_ms, resend
 from vasscm.tracking.emission import Effects
 from vasscm.tracking.policy import DEFAULT_POLICY, Policy
 from vasscm.tracking.state import ContainerState
@@ -57,6 +57,7 @@ __all__ = [
     "current_view",
     "latest_stage",
     "next_deadline",
+    "next_deadline_ms",
     "open_view",
     "published_records",
     "resend",

@@ -21,6 +21,9 @@ SEVERITY: Final = {
 }
 
 
+_EXITED: Final = Stage.EXITED
+
+
 @dataclass(slots=True)
 class AlertSpec:
     kind: AlertKind
@@ -45,10 +48,11 @@ def desired_alerts(v: Visit, now: int, policy: Policy) -> dict[str, AlertSpec]:
         _exit_alerts(v, policy, out)
     timeline = v.timeline
     last = len(timeline) - 1
+    stall_after, direction = policy.stall_after, v.direction
     for i, (stage, start) in enumerate(timeline):
-        if stage is Stage.EXITED:
+        if stage is _EXITED:
             continue
-        limit_ms = policy.stall_after(stage, v.direction)
+        limit_ms = stall_after(stage, direction)
         if limit_ms is None:
             continue
         current = i == last

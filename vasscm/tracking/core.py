@@ -169,11 +169,17 @@ def resend(state: ContainerState, *, now: datetime, policy: Policy = DEFAULT_POL
 
 def next_deadline(state: ContainerState, policy: Policy = DEFAULT_POLICY) -> datetime | None:
     """When :func:`check` next has something to do for this container."""
+    due = next_deadline_ms(state, policy)
+    return None if due is None else from_ms(due)
+
+
+def next_deadline_ms(state: ContainerState, policy: Policy = DEFAULT_POLICY) -> int | None:
+    """:func:`next_deadline` in epoch ms."""
     if state.due == UNKNOWN and not state.events:
         state.due = None if state.horizon is None else state.horizon + policy.retention
     if state.due == UNKNOWN:
         state.due = deadline(latest_visit(state), state.books[-1] if state.books else None, policy)
-    return None if state.due is None else from_ms(state.due)
+    return state.due
 
 
 def deadline(v: Visit | None, book: Book | None, policy: Policy) -> int | None:
@@ -207,7 +213,10 @@ def settle(
     else:
         visits = [fold.visit]
     state.last = fold if fold is not None and not fold.visit.closed else None
-    books = state.books[:first] + match_books(state.books[first:], visits, effects.alerts, now)
+    books = state.books
+    if not (len(visits) == 1 == len(books) - first and books[-1].visit_id == visits[0].visit_id):
+        # Not simply the latest visit under the id it had: carry the books over by id.
+        books = books[:first] + match_books(books[first:], visits, effects.alerts, now)
     for v, book in zip(visits, books[first:], strict=True):
         desired = desired_alerts(v, now, policy)
         emit_alerts(v, book, desired, now, effects.alerts)
