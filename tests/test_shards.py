@@ -20,7 +20,7 @@ import pytest
 from stdnum.iso6346 import calc_check_digit
 
 from vasscm.replay import Summary, replay_file
-from vasscm.shards import owners, replay_sharded, shard_of
+from vasscm.shards import ShardFailed, owners, replay_sharded, shard_of
 
 OUTPUTS = ("clearances.jsonl", "alerts.jsonl", "rejected.jsonl", "state.jsonl")
 T0 = datetime(2018, 3, 1, tzinfo=UTC)
@@ -197,3 +197,11 @@ def test_the_command_line_takes_jobs(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert "--jobs" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_a_worker_that_fails_is_reported_not_waited_for(tmp_path: Path) -> None:
+    """Every worker fails to open a missing log: the parent says so instead of hanging
+    at the barrier, and leaves no temporary files behind."""
+    with pytest.raises(ShardFailed, match="incomplete"):
+        replay_sharded(tmp_path / "missing.jsonl", tmp_path / "out", jobs=2)
+    assert not list((tmp_path / "out").glob("vasscm-jobs-*"))

@@ -101,16 +101,20 @@ class replay(_SyncCommand):
 
         settings = get_settings()
         if jobs > 1:
-            from vasscm.shards import replay_sharded
+            from vasscm.shards import ShardFailed, replay_sharded
 
-            summary = replay_sharded(
-                events,
-                out,
-                jobs=jobs,
-                as_of=as_of,
-                policy=settings.policy(),
-                max_event_bytes=settings.max_event_bytes,
-            )
+            try:
+                summary = replay_sharded(
+                    events,
+                    out,
+                    jobs=jobs,
+                    as_of=as_of,
+                    policy=settings.policy(),
+                    max_event_bytes=settings.max_event_bytes,
+                )
+            except ShardFailed as exc:
+                click.echo(f"vasscm replay: {exc}", err=True)
+                return 1
         else:
             summary = replay_file(
                 events,

@@ -51,7 +51,12 @@ from vasscm.events import (
 from vasscm.replay import _OUTPUTS, Replayer, Summary, _read_line
 from vasscm.tracking import DEFAULT_POLICY, Policy
 
-__all__ = ["replay_sharded"]
+__all__ = ["ShardFailed", "replay_sharded"]
+
+
+class ShardFailed(RuntimeError):
+    """A worker process of ``replay --jobs`` died; the outputs are incomplete."""
+
 
 BLOCK: Final = 4096  # lines the workers go through between two barriers
 _STREAMS: Final = ("clearances.jsonl", "alerts.jsonl", "rejected.jsonl")
@@ -257,7 +262,10 @@ def _wait(workers: list[Any], barrier: Any) -> None:
                 barrier.abort()  # the others stop waiting for it
                 for other in pending:
                     other.join()
-                raise RuntimeError(f"replay worker {w.name} failed (exit code {w.exitcode})")
+                raise ShardFailed(
+                    f"worker {w.name} failed (exit code {w.exitcode}; its error is above); "
+                    "the output files are incomplete"
+                )
 
 
 def _merge(tmp: Path, out: Path, jobs: int) -> Summary:
