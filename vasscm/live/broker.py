@@ -9,47 +9,29 @@ Linux, is SIGKILLed by the kernel when our process dies, so it never outlives us
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import shutil
 import signal
-import socket
-import struct
 import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
 from vasscm.errors import VasscmError
+from vasscm.live.broker_probe import (
+    HOST,
+    all_threads_stopped,
+    answers_api_versions,
+    die_with_parent,
+    free_port,
+    port_is_free,
+)
 from vasscm.settings import bootstrap_servers
 
 __all__ = ["EmbeddedBroker", "create_topics", "die_with_parent", "free_port"]
-
-_HOST = "127.0.0.1"
-_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
-_API_VERSIONS = 18  # Kafka API key of ApiVersions, the first request every client sends
-
-
-def free_port(host: str = _HOST) -> int:
-    """A TCP port nobody is bound to right now (racy by nature: use it soon)."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def _port_is_free(host: str, port: int) -> bool:
-    # SO_REUSEADDR as the broker binds, so TIME_WAIT leftovers of a stopped broker don't count.
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 def _bootstrap_servers(bootstrap: str) -> list[str]:
@@ -103,67 +85,6 @@ def _resolve_binary() -> str:
         ) from exc
 
 
-def die_with_parent() -> Callable[[], None] | None:
-    """A preexec_fn asking Linux to SIGKILL the child when its parent dies; None elsewhere."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before fork, not in the child
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
-
-    def preexec() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != parent:  # the parent died before prctl: no signal will come
-            os._exit(1)
-
-    return preexec
-
-
-def _recv_exact(sock: socket.socket, size: int) -> bytes:
-    data = b""
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        if not chunk:
-            raise ConnectionError("connection closed mid-response")
-        data += chunk
-    return data
-
-
-def _answers_api_versions(host: str, port: int, timeout: float) -> bool:
-    """True when a Kafka ApiVersions v0 request on host:port gets a well-formed, error-free reply.
-
-    A bare TCP connect is not enough: the kernel accepts connections for a process
-    that is still starting (or is SIGSTOPped) without the broker answering anything.
-    """
-    correlation, client = 0x76617373, b"vasscm-probe"
-    request = struct.pack(">hhih", _API_VERSIONS, 0, correlation, len(client)) + client
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.sendall(struct.pack(">i", len(request)) + request)
-            _size, echoed, error = struct.unpack(">iih", _recv_exact(sock, 10))
-    except OSError:
-        return False
-    return bool(echoed == correlation and error == 0)
-
-
-def _all_threads_stopped(pid: int) -> bool:
-    """Every thread of ``pid`` is stopped (state T in /proc); True where there is no
-    /proc to ask (the signal is then all there is)."""
-    tasks = Path(f"/proc/{pid}/task")
-    if not tasks.is_dir():
-        return True
-    for task in tasks.iterdir():
-        try:
-            stat = (task / "stat").read_text()
-        except OSError:  # the thread ended meanwhile
-            continue
-        if stat.rsplit(")", 1)[1].split()[0] not in ("T", "t"):
-            return False
-    return True
-
-
 class EmbeddedBroker:
     """Tansu on 127.0.0.1 (memory storage), as a context manager or via start()/stop().
 
@@ -204,7 +125,7 @@ class EmbeddedBroker:
     @property
     def bootstrap(self) -> str:
         """``127.0.0.1:PORT``, for aiokafka and other clients."""
-        return f"{_HOST}:{self._port}"
+        return f"{HOST}:{self._port}"
 
     @property
     def url(self) -> str:
@@ -239,7 +160,7 @@ class EmbeddedBroker:
         if self.running:
             return self
         binary = _resolve_binary()
-        if not _port_is_free(_HOST, self._port):
+        if not port_is_free(HOST, self._port):
             if not self._auto_port:
                 raise VasscmError(f"cannot start the broker: {self.bootstrap} is already in use")
             self._port = free_port()
@@ -272,7 +193,7 @@ class EmbeddedBroker:
         self._signal_running(signal.SIGSTOP)
         assert self._proc is not None
         deadline = time.monotonic() + 5
-        while not _all_threads_stopped(self._proc.pid):
+        while not all_threads_stopped(self._proc.pid):
             if time.monotonic() > deadline:
                 raise VasscmError(f"the broker did not stop within 5 s ({self.bootstrap})")
             time.sleep(0.001)
@@ -333,7 +254,7 @@ class EmbeddedBroker:
             if code is not None:
                 problem = f"the Tansu broker exited with code {code} while starting"
                 break
-            if _answers_api_versions(_HOST, self._port, timeout=1.0) and self.running:
+            if answers_api_versions(HOST, self._port, timeout=1.0) and self.running:
                 return
             if time.monotonic() > deadline:
                 problem = f"the Tansu broker did not answer within {self._start_timeout:g} s"
