@@ -50,12 +50,12 @@ class Visit:
     exit_lag: int = 0
     seal: str | None = None  # last known seal before exit
     channel: str = "unknown"
-    decls: list[str] = field(default_factory=list)
+    decls: tuple[str, ...] = ()  # sorted
     selected: int | None = None
     scanned: int | None = None
     scan_result: str | None = None
     suspended: bool = False
-    pending: list[str] = field(default_factory=list)  # at exit: deciding decls not eligible
+    pending: tuple[str, ...] = ()  # at exit: deciding declarations not eligible, sorted
     not_released: bool = True  # at exit: not eligible, or suspended
     timeline: list[tuple[Stage, int]] = field(default_factory=list)
 
@@ -108,7 +108,6 @@ class Fold:
         "_anchor",
         "_channel_t",
         "_deciding",
-        "_decls",
         "_eligible_by",
         "_expected_direction",
         "_held",
@@ -118,13 +117,14 @@ class Fold:
 
     def __init__(self, container_no: str, events: list[Ev] | None = None) -> None:
         self.visit = Visit(events=[] if events is None else events, container_no=container_no)
-        self._eligible_by: dict[str, int] = {}
-        self._suspended_by: set[str] = set()
-        self._deciding: set[str] = set()  # declarations named by CHANNEL_ASSIGNED .. CANCELLED
+        # Made when first needed, small otherwise: an open visit's fold is kept per
+        # container, and a yard holds tens of thousands of them.
+        self._eligible_by: dict[str, int] | None = None  # first ELIGIBLE in force, by decl
+        self._suspended_by: set[str] | None = None
+        self._deciding: list[str] = []  # declarations named by CHANNEL_ASSIGNED .. CANCELLED
         self._held = False
         self._expected_direction: str | None = None
         self._channel_t = -1
-        self._decls: set[str] = set()
         self._anchor: int | None = None
         if events:
             for ev in events:
@@ -140,9 +140,8 @@ class Fold:
         v = self.visit
         code = ev.code
         decl = ev.decl
-        if decl is not None and decl not in self._decls:
-            self._decls.add(decl)
-            v.decls = sorted(self._decls)  # a new list: records hold the old one
+        if decl is not None and decl not in v.decls:
+            v.decls = tuple(sorted((*v.decls, decl)))
         if ev.seal is not None and code not in EXITS:
             v.seal = ev.seal
         if self._anchor is None:  # the first event: the visit's site and id until arrival
@@ -160,7 +159,7 @@ class Fold:
                 if v.arrived is None and ev.val is not None:
                     v.direction = ev.val
         elif code == CHANNEL_ASSIGNED:  # the latest decision counts
-            self._deciding.add(decl or "")
+            self._decides(decl)
             if ev.t >= self._channel_t:
                 v.channel, self._channel_t = ev.val or "unknown", ev.t
         elif code == SCAN_SELECTED:
@@ -173,18 +172,24 @@ class Fold:
         elif code == DISCREPANCY:
             self._held = True
         elif code == ELIGIBLE:
-            self._deciding.add(decl or "")
+            self._decides(decl)
+            if self._eligible_by is None:
+                self._eligible_by = {}
             self._eligible_by.setdefault(decl or "", ev.t)
         elif code == SUSPENDED:
-            self._deciding.add(decl or "")
+            self._decides(decl)
+            if self._suspended_by is None:
+                self._suspended_by = set()
             self._suspended_by.add(decl or "")
             v.suspended = True
         elif code == RESUMED:
-            self._suspended_by.discard(decl or "")
+            if self._suspended_by is not None:
+                self._suspended_by.discard(decl or "")
             v.suspended = bool(self._suspended_by)
         elif code == ELIGIBILITY_CANCELLED:
-            self._deciding.add(decl or "")
-            self._eligible_by.pop(decl or "", None)
+            self._decides(decl)
+            if self._eligible_by is not None:
+                self._eligible_by.pop(decl or "", None)
         if code in DECISIONS:
             v.eligible = _all_eligible(self._deciding, self._eligible_by)
             if code == ELIGIBLE and v.eligible is not None:
@@ -192,11 +197,16 @@ class Fold:
         elif code in EXITS:
             v.exited, v.exit_code, v.exit_seal, v.exit_lag = ev.t, code, ev.seal, ev.lag
             v.not_released = v.eligible is None or v.suspended
-            v.pending = sorted(self._deciding - self._eligible_by.keys())
+            eligible = self._eligible_by or {}
+            v.pending = tuple(sorted(d for d in self._deciding if d not in eligible))
         stage = stage_of(v, v.eligible is not None, self._held)
         timeline = v.timeline
         if not timeline or timeline[-1][0] is not stage:
             timeline.append((stage, ev.t))
+
+    def _decides(self, decl: str | None) -> None:
+        if (decl or "") not in self._deciding:
+            self._deciding.append(decl or "")
 
     def _set_anchor(self, t: int) -> None:
         if t != self._anchor:
@@ -213,11 +223,17 @@ def derive(events: list[Ev], container_no: str) -> Visit:
     return Fold(container_no, events).visit
 
 
-def _all_eligible(deciding: set[str], eligible_by: dict[str, int]) -> int | None:
+def _all_eligible(deciding: list[str], eligible_by: dict[str, int] | None) -> int | None:
     """When the last deciding declaration became eligible; None while one is not."""
-    if not eligible_by or not deciding <= eligible_by.keys():
+    if not eligible_by:
         return None
-    return max(eligible_by[d] for d in deciding)
+    latest = -1
+    for d in deciding:
+        t = eligible_by.get(d)
+        if t is None:
+            return None
+        latest = max(latest, t)
+    return latest
 
 
 def latest_visit(state: ContainerState) -> Visit | None:
