@@ -155,45 +155,24 @@ def test_a_declaration_belongs_to_every_worker_holding_one_of_its_containers() -
     )
 
 
-def test_the_command_line_takes_jobs(tmp_path: Path) -> None:
-    log = tmp_path / "events.jsonl"
-    log.write_bytes(b"\n".join(declarations_log(n_declarations=12)) + b"\n")
-    for jobs in ("1", "2"):
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "vasscm",
-                "replay",
-                str(log),
-                "--out",
-                str(tmp_path / jobs),
-                "--jobs",
-                jobs,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert done.returncode == 0, done.stderr
-    for name in OUTPUTS:
-        assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "2" / name).read_bytes()
-    bad = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "vasscm",
-            "replay",
-            str(log),
-            "--out",
-            str(tmp_path / "x"),
-            "--jobs",
-            "0",
-        ],
+def replay_command(log: Path, out: Path, jobs: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vasscm", "replay", str(log), "--out", str(out), "--jobs", jobs],
         capture_output=True,
         text=True,
         timeout=300,
     )
+
+
+def test_the_command_line_takes_jobs(tmp_path: Path) -> None:
+    log = tmp_path / "events.jsonl"
+    log.write_bytes(b"\n".join(declarations_log(n_declarations=12)) + b"\n")
+    for jobs in ("1", "2"):
+        done = replay_command(log, tmp_path / jobs, jobs)
+        assert done.returncode == 0, done.stderr
+    for name in OUTPUTS:
+        assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "2" / name).read_bytes()
+    bad = replay_command(log, tmp_path / "x", "0")
     assert bad.returncode == 2
     assert "--jobs" in bad.stderr
     assert "Traceback" not in bad.stderr

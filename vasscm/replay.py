@@ -231,6 +231,14 @@ class Replayer:
         self._on_rejected(dump_json(dead_letter(raw, rejection, line=line, size=size)))
 
 
+def numbered_lines(stream: IO[bytes], limit: int) -> Iterator[tuple[int, int, bytes, bool]]:
+    """Every line as (line number from 1, bytes consumed, line, oversized)."""
+    number = 0
+    while (item := _read_line(stream, limit)) is not None:
+        number += 1
+        yield (number, *item)
+
+
 def _read_line(stream: IO[bytes], limit: int) -> tuple[int, bytes, bool] | None:
     """Next line as (bytes consumed, line, oversized), holding at most ``limit`` + 1
     bytes of it: an oversized line keeps its first 64 KiB for the dead letter."""
@@ -304,10 +312,7 @@ def replay_file(
         )
         bar = _Progress(os.path.getsize(events), progress)
         with open(events, "rb", buffering=1 << 20) as stream:
-            number = 0
-            while (item := _read_line(stream, max_event_bytes)) is not None:
-                number += 1
-                size, line, oversized = item
+            for number, size, line, oversized in numbered_lines(stream, max_event_bytes):
                 bar.advance(size)
                 if oversized:
                     replayer.feed_oversized(line, size, line=number)

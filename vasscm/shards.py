@@ -36,6 +36,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from itertools import islice
 from multiprocessing.shared_memory import SharedMemory
 from pathlib import Path
 from typing import IO, Any, Final
@@ -50,7 +51,7 @@ from vasscm.events import (
     parse_container_no,
     parse_event,
 )
-from vasscm.replay import _OUTPUTS, Replayer, Summary, _read_line
+from vasscm.replay import _OUTPUTS, Replayer, Summary, numbered_lines
 from vasscm.tracking import DEFAULT_POLICY, Policy
 
 __all__ = ["ShardFailed", "replay_sharded"]
@@ -209,21 +210,15 @@ def _worker(
 
 
 def _blocks(stream: IO[bytes], limit: int) -> Iterator[list[tuple[int, int, bytes, bool]]]:
-    """Blocks of (line number, size, line, oversized), blank lines left out. Every
-    worker reads the same file, so every worker meets the same number of barriers."""
-    number, done = 0, False
-    while not done:
-        block: list[tuple[int, int, bytes, bool]] = []
-        while len(block) < BLOCK:
-            item = _read_line(stream, limit)
-            if item is None:
-                done = True
-                break
-            number += 1
-            size, line, oversized = item
-            if oversized or line.strip():
-                block.append((number, size, line, oversized))
+    """Blocks of (line number, size, line, oversized), blank lines left out, the last
+    one possibly empty. Every worker reads the same file, so every worker meets the
+    same number of barriers."""
+    lines = (item for item in numbered_lines(stream, limit) if item[3] or item[2].strip())
+    while True:
+        block = list(islice(lines, BLOCK))
         yield block
+        if len(block) < BLOCK:
+            return
 
 
 def _keyed(handle: IO[bytes], slot: Callable[[], tuple[Any, ...]]) -> Callable[[bytes], None]:

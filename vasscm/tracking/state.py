@@ -15,8 +15,9 @@ from sys import intern
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import orjson
+from pydantic import BaseModel
 
-from vasscm.events import ContainerEvent, trimmed
+from vasscm.events import MODEL_OF_TYPE, ContainerEvent, trimmed
 from vasscm.tracking.codes import CODE_OF_TYPE, EXITS
 
 if TYPE_CHECKING:
@@ -63,30 +64,25 @@ class _Shape(NamedTuple):
     customs: bool  # declares declaration_no and containers
 
 
-_SHAPES: dict[type, _Shape] = {}
-
-
-def _shape(model: type[ContainerEvent]) -> _Shape:
+def _shape(kind: str, model: type[BaseModel]) -> _Shape:
     # Only fields the event's model declares: unknown fields are kept on the model
     # (extra="allow") but never validated, so a port event carrying its own
     # "declaration_no" or "containers" must not be read as a customs one (found by
     # the fuzzer, tests/fuzz/parse_and_track.py).
-    kind = model.model_fields["type"].annotation.__args__[0]  # type: ignore[union-attr]
     declared = model.model_fields
-    shape = _Shape(
-        CODE_OF_TYPE[kind],
-        _VALUE_FIELD.get(kind),
-        "seal_no" in declared,
-        "declaration_no" in declared,
-    )
-    _SHAPES[model] = shape
-    return shape
+    seal, customs = "seal_no" in declared, "declaration_no" in declared
+    return _Shape(CODE_OF_TYPE[kind], _VALUE_FIELD.get(kind), seal, customs)
+
+
+_SHAPES: Final[dict[type, _Shape]] = {
+    model: _shape(kind, model) for kind, model in MODEL_OF_TYPE.items()
+}
 
 
 def compact(event: ContainerEvent, container_no: str, occurred: int, received: int | None) -> Ev:
     """The event as the state keeps it: ``occurred`` and ``received`` (or None) are its
     occurred_at and received_at in epoch ms, converted once by the caller."""
-    shape = _SHAPES.get(type(event)) or _shape(type(event))
+    shape = _SHAPES[type(event)]
     code = shape.code
     val: str | None = None if shape.value is None else str(getattr(event, shape.value))
     seal: str | None = event.seal_no if shape.seal else None  # type: ignore[union-attr]
