@@ -664,6 +664,24 @@ BAD: dict[str, Bad] = {
         ("'remark\\u000aForged: yes'", "control characters"),
         field="remark\\u000aForged: yes",
     ),
+    "escape-in-an-unknown-field-of-a-container-entry": Bad(
+        encode("ELIGIBLE", containers=[{"container_no": CN_A, "note": "ok\u001b[2J"}]),
+        RejectCode.INVALID_FIELD,
+        ("ELIGIBLE", "'containers.0.note'", "control characters"),
+        field="containers.0.note",
+    ),
+    "timestamp-without-seconds": Bad(
+        encode("GATE_OUT", occurred_at="2024-03-01T08:15+07:00"),
+        RejectCode.INVALID_FIELD,
+        ("'occurred_at'", "not an RFC 3339 date-time"),
+        field="occurred_at",
+    ),
+    "timestamp-offset-without-colon": Bad(
+        encode("GATE_OUT", occurred_at="2024-03-01T08:15:30+0700"),
+        RejectCode.INVALID_FIELD,
+        ("'occurred_at'", "not an RFC 3339 date-time"),
+        field="occurred_at",
+    ),
     "missing-declaration-no": Bad(
         encode("RESUMED", declaration_no=DROP),
         RejectCode.MISSING_FIELD,
@@ -927,6 +945,39 @@ def test_generated_valid_events_round_trip(
 
     assert stamp == event.occurred_at  # type: ignore[attr-defined]
     assert event == parsed(dump_json(event))
+
+
+def slow_parse(raw: bytes, topic: str | None) -> object:
+    """What the parser decides without its fast path: orjson, then the model."""
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return "refused"
+    return parse_event(raw, topic=topic, doc=doc) if doc is not None else "refused"
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    kind=st.sampled_from(list(VALID)),
+    updates=st.dictionaries(KEYS, VALUES, max_size=3),
+    drops=st.sets(st.sampled_from(FIELD_NAMES), max_size=2),
+    topic=st.sampled_from([None, *TOPIC_OF]),
+)
+def test_fast_path_decides_as_the_slow_path(
+    kind: str, updates: dict[str, Any], drops: set[str], topic: str | None
+) -> None:
+    """Reading the bytes in pydantic-core in one pass (the fast path) accepts exactly
+    what orjson and the model accept, as the same event, and words every refusal as
+    the slow path does."""
+    doc = {key: value for key, value in {**event_doc(kind), **updates}.items() if key not in drops}
+    raw = orjson.dumps(doc)
+    on = topic and TOPIC_OF[topic]
+
+    fast, slow = parse_event(raw, topic=on), slow_parse(raw, on)
+
+    if isinstance(fast, Rejection) and slow == "refused":
+        return
+    assert fast == slow
 
 
 # --- dead letters --------------------------------------------------------------------------
