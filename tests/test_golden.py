@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from vasscm.events import Alert, ClearanceRecord, dump_json
 from vasscm.replay import replay_file
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -29,3 +30,18 @@ def test_replay_outputs_equal_the_golden_files(case: str, tmp_path: Path) -> Non
         for number, (w, g) in enumerate(zip(want, got, strict=False), start=1):
             assert g == w, f"{case}/{name} line {number} differs:\n got  {g!r}\n want {w!r}"
         assert len(got) == len(want), f"{case}/{name}: {len(got)} lines, golden {len(want)}"
+
+
+@pytest.mark.parametrize("case", ["faults", "shuffled"])
+def test_every_output_row_is_its_contract_model_dumped(case: str, tmp_path: Path) -> None:
+    """The core writes its outputs as plain rows; each line is exactly what the
+    contract's model, validated from it, writes again."""
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(gzip.decompress((GOLDEN / f"{case}.events.jsonl.gz").read_bytes()))
+    replay_file(events, tmp_path / "out")
+    models = {"clearances.jsonl": ClearanceRecord, "alerts.jsonl": Alert}
+    for name, model in models.items():
+        lines = (tmp_path / "out" / name).read_bytes().splitlines()
+        assert lines, f"{case}/{name} is empty: nothing was checked"
+        for line in lines:
+            assert dump_json(model.model_validate_json(line)) == line

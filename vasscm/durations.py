@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-__all__ = ["duration_text", "from_ms", "to_ms"]
+__all__ = ["duration_text", "from_ms", "iso_ms", "to_ms"]
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MS: Final = timedelta(milliseconds=1)
+_NAIVE_EPOCH: Final = datetime(1970, 1, 1)  # UTC; naive, as only iso_ms uses it
 
 
 def to_ms(value: datetime) -> int:
@@ -18,6 +19,12 @@ def to_ms(value: datetime) -> int:
 
 def from_ms(ms: int) -> datetime:
     return _EPOCH + timedelta(milliseconds=ms)
+
+
+def iso_ms(ms: int) -> str:
+    """Epoch ms as the outputs write an instant, ``2018-03-01T01:00:00.000Z``: what
+    ``events.format_ts(from_ms(ms))`` gives, in half the time."""
+    return (_NAIVE_EPOCH + _ONE_MS * ms).isoformat(timespec="milliseconds") + "Z"
 
 
 def duration_text(seconds: float) -> str:

@@ -18,6 +18,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Final
 
+import orjson
+
 from vasscm.durations import from_ms, to_ms
 from vasscm.events import (
     MAX_EVENT_BYTES,
@@ -215,14 +217,14 @@ class Replayer:
                 yield dump_json(view)
 
     def _publish(self, effects: Effects) -> None:
-        for record in effects.records:
+        for record in effects.record_rows:
             self.summary.records += 1
-            if record.revision == 1:
+            if record["revision"] == 1:
                 self.summary.visits_completed += 1
-            self._on_record(dump_json(record))
-        for alert in effects.alerts:
-            self.summary.alerts[alert.kind.value, alert.status.value] += 1
-            self._on_alert(dump_json(alert))
+            self._on_record(orjson.dumps(record))
+        for alert in effects.alert_rows:
+            self.summary.alerts[alert["kind"], alert["status"]] += 1
+            self._on_alert(orjson.dumps(alert))
 
     def _reject(
         self, raw: bytes, rejection: Rejection, line: int | None, size: int | None = None

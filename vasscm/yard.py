@@ -89,7 +89,7 @@ class Yard:
         if effects.rejection is not None or effects.outcome == "duplicate":
             return Step(state, effects, save=False)
         step = Step(state, effects)
-        if self.withdraw and any(r.revision > 1 or r.supersedes for r in effects.records):
+        if self.withdraw and any(r["revision"] > 1 or r["supersedes"] for r in effects.record_rows):
             before = self.load(container_no)  # not saved yet: the state before the event
             if before is not None:
                 step.withdrawn = published_records(before, self.policy)

@@ -15,9 +15,11 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from vasscm.board import Board
 from vasscm.deadlines import DeadlineIndex
-from vasscm.events import ContainerEvent, container_of, dump_json
+from vasscm.events import ContainerEvent, container_of, dump_json, trimmed
 from vasscm.live.delivery import Outbox, Send, VisitsTable
 from vasscm.live.intake import Intake
 from vasscm.recent import Recent
@@ -91,7 +93,7 @@ class Publisher:
         if step.vacated:  # no visit held any more
             tombstone = (self.outputs[CONTAINER_STATE], container_no.encode(), None)
             self.outbox.put(self.visits.last_write.get(partition), [tombstone])
-        elif step.effects.alerts or step.effects.records:
+        elif step.effects.alert_rows or step.effects.record_rows:
             self._publish(container_no, step, partition)
         else:  # nothing new: perhaps a tick delivered again after a crash
             assert step.state is not None
@@ -126,18 +128,20 @@ class Publisher:
         key = container_no.encode()
         effects: Effects = step.effects
         sends: list[Send] = []
-        for record in effects.records:
-            if count:
+        # The lines are the rows as replay writes them; the models are for counting.
+        if count:
+            for record in effects.records:
                 ids = (record.visit_id, *record.supersedes)
                 prior = next((step.withdrawn[i] for i in ids if i in step.withdrawn), None)
                 self.metrics.clearance(record, prior)
                 self.recent.record(record)
-            sends.append((self.outputs[CLEARANCES], key, dump_json(record)))
-        for alert in effects.alerts:
-            if count:
+            for alert in effects.alerts:
                 self.metrics.alert(alert)
                 self.recent.alert(alert)
-            sends.append((self.outputs[ALERTS], key, dump_json(alert)))
+        for row in effects.record_rows:
+            sends.append((self.outputs[CLEARANCES], key, trimmed(orjson.dumps(row))))
+        for row in effects.alert_rows:
+            sends.append((self.outputs[ALERTS], key, trimmed(orjson.dumps(row))))
         if step.view is not None:
             sends.append((self.outputs[CONTAINER_STATE], key, dump_json(step.view)))
         # After the state change (this one, or for a resend the one it repeats).

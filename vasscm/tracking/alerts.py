@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final, TypeAlias
 
-from vasscm.durations import duration_text, from_ms
-from vasscm.events import Alert, AlertKind, AlertStatus, Severity, Stage
+from vasscm.durations import duration_text, from_ms, iso_ms
+from vasscm.events import AlertKind, Severity, Stage
 from vasscm.tracking.codes import GATE_OUT, TYPE_OF_CODE
 from vasscm.tracking.policy import Policy
 from vasscm.tracking.state import Book
@@ -20,6 +20,12 @@ SEVERITY: Final = {
     AlertKind.LATE_REPORT: Severity.WARNING,
 }
 
+
+SEVERITY_TEXT: Final = {kind: severity.value for kind, severity in SEVERITY.items()}
+
+#: An output record as plain data: JSON-ready values in the contract model's field
+#: order, so ``orjson.dumps`` of it is what ``dump_json`` of the model writes.
+Row: TypeAlias = dict[str, Any]
 
 _EXITED: Final = Stage.EXITED
 
@@ -119,7 +125,7 @@ def _exit_alerts(v: Visit, policy: Policy, out: dict[str, AlertSpec]) -> None:
 
 
 def emit_alerts(
-    v: Visit, book: Book, desired: dict[str, AlertSpec], now: int, alerts: list[Alert]
+    v: Visit, book: Book, desired: dict[str, AlertSpec], now: int, alerts: list[Row]
 ) -> None:
     """Append to ``alerts`` what changed against the book, and note it in the book."""
     for key, spec in desired.items():
@@ -144,21 +150,23 @@ def emit_alerts(
             alerts.append(alert(v, spec, now))
 
 
-def alert(v: Visit, spec: AlertSpec, now: int) -> Alert:
-    return Alert(
-        alert_id=f"{v.visit_id}/{spec.kind}/{spec.stage}",
-        kind=spec.kind,
-        severity=SEVERITY[spec.kind],
-        status=AlertStatus.FIRING if spec.status == "f" else AlertStatus.RESOLVED,
-        container_no=v.container_no,
-        site=v.site,
-        direction=v.direction,
-        stage=spec.stage,
-        since=from_ms(spec.since),
-        detected_at=from_ms(max(now, spec.since)),
-        detail=spec.detail,
-        visit_id=v.visit_id,
-    )
+def alert(v: Visit, spec: AlertSpec, now: int) -> Row:
+    """The alert record as plain data, in the contract's field order (:class:`Alert`)."""
+    since = iso_ms(spec.since)
+    return {
+        "alert_id": f"{v.visit_id}/{spec.kind}/{spec.stage}",
+        "kind": spec.kind.value,
+        "severity": SEVERITY_TEXT[spec.kind],
+        "status": "firing" if spec.status == "f" else "resolved",
+        "container_no": v.container_no,
+        "site": v.site,
+        "direction": v.direction,
+        "stage": spec.stage.value,
+        "since": since,
+        "detected_at": since if spec.since >= now else iso_ms(now),
+        "detail": spec.detail,
+        "visit_id": v.visit_id,
+    }
 
 
 def retired_alert(
@@ -169,23 +177,23 @@ def retired_alert(
     now: int,
     visits: list[Visit],
     target: Book | None,
-) -> Alert:
+) -> Row:
     """The resolution of an alert raised under a visit id no longer in use."""
     v = visits[-1]
     for cand in visits:
         if target is not None and cand.visit_id == target.visit_id:
             v = cand
-    return Alert(
-        alert_id=f"{visit_id}/{kind}/{stage}",
-        kind=AlertKind(kind),
-        severity=SEVERITY[AlertKind(kind)],
-        status=AlertStatus.RESOLVED,
-        container_no=v.container_no,
-        site=v.site,
-        direction=v.direction,
-        stage=Stage(stage),
-        since=from_ms(since),
-        detected_at=from_ms(max(now, since)),
-        detail=f"visit re-identified as {v.visit_id}",
-        visit_id=visit_id,
-    )
+    return {
+        "alert_id": f"{visit_id}/{kind}/{stage}",
+        "kind": AlertKind(kind).value,
+        "severity": SEVERITY_TEXT[AlertKind(kind)],
+        "status": "resolved",
+        "container_no": v.container_no,
+        "site": v.site,
+        "direction": v.direction,
+        "stage": Stage(stage).value,
+        "since": iso_ms(since),
+        "detected_at": iso_ms(max(now, since)),
+        "detail": f"visit re-identified as {v.visit_id}",
+        "visit_id": visit_id,
+    }

@@ -151,7 +151,9 @@ def resend(state: ContainerState, *, now: datetime, policy: Policy = DEFAULT_POL
             continue
         for visit_id, key, since in book.retired:  # resolved when the id changed
             kind, stage = key.split("/", 1)
-            effects.alerts.append(retired_alert(visit_id, kind, stage, since, now_ms, [v], book))
+            effects.alert_rows.append(
+                retired_alert(visit_id, kind, stage, since, now_ms, [v], book)
+            )
         desired = desired_alerts(v, now_ms, policy)
         for key, (status, since) in book.alerts.items():
             spec = desired.get(key)
@@ -159,11 +161,11 @@ def resend(state: ContainerState, *, now: datetime, policy: Policy = DEFAULT_POL
                 kind, stage = key.split("/", 1)
                 detail = "no longer holds given later-arriving events"
                 spec = AlertSpec(AlertKind(kind), Stage(stage), status, since, detail)
-            effects.alerts.append(alert(v, spec, now_ms))
+            effects.alert_rows.append(alert(v, spec, now_ms))
         if v.closed and book.revision:
             content = record(v, desired)
             if digest(orjson.dumps(content)) == book.digest:  # what went out last
-                effects.records.append(to_record(content, book))
+                effects.record_rows.append(to_record(content, book))
     return effects
 
 
@@ -216,17 +218,17 @@ def settle(
     books = state.books
     if not (len(visits) == 1 == len(books) - first and books[-1].visit_id == visits[0].visit_id):
         # Not simply the latest visit under the id it had: carry the books over by id.
-        books = books[:first] + match_books(books[first:], visits, effects.alerts, now)
+        books = books[:first] + match_books(books[first:], visits, effects.alert_rows, now)
     for v, book in zip(visits, books[first:], strict=True):
         desired = desired_alerts(v, now, policy)
-        emit_alerts(v, book, desired, now, effects.alerts)
+        emit_alerts(v, book, desired, now, effects.alert_rows)
         if v.closed:
             content = record(v, desired)
             content_digest = digest(orjson.dumps(content))
             if content_digest != book.digest:
                 book.revision += 1
                 book.digest = content_digest
-                effects.records.append(to_record(content, book))
+                effects.record_rows.append(to_record(content, book))
     # Closed visits take late events for `retention` after their exit (at most
     # MAX_VISITS are held); everything up to a dropped visit's exit is stale.
     events = state.events

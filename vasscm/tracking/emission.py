@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from vasscm.durations import from_ms, to_ms
+from vasscm.durations import from_ms, iso_ms, to_ms
 from vasscm.events import Alert, ClearanceRecord, Rejection
-from vasscm.tracking.alerts import AlertSpec, retired_alert
+from vasscm.tracking.alerts import AlertSpec, Row, retired_alert
 from vasscm.tracking.state import Book
 from vasscm.tracking.visit import Visit
 
@@ -23,12 +23,25 @@ Outcome = Literal["accepted", "duplicate", "stale", "future"]
 
 @dataclass(slots=True)
 class Effects:
-    """What applying an event (or a check) produced, for the shell to publish."""
+    """What applying an event (or a check) produced, for the shell to publish.
+
+    Outputs are plain data (:data:`Row`) until they are written: ``orjson.dumps`` of a
+    row is the record's line. :attr:`records` and :attr:`alerts` give them as the
+    contract's models, validated, for the shells that count them and for tests.
+    """
 
     outcome: Outcome = "accepted"
-    records: list[ClearanceRecord] = field(default_factory=list)
-    alerts: list[Alert] = field(default_factory=list)
+    record_rows: list[Row] = field(default_factory=list)
+    alert_rows: list[Row] = field(default_factory=list)
     rejection: Rejection | None = None  # why a "stale" event was refused
+
+    @property
+    def records(self) -> list[ClearanceRecord]:
+        return [ClearanceRecord.model_validate(row) for row in self.record_rows]
+
+    @property
+    def alerts(self) -> list[Alert]:
+        return [Alert.model_validate(row) for row in self.alert_rows]
 
 
 def record(v: Visit, desired: dict[str, AlertSpec]) -> dict[str, Any]:
@@ -66,24 +79,25 @@ def record(v: Visit, desired: dict[str, AlertSpec]) -> dict[str, Any]:
     }
 
 
-def to_record(content: dict[str, Any], book: Book) -> ClearanceRecord:
-    return ClearanceRecord(
-        **{
-            **content,
-            "arrived_at": opt_dt(content["arrived_at"]),
-            "eligible_at": opt_dt(content["eligible_at"]),
-            "exited_at": from_ms(content["exited_at"]),
-        },
-        revision=book.revision,
-        supersedes=book.aliases,
-    )
+def to_record(content: dict[str, Any], book: Book) -> Row:
+    """The clearance record as plain data, in the contract's field order
+    (:class:`ClearanceRecord`)."""
+    arrived, eligible = content["arrived_at"], content["eligible_at"]
+    return {
+        **content,
+        "arrived_at": None if arrived is None else iso_ms(arrived),
+        "eligible_at": None if eligible is None else iso_ms(eligible),
+        "exited_at": iso_ms(content["exited_at"]),
+        "revision": book.revision,
+        "supersedes": list(book.aliases),
+    }
 
 
 def opt_dt(ms: int | None) -> datetime | None:
     return None if ms is None else from_ms(ms)
 
 
-def match_books(old: list[Book], visits: list[Visit], alerts: list[Alert], now: int) -> list[Book]:
+def match_books(old: list[Book], visits: list[Visit], alerts: list[Row], now: int) -> list[Book]:
     """Carry each visit's emission history over by visit id.
 
     A visit whose id changed (its arrival became known, or a late exit split it)
