@@ -129,8 +129,9 @@ class Replayer:
         if isinstance(parsed, Rejection):
             self.refuse(raw, parsed, line=line)
             return
-        clock = self.advance(to_ms(parsed.occurred_at))
-        if self.track(raw, parsed, clock, line=line):
+        occurred = to_ms(parsed.occurred_at)
+        clock = self.advance(occurred)
+        if self.track(raw, parsed, clock, line=line, occurred=occurred):
             self.summary.accepted += 1
         else:
             self.summary.duplicates += 1
@@ -156,16 +157,20 @@ class Replayer:
         *,
         line: int | None = None,
         mine: Callable[[str], bool] | None = None,
+        occurred: int | None = None,
     ) -> bool:
         """Apply a parsed event to each of its containers (those ``mine`` keeps, when
-        given) at ``clock``; whether any of them accepted it (else: duplicates)."""
+        given) at ``clock``; whether any of them accepted it (else: duplicates).
+        ``occurred``: its occurred_at in ms, when converted already."""
         received = parsed.received_at or parsed.occurred_at
         accepted = False
         for index, (container_no, event) in enumerate(fan_out(parsed)):
             if mine is not None and not mine(container_no):
                 continue
             self.slot = (line, 0, index)
-            step = self.yard.event(container_no, event, now=clock, received_at=received)
+            step = self.yard.event(
+                container_no, event, now=clock, received_at=received, occurred_ms=occurred
+            )
             effects = step.effects
             if effects.rejection is not None:  # stale, or dated in the future
                 self._reject(raw, effects.rejection, line)

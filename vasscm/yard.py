@@ -76,8 +76,10 @@ class Yard:
         *,
         now: datetime | int,
         received_at: datetime | None = None,
+        occurred_ms: int | None = None,
     ) -> Step:
-        """Apply one container's event (``now``: a datetime or epoch ms)."""
+        """Apply one container's event (``now``: a datetime or epoch ms; ``occurred_ms``
+        its occurred_at in ms, when known)."""
         state, effects = apply(
             self.load(container_no),
             event,
@@ -85,6 +87,7 @@ class Yard:
             now=now,
             received_at=received_at,
             policy=self.policy,
+            occurred_ms=occurred_ms,
         )
         if effects.rejection is not None or effects.outcome == "duplicate":
             return Step(state, effects, save=False)

@@ -48,38 +48,67 @@ def iso(ms: int) -> str:
 
 
 def desired_alerts(v: Visit, now: int, policy: Policy) -> dict[str, AlertSpec]:
-    """Which alerts hold for this visit given everything known, judged at ``now``."""
+    """Which alerts hold for this visit given everything known, judged at ``now``.
+
+    Only the current stage's stall depends on ``now``: the stages before it ended
+    when the next began. Their judgement is kept on the visit (:attr:`Visit.past`)
+    until its timeline, direction or the policy changes, so an event that arrives in
+    order judges one stage, not the visit's whole history again.
+    """
     out: dict[str, AlertSpec] = {}
     if v.closed:
         _exit_alerts(v, policy, out)
     timeline = v.timeline
+    if not timeline:
+        return out
     last = len(timeline) - 1
-    stall_after, direction = policy.stall_after, v.direction
-    for i, (stage, start) in enumerate(timeline):
+    direction = v.direction
+    past = v.past
+    if past is None or past[0] != last or past[1] != direction or past[2] is not policy:
+        past = (last, direction, policy, _past_stalls(timeline, last, direction, policy))
+        v.past = past
+    out.update(past[3])
+    stage, start = timeline[last]
+    if stage is not _EXITED:
+        limit_ms = policy.stall_after(stage, direction)
+        if limit_ms is not None and now - start > limit_ms:
+            # Firing: it replaces a resolved stall of an earlier interval in this stage.
+            out[f"STALLED/{stage}"] = AlertSpec(
+                AlertKind.STALLED, stage, "f", start, _stalled_text(stage, limit_ms)
+            )
+    return out
+
+
+def _past_stalls(
+    timeline: list[tuple[Stage, int]], last: int, direction: str, policy: Policy
+) -> dict[str, AlertSpec]:
+    """The stalls of the stages before ``timeline[last]``: all resolved, the first
+    interval that stalled kept per stage."""
+    out: dict[str, AlertSpec] = {}
+    stall_after = policy.stall_after
+    for i in range(last):
+        stage, start = timeline[i]
         if stage is _EXITED:
             continue
         limit_ms = stall_after(stage, direction)
-        if limit_ms is None:
-            continue
-        current = i == last
-        end = now if current else timeline[i + 1][1]
-        if end - start <= limit_ms:
+        if limit_ms is None or timeline[i + 1][1] - start <= limit_ms:
             continue
         key = f"STALLED/{stage}"
-        status = "f" if current else "r"
-        prior = out.get(key)
-        if prior is not None and prior.status == "f":
-            continue
-        if prior is not None and status == "r":
-            continue  # keep the first interval that stalled
-        out[key] = AlertSpec(
-            AlertKind.STALLED,
-            stage,
-            status,
-            start,
-            f"in {stage} for more than {span(limit_ms)}",
-        )
+        if key not in out:
+            out[key] = AlertSpec(
+                AlertKind.STALLED, stage, "r", start, _stalled_text(stage, limit_ms)
+            )
     return out
+
+
+_STALLED_TEXT: dict[tuple[Stage, int], str] = {}
+
+
+def _stalled_text(stage: Stage, limit_ms: int) -> str:
+    text = _STALLED_TEXT.get((stage, limit_ms))
+    if text is None:
+        text = _STALLED_TEXT[stage, limit_ms] = f"in {stage} for more than {span(limit_ms)}"
+    return text
 
 
 def _exit_alerts(v: Visit, policy: Policy, out: dict[str, AlertSpec]) -> None:

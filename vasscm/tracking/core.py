@@ -37,16 +37,19 @@ def apply(
     now: datetime | int,
     received_at: datetime | None = None,
     policy: Policy = DEFAULT_POLICY,
+    occurred_ms: int | None = None,
 ) -> tuple[ContainerState, Effects]:
     """Apply one container's event; return the new state and what it produced.
 
     ``now`` is the clock alerts are judged and stamped by (the caller's: wall clock
     live, the event-time watermark in replay), a datetime or epoch milliseconds.
-    ``received_at`` overrides the event's.
+    ``received_at`` overrides the event's. ``occurred_ms``: the event's occurred_at
+    in epoch ms, when the caller has converted it already.
     """
     now_ms = now if isinstance(now, int) else to_ms(now)
     received = received_at if received_at is not None else event.received_at
-    occurred_ms = to_ms(event.occurred_at)
+    if occurred_ms is None:
+        occurred_ms = to_ms(event.occurred_at)
     if received is None:
         received_ms = None
     elif received is event.occurred_at:  # replay of a log without received_at
@@ -198,6 +201,30 @@ def deadline(v: Visit | None, book: Book | None, policy: Policy) -> int | None:
     return v.stage_since + limit + 1
 
 
+def _fresh_book(books: list[Book], first: int, visit_id: str) -> bool:
+    """Whether ``books`` can take the one visit from ``first`` on under ``visit_id``
+    without :func:`match_books`, and if so give it its book (what match_books would
+    decide, in the cases nearly every event is: the latest visit keeps its id; a new
+    visit begins; the open visit takes its arrival's id before anything went out)."""
+    held = len(books) - first
+    if held == 1:
+        book = books[-1]
+        if book.visit_id == visit_id:
+            return True
+        if book.revision or book.aliases or book.retired or _firing(book):
+            return False
+        books[-1] = Book(visit_id=visit_id)
+        return True
+    if held == 0:
+        books.append(Book(visit_id=visit_id))
+        return True
+    return False
+
+
+def _firing(book: Book) -> bool:
+    return any(held[0] == "f" for held in book.alerts.values())
+
+
 def settle(
     state: ContainerState, now: int, policy: Policy, first: int = 0, fold: Fold | None = None
 ) -> Effects:
@@ -216,8 +243,9 @@ def settle(
         visits = [fold.visit]
     state.last = fold if fold is not None and not fold.visit.closed else None
     books = state.books
-    if not (len(visits) == 1 == len(books) - first and books[-1].visit_id == visits[0].visit_id):
-        # Not simply the latest visit under the id it had: carry the books over by id.
+    if len(visits) == 1 and _fresh_book(books, first, visits[0].visit_id):
+        pass  # the latest visit, under the id it had or with a book nothing went out of
+    else:  # carry the books over by id
         books = books[:first] + match_books(books[first:], visits, effects.alert_rows, now)
     for v, book in zip(visits, books[first:], strict=True):
         desired = desired_alerts(v, now, policy)

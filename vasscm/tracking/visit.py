@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from time import gmtime
+from typing import Any
 
 from vasscm.events import Stage
 from vasscm.tracking.codes import (
@@ -58,6 +59,9 @@ class Visit:
     pending: tuple[str, ...] = ()  # at exit: deciding declarations not eligible, sorted
     not_released: bool = True  # at exit: not eligible, or suspended
     timeline: list[tuple[Stage, int]] = field(default_factory=list)
+    # What alerts.desired_alerts judged of the stages before the current one, kept
+    # while they cannot change: (last timeline index, direction, policy, specs).
+    past: tuple[Any, ...] | None = field(default=None, compare=False, repr=False)
 
     @property
     def stage(self) -> Stage:
