@@ -270,3 +270,15 @@ def test_the_index_behaves_like_a_dict_of_deadlines(ops: list[tuple[str, Any, An
         assert model == {k: index.get(k) for k in model}
         assert len(model) == len(index)
         assert min(model.values(), default=None) == index.next_due()
+
+
+def test_may_be_due_is_exact_when_false_and_never_misses() -> None:
+    index = DeadlineIndex()
+    assert not index.may_be_due(10**12)
+    index.schedule("a", 100)
+    index.schedule("a", 500)  # the entry at 100 is left behind, stale
+    assert (index.may_be_due(99), index.may_be_due(100)) == (False, True)
+    assert [] == list(index.pop_due_items(100))  # only the stale entry was there
+    assert not index.may_be_due(499)
+    assert index.may_be_due(500)
+    assert [(500, "a")] == list(index.pop_due_items(500))

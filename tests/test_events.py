@@ -47,6 +47,7 @@ from vasscm.events import (
     dead_letter,
     dump_json,
     fan_out,
+    iso6346_check_digit,
     parse_event,
 )
 
@@ -774,6 +775,17 @@ def test_epoch_digits_as_string_rejected() -> None:
 
     assert isinstance(result, Rejection)
     assert "occurred_at" == result.field
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    owner=st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=3, max_size=3),
+    category=st.sampled_from("UJZR"),
+    serial=st.integers(min_value=0, max_value=999_999),
+)
+def test_check_digit_table_agrees_with_stdnum(owner: str, category: str, serial: int) -> None:
+    prefix = f"{owner}{category}{serial:06d}"
+    assert iso6346.calc_check_digit(prefix) == iso6346_check_digit(prefix)
 
 
 def test_owner_code_of_digits_rejected() -> None:

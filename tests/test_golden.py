@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from vasscm.events import Alert, ClearanceRecord, dump_json
+from vasscm.events import Alert, ClearanceRecord, VisitState, dump_json
 from vasscm.replay import replay_file
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -39,7 +39,7 @@ def test_every_output_row_is_its_contract_model_dumped(case: str, tmp_path: Path
     events = tmp_path / "events.jsonl"
     events.write_bytes(gzip.decompress((GOLDEN / f"{case}.events.jsonl.gz").read_bytes()))
     replay_file(events, tmp_path / "out")
-    models = {"clearances.jsonl": ClearanceRecord, "alerts.jsonl": Alert}
+    models = {"clearances.jsonl": ClearanceRecord, "alerts.jsonl": Alert, "state.jsonl": VisitState}
     for name, model in models.items():
         lines = (tmp_path / "out" / name).read_bytes().splitlines()
         assert lines, f"{case}/{name} is empty: nothing was checked"

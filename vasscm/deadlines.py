@@ -60,6 +60,13 @@ class DeadlineIndex:
             heapq.heappop(heap)
         return heap[0][0] if heap else None
 
+    def may_be_due(self, now: int) -> bool:
+        """Whether :meth:`pop_due_items` might yield anything at ``now``, in O(1): the
+        heap's top may be a stale entry, so True can turn out to be nothing due; False
+        is exact."""
+        heap = self._heap
+        return bool(heap) and heap[0][0] <= now
+
     def pop_due(self, now: int) -> Iterator[str]:
         """Yield and remove every key whose deadline is at or before ``now``.
 

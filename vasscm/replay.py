@@ -31,7 +31,7 @@ from vasscm.events import (
     fan_out,
     parse_event,
 )
-from vasscm.tracking import DEFAULT_POLICY, ContainerState, Effects, Policy, open_view
+from vasscm.tracking import DEFAULT_POLICY, ContainerState, Effects, Policy, open_row
 from vasscm.yard import Yard
 
 __all__ = ["Replayer", "Summary", "replay_file"]
@@ -216,10 +216,10 @@ class Replayer:
         list of them was most of a long replay's peak memory)."""
         self.summary.visits_open = 0
         for container_no in sorted(self.states):
-            view = open_view(self.states[container_no])
-            if view is not None:
+            row = open_row(self.states[container_no])
+            if row is not None:
                 self.summary.visits_open += 1
-                yield dump_json(view)
+                yield orjson.dumps(row)
 
     def _publish(self, effects: Effects) -> None:
         for record in effects.record_rows:

@@ -129,9 +129,9 @@ class Yard:
         return view
 
     def has_due(self, now_ms: int) -> bool:
-        """Whether :meth:`due` would yield anything (cheap: asked at every event)."""
-        due = self.deadlines.next_due()
-        return due is not None and due <= now_ms
+        """Whether :meth:`due` may yield anything (O(1): asked at every event; True can
+        turn out to be nothing due, False is exact)."""
+        return self.deadlines.may_be_due(now_ms)
 
     def due(self, now_ms: int) -> Iterator[str]:
         """Containers whose deadline is at or before ``now_ms``."""

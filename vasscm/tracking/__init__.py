@@ -40,6 +40,7 @@ from vasscm.tracking.state import ContainerState
 from vasscm.tracking.views import (
     current_view,
     latest_stage,
+    open_row,
     open_view,
     published_records,
     timelines,
@@ -58,6 +59,7 @@ __all__ = [
     "latest_stage",
     "next_deadline",
     "next_deadline_ms",
+    "open_row",
     "open_view",
     "published_records",
     "resend",

@@ -64,29 +64,48 @@ def desired_alerts(v: Visit, now: int, policy: Policy) -> dict[str, AlertSpec]:
     last = len(timeline) - 1
     direction = v.direction
     past = v.past
-    if past is None or past[0] != last or past[1] != direction or past[2] is not policy:
-        past = (last, direction, policy, _past_stalls(timeline, last, direction, policy))
-        v.past = past
+    if past is None or past[1] != direction or past[2] is not policy or past[0] > last:
+        stalls: dict[str, AlertSpec] = {}
+        _past_stalls(timeline, 0, last, direction, policy, stalls)
+        past = v.past = [last, direction, policy, stalls, _current_stall(timeline[last], v, policy)]
+    elif past[0] < last:  # the timeline grew (it only ever does): judge the new past
+        _past_stalls(timeline, past[0], last, direction, policy, past[3])
+        past[0], past[4] = last, _current_stall(timeline[last], v, policy)
     out.update(past[3])
-    stage, start = timeline[last]
-    if stage is not _EXITED:
-        limit_ms = policy.stall_after(stage, direction)
-        if limit_ms is not None and now - start > limit_ms:
-            # Firing: it replaces a resolved stall of an earlier interval in this stage.
-            out[f"STALLED/{stage}"] = AlertSpec(
-                AlertKind.STALLED, stage, "f", start, _stalled_text(stage, limit_ms)
-            )
+    current: tuple[int, AlertSpec] | None = past[4]
+    if current is not None and now > current[0]:
+        # Firing: it replaces a resolved stall of an earlier interval in this stage.
+        out[f"STALLED/{current[1].stage}"] = current[1]
     return out
 
 
+def _current_stall(
+    entry: tuple[Stage, int], v: Visit, policy: Policy
+) -> tuple[int, AlertSpec] | None:
+    """The current stage's stall as (the instant after which it holds, its spec), or
+    None when this stage does not stall."""
+    stage, start = entry
+    if stage is _EXITED:
+        return None
+    limit_ms = policy.stall_after(stage, v.direction)
+    if limit_ms is None:
+        return None
+    spec = AlertSpec(AlertKind.STALLED, stage, "f", start, _stalled_text(stage, limit_ms))
+    return start + limit_ms, spec
+
+
 def _past_stalls(
-    timeline: list[tuple[Stage, int]], last: int, direction: str, policy: Policy
-) -> dict[str, AlertSpec]:
-    """The stalls of the stages before ``timeline[last]``: all resolved, the first
-    interval that stalled kept per stage."""
-    out: dict[str, AlertSpec] = {}
+    timeline: list[tuple[Stage, int]],
+    begin: int,
+    last: int,
+    direction: str,
+    policy: Policy,
+    out: dict[str, AlertSpec],
+) -> None:
+    """Add to ``out`` the stalls of the stages ``timeline[begin:last]``, which have
+    ended: all resolved, the first interval that stalled kept per stage."""
     stall_after = policy.stall_after
-    for i in range(last):
+    for i in range(begin, last):
         stage, start = timeline[i]
         if stage is _EXITED:
             continue
@@ -98,7 +117,6 @@ def _past_stalls(
             out[key] = AlertSpec(
                 AlertKind.STALLED, stage, "r", start, _stalled_text(stage, limit_ms)
             )
-    return out
 
 
 _STALLED_TEXT: dict[tuple[Stage, int], str] = {}
@@ -157,15 +175,20 @@ def emit_alerts(
     v: Visit, book: Book, desired: dict[str, AlertSpec], now: int, alerts: list[Row]
 ) -> None:
     """Append to ``alerts`` what changed against the book, and note it in the book."""
+    noted = book.alerts
     for key, spec in desired.items():
-        held = book.alerts.get(key)
-        if held is not None and (
-            held == [spec.status, spec.since] or held[0] == spec.status == "r"
+        held = noted.get(key)
+        if (
+            held is not None
+            and held[0] == spec.status
+            and (held[1] == spec.since or held[0] == "r")
         ):
             continue
-        book.alerts[key] = [spec.status, spec.since]
+        noted[key] = [spec.status, spec.since]
         alerts.append(alert(v, spec, now))
-    for key, held in book.alerts.items():
+    if len(noted) <= len(desired):
+        return  # every noted key was among the desired (set above): none to resolve
+    for key, held in noted.items():
         if held[0] == "f" and key not in desired:
             held[0] = "r"
             kind, stage = key.split("/", 1)

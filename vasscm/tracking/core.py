@@ -225,6 +225,19 @@ def _firing(book: Book) -> bool:
     return any(held[0] == "f" for held in book.alerts.values())
 
 
+def _emit(v: Visit, book: Book, now: int, policy: Policy, effects: Effects) -> None:
+    """Judge one visit's alerts at ``now``; add to ``effects`` what differs from its book."""
+    desired = desired_alerts(v, now, policy)
+    emit_alerts(v, book, desired, now, effects.alert_rows)
+    if v.closed:
+        content = record(v, desired)
+        content_digest = digest(orjson.dumps(content))
+        if content_digest != book.digest:
+            book.revision += 1
+            book.digest = content_digest
+            effects.record_rows.append(to_record(content, book))
+
+
 def settle(
     state: ContainerState, now: int, policy: Policy, first: int = 0, fold: Fold | None = None
 ) -> Effects:
@@ -247,16 +260,11 @@ def settle(
         pass  # the latest visit, under the id it had or with a book nothing went out of
     else:  # carry the books over by id
         books = books[:first] + match_books(books[first:], visits, effects.alert_rows, now)
-    for v, book in zip(visits, books[first:], strict=True):
-        desired = desired_alerts(v, now, policy)
-        emit_alerts(v, book, desired, now, effects.alert_rows)
-        if v.closed:
-            content = record(v, desired)
-            content_digest = digest(orjson.dumps(content))
-            if content_digest != book.digest:
-                book.revision += 1
-                book.digest = content_digest
-                effects.record_rows.append(to_record(content, book))
+    if len(visits) == 1:  # books[first:] is then one book
+        _emit(visits[0], books[-1], now, policy, effects)
+    else:
+        for v, book in zip(visits, books[first:], strict=True):
+            _emit(v, book, now, policy, effects)
     # Closed visits take late events for `retention` after their exit (at most
     # MAX_VISITS are held); everything up to a dropped visit's exit is stale.
     events = state.events

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from vasscm.durations import from_ms
+from vasscm.durations import from_ms, iso_ms
 from vasscm.events import ClearanceRecord, Stage, VisitState
-from vasscm.tracking.alerts import desired_alerts
+from vasscm.tracking.alerts import Row, desired_alerts
 from vasscm.tracking.codes import TYPE_OF_CODE
-from vasscm.tracking.emission import opt_dt, record, to_record
+from vasscm.tracking.emission import record, to_record
 from vasscm.tracking.policy import DEFAULT_POLICY, Policy
 from vasscm.tracking.state import Book, ContainerState, Ev
 from vasscm.tracking.visit import Visit, derive, latest_visit, split
@@ -78,36 +78,51 @@ def latest_stage(state: ContainerState) -> tuple[str, str, Stage, int] | None:
 def current_view(state: ContainerState) -> VisitState | None:
     """The latest visit (open, else the last closed one)."""
     v = latest_visit(state)
-    if v is None:
-        return None
-    return _view(v, next((b for b in state.books if b.visit_id == v.visit_id), None))
+    return None if v is None else _view(v, _book_of(state, v))
 
 
 def open_view(state: ContainerState) -> VisitState | None:
     """The open visit, if the container is in the yard (or expected)."""
-    view = current_view(state)
-    return view if view is not None and view.stage is not Stage.EXITED else None
+    row = open_row(state)
+    return None if row is None else VisitState.model_validate(row)
+
+
+def open_row(state: ContainerState) -> Row | None:
+    """:func:`open_view` as plain data (what replay writes to state.jsonl)."""
+    v = latest_visit(state)
+    if v is None or v.stage is Stage.EXITED:
+        return None
+    return view_row(v, _book_of(state, v))
+
+
+def _book_of(state: ContainerState, v: Visit) -> Book | None:
+    return next((b for b in state.books if b.visit_id == v.visit_id), None)
 
 
 def _view(v: Visit, book: Book | None) -> VisitState:
+    return VisitState.model_validate(view_row(v, book))
+
+
+def view_row(v: Visit, book: Book | None) -> Row:
+    """A visit as :class:`VisitState` plain data, in its field order."""
     firing = sorted(
         k.split("/", 1)[0] for k, h in (book.alerts.items() if book else ()) if h[0] == "f"
     )
-    return VisitState(
-        container_no=v.container_no,
-        visit_id=v.visit_id,
-        site=v.site,
-        direction=v.direction,
-        stage=v.stage,
-        stage_since=from_ms(v.stage_since),
-        arrived_at=opt_dt(v.arrived),
-        eligible_at=opt_dt(v.eligible),
-        exited_at=opt_dt(v.exited),
-        declaration_nos=v.decls,
-        channel=v.channel,
-        selected_for_scan=v.selected is not None,
-        scanned=v.scanned is not None,
-        seal_no=v.seal,
-        alerts_firing=firing,
-        events=len(v.events),
-    )
+    return {
+        "container_no": v.container_no,
+        "visit_id": v.visit_id,
+        "site": v.site,
+        "direction": v.direction,
+        "stage": v.stage.value,
+        "stage_since": iso_ms(v.stage_since),
+        "arrived_at": None if v.arrived is None else iso_ms(v.arrived),
+        "eligible_at": None if v.eligible is None else iso_ms(v.eligible),
+        "exited_at": None if v.exited is None else iso_ms(v.exited),
+        "declaration_nos": list(v.decls),
+        "channel": v.channel,
+        "selected_for_scan": v.selected is not None,
+        "scanned": v.scanned is not None,
+        "seal_no": v.seal,
+        "alerts_firing": firing,
+        "events": len(v.events),
+    }
