@@ -93,3 +93,27 @@ def test_an_id_taken_up_again_is_not_lost() -> None:
     assert ids[0] in records[1].supersedes
     assert [ids[-1]] == list(consumer_view(records))
     assert consumer_view(_run([seal, arrive, scan, leave]).records) == consumer_view(records)
+
+
+def test_an_id_taken_up_again_after_an_earlier_exit_is_not_lost() -> None:
+    """Found by the property test above: the book that lists an id in ``supersedes``
+    can belong to an earlier visit than the one that takes the id up again. The new
+    record must still out-rank that listing, else the consumer drops the visit."""
+    from factories import ROUTES, at
+
+    route = ROUTES["cai-lan-import"]
+    later = at(days=2, hours=8)  # the second visit's exit, and then its arrival
+    y_exit = route.leave(later, received_at=later)
+    x_first = route.event("CHANNEL_ASSIGNED", at(hours=8), declaration_no="1", channel="green")
+    w_scan = route.event("SCAN_SELECTED", at(days=1, hours=12), declaration_no="2")
+    x_exit = route.leave(at(days=1, hours=8), received_at=at(days=1, hours=8))
+    y_arrive = route.arrive(later)  # sorts before the exit at the same instant
+    stream = [y_exit, x_first, w_scan, x_exit, y_arrive]
+
+    records = _run(stream).records
+    y_id = records[0].visit_id  # the id of the second visit's exit, seen first
+    assert y_id in records[1].supersedes  # merged into the first visit's id for a while
+    assert y_id == records[-1].visit_id  # and taken up again by its arrival
+    assert y_id in consumer_view(records)
+    in_order = sorted(stream, key=lambda e: e.occurred_at)
+    assert consumer_view(_run(in_order).records) == consumer_view(records)

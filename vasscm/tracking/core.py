@@ -213,12 +213,20 @@ def _fresh_book(books: list[Book], first: int, visit_id: str) -> bool:
             return True
         if book.revision or book.aliases or book.retired or _firing(book):
             return False
+        if _listed(books, visit_id):
+            return False
         books[-1] = Book(visit_id=visit_id)
         return True
-    if held == 0:
+    if held == 0 and not _listed(books, visit_id):
         books.append(Book(visit_id=visit_id))
         return True
     return False
+
+
+def _listed(books: list[Book], visit_id: str) -> bool:
+    """Whether a book lists ``visit_id`` as an id its visit was published under (the
+    id is taken up again: match_books gives its new book a revision past that one)."""
+    return any(visit_id in b.aliases or b.retired for b in books)
 
 
 def _firing(book: Book) -> bool:
@@ -259,7 +267,8 @@ def settle(
     if len(visits) == 1 and _fresh_book(books, first, visits[0].visit_id):
         pass  # the latest visit, under the id it had or with a book nothing went out of
     else:  # carry the books over by id
-        books = books[:first] + match_books(books[first:], visits, effects.alert_rows, now)
+        kept = books[:first]
+        books = kept + match_books(books[first:], visits, effects.alert_rows, now, kept)
     if len(visits) == 1:  # books[first:] is then one book
         _emit(visits[0], books[-1], now, policy, effects)
     else:

@@ -97,13 +97,21 @@ def opt_dt(ms: int | None) -> datetime | None:
     return None if ms is None else from_ms(ms)
 
 
-def match_books(old: list[Book], visits: list[Visit], alerts: list[Row], now: int) -> list[Book]:
+def match_books(
+    old: list[Book],
+    visits: list[Visit],
+    alerts: list[Row],
+    now: int,
+    earlier: list[Book] | tuple[()] = (),
+) -> list[Book]:
     """Carry each visit's emission history over by visit id.
 
     A visit whose id changed (its arrival became known, or a late exit split it)
     takes the history of the old visit that held its first event, lists the old id
     in ``supersedes`` when a record went out under it, and resolves alerts still
-    firing under the old id (appended to ``alerts``).
+    firing under the old id (appended to ``alerts``). ``earlier``: the books of the
+    visits before these, unchanged, but one of them may list an id that a visit
+    here takes up again.
     """
     by_id = {b.visit_id: b for b in old}
     out: list[Book] = []
@@ -111,7 +119,7 @@ def match_books(old: list[Book], visits: list[Visit], alerts: list[Row], now: in
         book = by_id.pop(v.visit_id, None)
         if book is None:
             book = Book(visit_id=v.visit_id)
-            for other in (*old, *out):
+            for other in (*earlier, *old, *out):
                 if v.visit_id in other.aliases:  # the id is its own visit again
                     other.aliases.remove(v.visit_id)
                     book.revision = max(book.revision, other.revision)
