@@ -51,7 +51,7 @@ def desired_alerts(v: Visit, now: int, policy: Policy) -> dict[str, AlertSpec]:
     """Which alerts hold for this visit given everything known, judged at ``now``.
 
     Only the current stage's stall depends on ``now``: the stages before it ended
-    when the next began. Their judgement is kept on the visit (:attr:`Visit.past`)
+    when the next began. Their judgement is kept on the visit (``Visit.judged``)
     until its timeline, direction or the policy changes, so an event that arrives in
     order judges one stage, not the visit's whole history again.
     """
@@ -63,35 +63,45 @@ def desired_alerts(v: Visit, now: int, policy: Policy) -> dict[str, AlertSpec]:
         return out
     last = len(timeline) - 1
     direction = v.direction
-    past = v.past
-    if past is None or past[1] != direction or past[2] is not policy or past[0] > last:
-        stalls: dict[str, AlertSpec] = {}
-        _past_stalls(timeline, 0, last, direction, policy, stalls)
-        past = v.past = [last, direction, policy, stalls, _current_stall(timeline[last], v, policy)]
-    elif past[0] < last:  # the timeline grew (it only ever does): judge the new past
-        _past_stalls(timeline, past[0], last, direction, policy, past[3])
-        past[0], past[4] = last, _current_stall(timeline[last], v, policy)
-    out.update(past[3])
-    current: tuple[int, AlertSpec] | None = past[4]
-    if current is not None and now > current[0]:
+    judged = v.judged
+    if judged is None or judged.direction != direction or judged.policy is not policy:
+        judged = v.judged = _Judged(direction, policy)
+    if judged.last != last:  # the timeline grew (it only ever does): judge the new past
+        if judged.last > last:  # not reached (a visit's timeline only grows): start over
+            judged.last, judged.stalls = -1, None
+        begin = max(judged.last, 0)
+        judged.stalls = _past_stalls(timeline, begin, last, direction, policy, judged.stalls)
+        judged.last = last
+        stage, start = timeline[last]
+        limit_ms = None if stage is _EXITED else policy.stall_after(stage, direction)
+        judged.stall_at = None if limit_ms is None else start + limit_ms
+        judged.current = None
+    if judged.stalls:
+        out.update(judged.stalls)
+    if judged.stall_at is not None and now > judged.stall_at:
+        current = judged.current
+        if current is None:
+            stage, start = timeline[last]
+            limit_ms = judged.stall_at - start
+            text = _stalled_text(stage, limit_ms)
+            current = judged.current = AlertSpec(AlertKind.STALLED, stage, "f", start, text)
         # Firing: it replaces a resolved stall of an earlier interval in this stage.
-        out[f"STALLED/{current[1].stage}"] = current[1]
+        out[f"STALLED/{current.stage}"] = current
     return out
 
 
-def _current_stall(
-    entry: tuple[Stage, int], v: Visit, policy: Policy
-) -> tuple[int, AlertSpec] | None:
-    """The current stage's stall as (the instant after which it holds, its spec), or
-    None when this stage does not stall."""
-    stage, start = entry
-    if stage is _EXITED:
-        return None
-    limit_ms = policy.stall_after(stage, v.direction)
-    if limit_ms is None:
-        return None
-    spec = AlertSpec(AlertKind.STALLED, stage, "f", start, _stalled_text(stage, limit_ms))
-    return start + limit_ms, spec
+class _Judged:
+    """What :func:`desired_alerts` judged of a visit's timeline, kept on the visit while
+    it cannot change (the same direction and policy; stages before ``last`` ended)."""
+
+    __slots__ = ("current", "direction", "last", "policy", "stall_at", "stalls")
+
+    def __init__(self, direction: str, policy: Policy) -> None:
+        self.direction, self.policy = direction, policy
+        self.last = -1  # timeline[last] is the current stage; -1: nothing judged yet
+        self.stalls: dict[str, AlertSpec] | None = None  # of the stages before it
+        self.stall_at: int | None = None  # the current stage stalls after this instant
+        self.current: AlertSpec | None = None  # its firing stall, once made
 
 
 def _past_stalls(
@@ -100,10 +110,11 @@ def _past_stalls(
     last: int,
     direction: str,
     policy: Policy,
-    out: dict[str, AlertSpec],
-) -> None:
-    """Add to ``out`` the stalls of the stages ``timeline[begin:last]``, which have
-    ended: all resolved, the first interval that stalled kept per stage."""
+    out: dict[str, AlertSpec] | None,
+) -> dict[str, AlertSpec] | None:
+    """``out`` with the stalls of the stages ``timeline[begin:last]`` added (they have
+    ended: all resolved, the first interval that stalled kept per stage); None while
+    there are none (most visits: a dict each would be most of an open visit's memory)."""
     stall_after = policy.stall_after
     for i in range(begin, last):
         stage, start = timeline[i]
@@ -113,10 +124,13 @@ def _past_stalls(
         if limit_ms is None or timeline[i + 1][1] - start <= limit_ms:
             continue
         key = f"STALLED/{stage}"
+        if out is None:
+            out = {}
         if key not in out:
             out[key] = AlertSpec(
                 AlertKind.STALLED, stage, "r", start, _stalled_text(stage, limit_ms)
             )
+    return out
 
 
 _STALLED_TEXT: dict[tuple[Stage, int], str] = {}

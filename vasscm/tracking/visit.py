@@ -59,10 +59,8 @@ class Visit:
     pending: tuple[str, ...] = ()  # at exit: deciding declarations not eligible, sorted
     not_released: bool = True  # at exit: not eligible, or suspended
     timeline: list[tuple[Stage, int]] = field(default_factory=list)
-    # What alerts.desired_alerts judged of the timeline, kept while it cannot change:
-    # [last timeline index, direction, policy, stalls of the stages before the last,
-    # the last stage's stall as (instant after which it holds, spec) or None].
-    past: list[Any] | None = field(default=None, compare=False, repr=False)
+    # What alerts.desired_alerts judged of the timeline, kept while it cannot change.
+    judged: Any = field(default=None, compare=False, repr=False)
 
     @property
     def stage(self) -> Stage:
