@@ -50,86 +50,34 @@ def iso(ms: int) -> str:
 def desired_alerts(v: Visit, now: int, policy: Policy) -> dict[str, AlertSpec]:
     """Which alerts hold for this visit given everything known, judged at ``now``.
 
-    Only the current stage's stall depends on ``now``: the stages before it ended
-    when the next began. Their judgement is kept on the visit (``Visit.judged``)
-    until its timeline, direction or the policy changes, so an event that arrives in
-    order judges one stage, not the visit's whole history again.
+    (Keeping the judgement of the stages before the current one on the visit, which
+    no clock changes, was tried: no faster measurably, and 17 MiB more at 64,000 open
+    visits.)
     """
     out: dict[str, AlertSpec] = {}
     if v.closed:
         _exit_alerts(v, policy, out)
     timeline = v.timeline
-    if not timeline:
-        return out
     last = len(timeline) - 1
-    direction = v.direction
-    judged = v.judged
-    if judged is None or judged.direction != direction or judged.policy is not policy:
-        judged = v.judged = _Judged(direction, policy)
-    if judged.last != last:  # the timeline grew (it only ever does): judge the new past
-        if judged.last > last:  # not reached (a visit's timeline only grows): start over
-            judged.last, judged.stalls = -1, None
-        begin = max(judged.last, 0)
-        judged.stalls = _past_stalls(timeline, begin, last, direction, policy, judged.stalls)
-        judged.last = last
-        stage, start = timeline[last]
-        limit_ms = None if stage is _EXITED else policy.stall_after(stage, direction)
-        judged.stall_at = None if limit_ms is None else start + limit_ms
-        judged.current = None
-    if judged.stalls:
-        out.update(judged.stalls)
-    if judged.stall_at is not None and now > judged.stall_at:
-        current = judged.current
-        if current is None:
-            stage, start = timeline[last]
-            limit_ms = judged.stall_at - start
-            text = _stalled_text(stage, limit_ms)
-            current = judged.current = AlertSpec(AlertKind.STALLED, stage, "f", start, text)
-        # Firing: it replaces a resolved stall of an earlier interval in this stage.
-        out[f"STALLED/{current.stage}"] = current
-    return out
-
-
-class _Judged:
-    """What :func:`desired_alerts` judged of a visit's timeline, kept on the visit while
-    it cannot change (the same direction and policy; stages before ``last`` ended)."""
-
-    __slots__ = ("current", "direction", "last", "policy", "stall_at", "stalls")
-
-    def __init__(self, direction: str, policy: Policy) -> None:
-        self.direction, self.policy = direction, policy
-        self.last = -1  # timeline[last] is the current stage; -1: nothing judged yet
-        self.stalls: dict[str, AlertSpec] | None = None  # of the stages before it
-        self.stall_at: int | None = None  # the current stage stalls after this instant
-        self.current: AlertSpec | None = None  # its firing stall, once made
-
-
-def _past_stalls(
-    timeline: list[tuple[Stage, int]],
-    begin: int,
-    last: int,
-    direction: str,
-    policy: Policy,
-    out: dict[str, AlertSpec] | None,
-) -> dict[str, AlertSpec] | None:
-    """``out`` with the stalls of the stages ``timeline[begin:last]`` added (they have
-    ended: all resolved, the first interval that stalled kept per stage); None while
-    there are none (most visits: a dict each would be most of an open visit's memory)."""
-    stall_after = policy.stall_after
-    for i in range(begin, last):
-        stage, start = timeline[i]
+    stall_after, direction = policy.stall_after, v.direction
+    for i, (stage, start) in enumerate(timeline):
         if stage is _EXITED:
             continue
         limit_ms = stall_after(stage, direction)
-        if limit_ms is None or timeline[i + 1][1] - start <= limit_ms:
+        if limit_ms is None:
+            continue
+        current = i == last
+        end = now if current else timeline[i + 1][1]
+        if end - start <= limit_ms:
             continue
         key = f"STALLED/{stage}"
-        if out is None:
-            out = {}
-        if key not in out:
-            out[key] = AlertSpec(
-                AlertKind.STALLED, stage, "r", start, _stalled_text(stage, limit_ms)
-            )
+        prior = out.get(key)
+        if prior is not None and (prior.status == "f" or not current):
+            continue  # keep the first interval that stalled; a firing one wins
+        status = "f" if current else "r"
+        out[key] = AlertSpec(
+            AlertKind.STALLED, stage, status, start, _stalled_text(stage, limit_ms)
+        )
     return out
 
 

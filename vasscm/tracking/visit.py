@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from time import gmtime
-from typing import Any
 
 from vasscm.events import Stage
 from vasscm.tracking.codes import (
@@ -59,8 +58,6 @@ class Visit:
     pending: tuple[str, ...] = ()  # at exit: deciding declarations not eligible, sorted
     not_released: bool = True  # at exit: not eligible, or suspended
     timeline: list[tuple[Stage, int]] = field(default_factory=list)
-    # What alerts.desired_alerts judged of the timeline, kept while it cannot change.
-    judged: Any = field(default=None, compare=False, repr=False)
 
     @property
     def stage(self) -> Stage:
