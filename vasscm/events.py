@@ -14,7 +14,7 @@ import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import lru_cache
-from typing import Annotated, Any, Final, Literal, TypeAlias
+from typing import Annotated, Any, Final, Literal, TypeAlias, Union
 
 import orjson
 from pydantic import (
@@ -601,23 +601,7 @@ EVENT_ADAPTER: Final[TypeAdapter[ContainerEvent]] = TypeAdapter(Event)
 #: The same union read straight from JSON bytes, told apart by ``type`` in Rust: the
 #: parser's fast path (see :func:`_parse`).
 _EVENT_JSON: Final[TypeAdapter[ContainerEvent]] = TypeAdapter(
-    Annotated[
-        Discharged
-        | GateIn
-        | GateOut
-        | Loaded
-        | SealChanged
-        | Discrepancy
-        | Scanned
-        | Expected
-        | ScanSelected
-        | ChannelAssigned
-        | Eligible
-        | Suspended
-        | Resumed
-        | EligibilityCancelled,
-        Field(discriminator="type"),
-    ]
+    Annotated[Union[_MODELS], Field(discriminator="type")]  # type: ignore[arg-type]  # noqa: UP007
 )
 
 

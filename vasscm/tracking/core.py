@@ -224,8 +224,10 @@ def _fresh_book(books: list[Book], first: int, visit_id: str) -> bool:
 
 
 def _listed(books: list[Book], visit_id: str) -> bool:
-    """Whether a book lists ``visit_id`` as an id its visit was published under (the
-    id is taken up again: match_books gives its new book a revision past that one)."""
+    """Whether match_books has work for ``visit_id`` in these books: one lists it as an
+    id its visit was published under (taken up again, the id's new book must go out
+    at a revision past that listing), or one holds alerts retired under a changed id
+    (match_books forgets those of an id in use again)."""
     return any(visit_id in b.aliases or b.retired for b in books)
 
 
