@@ -17,8 +17,11 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from stdnum.iso6346 import calc_check_digit
 
+from vasscm.events import Rejection, parse_event
 from vasscm.replay import Summary, replay_file
 from vasscm.shards import ShardFailed, owners, replay_sharded, shard_of
 
@@ -153,6 +156,62 @@ def test_a_declaration_belongs_to_every_worker_holding_one_of_its_containers() -
     assert owners(orjson.dumps({"type": "GATE_OUT", "container_no": "csqu3054383"}), 7, 4) == (
         shard_of("CSQU3054383", 4),  # by the number as the parser writes it
     )
+
+
+def _spelled(doc: dict[str, Any], style: str) -> bytes:
+    """One JSON document as different producers write it."""
+    compact = orjson.dumps(doc)
+    if style == "pretty":
+        return orjson.dumps(doc, option=orjson.OPT_INDENT_2)
+    if style == "spaced":
+        return compact.replace(b'":', b'": ')  # as Python's json module writes it
+    if style == "escaped":  # the same key, with an escape in it
+        return compact.replace(b'"container_no"', b'"container\\u005fno"')
+    return compact
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    numbers=st.lists(st.integers(0, 10_000), min_size=1, max_size=6),
+    lower=st.sets(st.integers(0, 5)),
+    customs=st.booleans(),
+    decoy=st.booleans(),
+    style=st.sampled_from(["compact", "pretty", "spaced", "escaped"]),
+    jobs=st.integers(2, 5),
+)
+def test_routing_sends_a_valid_event_to_every_owner_however_it_is_written(
+    numbers: list[int],
+    lower: set[int],
+    customs: bool,
+    decoy: bool,
+    style: str,
+    jobs: int,
+) -> None:
+    """However a producer writes the JSON (indented, spaces after colons, escapes in
+    keys, numbers in lower case, a container number among unknown fields), no worker
+    holding one of a valid event's containers is left out of its route. (Reading the
+    numbers off the bytes instead of as JSON was tried against this test: no faster.)"""
+    members = [container(n) for n in numbers]
+    written = [c.lower() if i in lower else c for i, c in enumerate(members)]
+    base = {"event_id": "e-1", "occurred_at": "2018-01-01T00:00:00Z", "site": "cai-lan"}
+    if customs:
+        doc: dict[str, Any] = {
+            **base,
+            "type": "ELIGIBLE",
+            "declaration_no": "1",
+            "basis": "cleared",
+        }
+        doc["containers"] = [{"container_no": c} for c in written]
+    else:
+        doc = {**base, "type": "GATE_OUT", "gate": "G1", "container_no": written[0]}
+    if decoy:  # a container number among the fields the event passes through
+        doc["remark"] = {"container_no": container(99_999)}
+    line = _spelled(doc, style)
+    event = parse_event(line)
+    assert not isinstance(event, Rejection), event
+
+    held = {shard_of(c, jobs) for c in (members if customs else members[:1])}
+    assert held <= set(owners(line, 7, jobs))
 
 
 def replay_command(log: Path, out: Path, jobs: str) -> subprocess.CompletedProcess[str]:
