@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from vasscm.durations import from_ms, iso_ms, to_ms
+from vasscm.durations import iso_ms, to_ms
 from vasscm.events import Alert, ClearanceRecord, Rejection
 from vasscm.tracking.alerts import AlertSpec, Row, retired_alert
 from vasscm.tracking.state import Book
@@ -91,10 +91,6 @@ def to_record(content: dict[str, Any], book: Book) -> Row:
         "revision": book.revision,
         "supersedes": list(book.aliases),
     }
-
-
-def opt_dt(ms: int | None) -> datetime | None:
-    return None if ms is None else from_ms(ms)
 
 
 def match_books(
