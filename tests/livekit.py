@@ -26,6 +26,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from vasscm.live.broker import EmbeddedBroker, die_with_parent, free_port
+from vasscm.live.marks import MARK_KEY
 from vasscm.live.produce import route
 from vasscm.replay import Replayer
 from vasscm.topics import (
@@ -214,6 +215,7 @@ class OutputReader:
             ALERTS,
             DEAD_LETTER,
             CONTAINER_STATE,
+            CONTAINER_EVENTS,  # read for progress only (see poll_until)
             bootstrap_servers=self.bootstrap,
             auto_offset_reset="earliest",
             group_id=None,
@@ -233,12 +235,21 @@ class OutputReader:
 
         With ``idle``, the deadline is when nothing new has been written for ``idle``
         seconds (or ``timeout`` has passed): a worker catching up on a backlog (a
-        loaded machine, restarts) is waited for while it makes progress."""
+        loaded machine, restarts) is waited for while it makes progress, on the
+        outputs or on the fan-out hop."""
         assert self._consumer is not None
         started = last_new = time.monotonic()
         while True:
             batch = await self._consumer.getmany(timeout_ms=500)
             for tp, messages in batch.items():
+                if tp.topic == CONTAINER_EVENTS:
+                    # The fan-out hop: no output, but progress. A worker catching up
+                    # with a backlog of customs events writes only here for a while,
+                    # since what the tracker would write waits for them. Its periodic
+                    # marks are written idle too, so they do not count.
+                    if any(m.key != MARK_KEY for m in messages):
+                        last_new = time.monotonic()
+                    continue
                 last_new = time.monotonic()
                 for m in messages:
                     self.outputs.add(tp.topic, m.key, m.value)
