@@ -23,10 +23,8 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
-    Discriminator,
     Field,
     PlainSerializer,
-    Tag,
     TypeAdapter,
     ValidationError,
     WithJsonSchema,
@@ -315,8 +313,8 @@ _ISO6346_VALUE: Final = {
 }
 # The weighted sum (character value times 2 ** position) in three parts: the owner
 # code and category (positions 0-3, by code, filled as codes are met: at most 26 ** 3
-# * 4 of them), and each half
-# of the serial (positions 4-6 and 7-9, all 1,000 of each made here).
+# * 4 of them), and each half of the serial (positions 4-6 and 7-9, all 1,000 of each
+# made here).
 _OWNER_SUM: Final[dict[str, int]] = {}
 _SERIAL_SUMS: Final = tuple(
     {f"{n:03d}": sum(int(d) << (start + i) for i, d in enumerate(f"{n:03d}")) for n in range(1000)}
@@ -573,36 +571,11 @@ _MODELS: Final[tuple[type[_Envelope], ...]] = (
 MODEL_OF_TYPE: Final = {m.model_fields["type"].annotation.__args__[0]: m for m in _MODELS}  # type: ignore[union-attr]
 
 
-def _type_tag(value: Any) -> str | None:
-    return value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-
-
-Event = Annotated[
-    Annotated[Discharged, Tag("DISCHARGED")]
-    | Annotated[GateIn, Tag("GATE_IN")]
-    | Annotated[GateOut, Tag("GATE_OUT")]
-    | Annotated[Loaded, Tag("LOADED")]
-    | Annotated[SealChanged, Tag("SEAL_CHANGED")]
-    | Annotated[Discrepancy, Tag("DISCREPANCY")]
-    | Annotated[Scanned, Tag("SCANNED")]
-    | Annotated[Expected, Tag("EXPECTED")]
-    | Annotated[ScanSelected, Tag("SCAN_SELECTED")]
-    | Annotated[ChannelAssigned, Tag("CHANNEL_ASSIGNED")]
-    | Annotated[Eligible, Tag("ELIGIBLE")]
-    | Annotated[Suspended, Tag("SUSPENDED")]
-    | Annotated[Resumed, Tag("RESUMED")]
-    | Annotated[EligibilityCancelled, Tag("ELIGIBILITY_CANCELLED")],
-    Discriminator(_type_tag),
-]
-"""Any input event: a discriminated union on ``type``."""
+#: Any input event: a union told apart by ``type`` (in Rust, from JSON bytes too: the
+#: parser's fast path, :func:`_parse_fast`).
+Event = Annotated[Union[_MODELS], Field(discriminator="type")]  # type: ignore[valid-type]  # noqa: UP007
 
 EVENT_ADAPTER: Final[TypeAdapter[ContainerEvent]] = TypeAdapter(Event)
-
-#: The same union read straight from JSON bytes, told apart by ``type`` in Rust: the
-#: parser's fast path (see :func:`_parse`).
-_EVENT_JSON: Final[TypeAdapter[ContainerEvent]] = TypeAdapter(
-    Annotated[Union[_MODELS], Field(discriminator="type")]  # type: ignore[arg-type]  # noqa: UP007
-)
 
 
 def container_of(event: ContainerEvent) -> str:
@@ -674,17 +647,12 @@ def parse_event(
     *,
     topic: str | None = None,
     max_bytes: int = MAX_EVENT_BYTES,
-    doc: Any = None,
 ) -> ContainerEvent | Rejection:
     """Parse one input record. Returns the event or a :class:`Rejection`; never raises.
 
-    ``topic`` (when known) must be the input topic the event type belongs to. ``doc``:
-    what ``orjson.loads(raw)`` returned, when the caller has read it already (None:
-    not read; a JSON ``null`` is then read again, and refused as it would be).
+    ``topic`` (when known) must be the input topic the event type belongs to.
     """
     try:
-        if doc is not None and len(raw) <= max_bytes:
-            return _parse_document(doc, topic)  # orjson read it: not empty, UTF-8, JSON
         return _parse(raw, topic, max_bytes)
     except Exception as exc:  # the promise is "never raises": a bug becomes a rejection
         return Rejection(
@@ -730,7 +698,7 @@ def _parse_fast(data: bytes, topic: str | None) -> ContainerEvent | None:
     unknown fields (their check is in Python, and JSON parsers differ at the edges
     of what they take: big numbers, NaN), an event on the wrong topic."""
     try:
-        event = _EVENT_JSON.validate_json(data)
+        event = EVENT_ADAPTER.validate_json(data)
     except ValidationError:
         return None
     if event.__pydantic_extra__:
