@@ -50,9 +50,10 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("vasscm-data"), description="worker state (RocksDB tables)")
     broker_flavour: Literal["kafka", "tansu"] = Field(
         default="kafka",
-        description="tansu: work around Tansu 0.6 reporting a partition's end as the base "
-        "offset of its last batch + 1 (faust's table recovery stops there): one record "
-        "per produced batch, so the reported end is the true end",
+        description="tansu: work around Tansu 0.6 (a fetch held for its whole maximum wait; "
+        "a partition's end reported as the base offset of its last batch + 1, where "
+        "faust's table recovery would stop): a short fetch wait, and partition ends read "
+        "from the last batch itself",
     )
     store: str = Field(
         default="rocksdb://", description="faust table store: rocksdb:// or memory://"
