@@ -10,20 +10,26 @@ from faust.exceptions import ProducerSendError
 
 from vasscm.live.delivery import Outbox
 
+Sent = list[tuple[str, bytes, bytes | None]]
 
-class _Topic:
-    def __init__(self, name: str, sent: list[tuple[str, bytes, bytes | None]]) -> None:
-        self.name, self.sent = name, sent
 
-    async def send(self, *, key: bytes, value: bytes | None) -> None:
-        self.sent.append((self.name, key, value))
+def _recorder(sent: Sent) -> Any:
+    """A producer's send: records what it is handed, acknowledges at once."""
+
+    async def send(topic: str, key: bytes, value: bytes | None) -> asyncio.Future[None]:
+        sent.append((topic, key, value))
+        ack: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        ack.set_result(None)
+        return ack
+
+    return send
 
 
 def test_outputs_wait_for_the_state_change_and_keep_their_order() -> None:
     async def run() -> None:
-        sent: list[tuple[str, bytes, bytes | None]] = []
-        clearances, state = _Topic("clearances", sent), _Topic("state", sent)
-        outbox = Outbox()
+        sent: Sent = []
+        clearances, state = "clearances", "state"
+        outbox = Outbox(_recorder(sent))
         sender = asyncio.ensure_future(outbox.run())
         write1: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         write2: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -50,12 +56,12 @@ def test_outputs_wait_for_the_state_change_and_keep_their_order() -> None:
 
 def test_a_failed_write_sends_nothing_and_fails_every_later_drain() -> None:
     async def run() -> None:
-        sent: list[tuple[str, bytes, bytes | None]] = []
-        outbox = Outbox()
+        sent: Sent = []
+        outbox = Outbox(_recorder(sent))
         sender = asyncio.ensure_future(outbox.run())
         failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         failed.set_exception(RuntimeError("broker said no"))
-        outbox.put(failed, [(_Topic("clearances", sent), b"A", b"r1")])
+        outbox.put(failed, [("clearances", b"A", b"r1")])
         with pytest.raises(ProducerSendError, match="broker said no"):
             await asyncio.wait_for(outbox.drain(), timeout=5)
         assert sent == []
@@ -70,11 +76,11 @@ def test_without_its_sender_the_drain_sends_them_itself() -> None:
     """At shutdown the sender task is gone; the last flush still hands outputs over."""
 
     async def run() -> None:
-        sent: list[tuple[str, bytes, bytes | None]] = []
-        outbox = Outbox()
+        sent: Sent = []
+        outbox = Outbox(_recorder(sent))
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         done.set_result(None)
-        outbox.put(done, [(_Topic("alerts", sent), b"A", b"a1")])
+        outbox.put(done, [("alerts", b"A", b"a1")])
         await asyncio.wait_for(outbox.drain(), timeout=5)
         assert sent == [("alerts", b"A", b"a1")]
 
@@ -83,13 +89,13 @@ def test_without_its_sender_the_drain_sends_them_itself() -> None:
 
 def test_the_agent_waits_while_too_many_outputs_wait() -> None:
     async def run() -> None:
-        sent: list[tuple[str, bytes, bytes | None]] = []
-        outbox = Outbox()
+        sent: Sent = []
+        outbox = Outbox(_recorder(sent))
         sender = asyncio.ensure_future(outbox.run())
         await asyncio.sleep(0)
         gate: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         for n in range(3):
-            outbox.put(gate, [(_Topic("state", sent), str(n).encode(), b"v")])
+            outbox.put(gate, [("state", str(n).encode(), b"v")])
         waiting = asyncio.ensure_future(outbox.room(limit=1))
         for _ in range(5):
             await asyncio.sleep(0)
@@ -98,5 +104,28 @@ def test_the_agent_waits_while_too_many_outputs_wait() -> None:
         await asyncio.wait_for(waiting, timeout=5)
         assert outbox.pending <= 1
         sender.cancel()
+
+    asyncio.run(run())
+
+
+def test_an_output_the_broker_refuses_stops_every_later_commit() -> None:
+    """An output handed over and then not acknowledged fails the next drain: its
+    record's offset must not be committed (read again after a restart, re-sent)."""
+
+    async def run() -> None:
+        refused: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        async def send(topic: str, key: bytes, value: bytes | None) -> asyncio.Future[None]:
+            return refused
+
+        outbox = Outbox(send)
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        outbox.put(done, [("clearances", b"A", b"r1")])
+        await asyncio.wait_for(outbox.drain(), timeout=5)  # handed over: fine so far
+        refused.set_exception(RuntimeError("not leader"))
+        await asyncio.sleep(0)
+        with pytest.raises(ProducerSendError, match="not leader"):
+            await outbox.drain()
 
     asyncio.run(run())

@@ -41,6 +41,12 @@ class Table(dict[str, bytes]):
         super().__init__()
         self.last_write: dict[int | None, Any] = {}
 
+    def write(self, partition: int, key: str, value: bytes | None) -> None:
+        if value is None:
+            self.pop(key, None)
+        else:
+            self[key] = value
+
 
 class Topic:
     """An output topic: the outbox only holds what is put (its sender is not run)."""

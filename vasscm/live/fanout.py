@@ -14,6 +14,7 @@ from vasscm.durations import to_ms
 from vasscm.events import dump_json, fan_out
 from vasscm.live import marks
 from vasscm.live.intake import Intake, received, wall_ms
+from vasscm.live.tracker import partition_for
 from vasscm.topics import CUSTOMS_EVENTS
 
 __all__ = ["FanOut"]
@@ -54,7 +55,10 @@ class FanOut:
         for container_no, one in fan_out(parsed):
             copy = one.model_copy(update={"received_at": stamp})
             await self.container_events.send(
-                key=container_no.encode(), value=dump_json(copy, exclude_none=True)
+                key=container_no.encode(),
+                value=dump_json(copy, exclude_none=True),
+                # the default partitioner's choice, without its murmur2 per record
+                partition=partition_for(container_no, self.partitions),
             )
 
     async def send_marks(self) -> None:

@@ -56,8 +56,10 @@ def _required() -> list[tuple[str, Any, str]]:
         ("faust aiokafka Producer", driver.Producer, "_producer"),
         ("faust aiokafka Producer", driver.Producer, "flush"),
         ("aiokafka AIOKafkaProducer", AIOKafkaProducer, "self.client"),
-        # tansu: the worker consumer's fetch wait
+        # tansu: the worker consumer's fetch wait, true partition ends
         ("faust AIOKafkaConsumerThread", driver.AIOKafkaConsumerThread, "_create_worker_consumer"),
+        ("faust AIOKafkaConsumerThread", driver.AIOKafkaConsumerThread, "_create_client_consumer"),
+        ("faust AIOKafkaConsumerThread", driver.AIOKafkaConsumerThread, "_highwaters"),
         ("aiokafka AIOKafkaConsumer", AIOKafkaConsumer, "self._fetch_max_wait_ms"),
         # outbox.VisitsTable: each partition's latest changelog write
         ("faust Collection", Collection, "send_changelog"),
@@ -102,7 +104,9 @@ def check_wiring(app: Any, visits: Any) -> None:
         problems.append("the consumer does not know what the tracker still owes (owed unset)")
     store = getattr(visits, "data", None)
     rocksdb = type(store).__name__ == "Store" and "rocksdb" in type(store).__module__
-    if rocksdb and not hasattr(store, "_db_for_partition"):
-        problems.append("faust RocksDB Store._db_for_partition is missing")
+    if rocksdb:  # VisitsTable.write: a state written with its partition named
+        for name in ("_db_for_partition", "_key_index", "_encode_key", "_del"):
+            if not hasattr(store, name):
+                problems.append(f"faust RocksDB Store.{name} is missing")
     if problems:
         raise HookMissing("the live shell is not wired as it must be: " + "; ".join(problems))

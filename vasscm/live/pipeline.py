@@ -170,7 +170,8 @@ class Pipeline:
             self.app.log.critical("%s", exc)  # type: ignore[attr-defined]
             await self.app.crash(exc)
             return
-        self.app.producer.checkpoint = Checkpoint(self.publisher.outbox)
+        self.app.producer.checkpoint = Checkpoint(self.publisher.batch)
+        self.publisher.outbox.bind(self.app.producer)
         for topic in self._declared:
             await topic.maybe_declare()
         await self.publisher.outbox.run()
@@ -186,6 +187,9 @@ class Pipeline:
 
     def _on_revoked(self, sender: Any = None, revoked: Any = (), **kwargs: Any) -> None:
         self.readiness.assigned = False
+        # Written now, while the partitions are ours (their records are committed
+        # only after this; written later, they could follow the next owner's).
+        self.publisher.batch.close()
         self._generation += 1  # a rebuild under way is for an assignment now gone
         self.publisher.resent.clear()  # the next assignment may bring another worker's state
         self.intake.forget(revoked)

@@ -1,6 +1,10 @@
 """The core step in the live shell: a partition's :class:`~vasscm.yard.Yard` over the
 visits table, its outputs through the outbox, its figures into the metrics.
 
+A step's state and outputs go into the open :class:`~vasscm.live.delivery.Batch`,
+which writes each container's state once and puts the outputs in the outbox behind
+those writes when it closes.
+
 Processing is at least once: a redelivered record finds its ``event_id`` in the
 container's state and changes nothing, but what the state says went out is sent
 again (same revisions, same content), once per container after each (re)assignment:
@@ -20,7 +24,7 @@ import orjson
 from vasscm.board import Board
 from vasscm.deadlines import DeadlineIndex
 from vasscm.events import ContainerEvent, container_of, dump_json, trimmed
-from vasscm.live.delivery import Outbox, Send, VisitsTable
+from vasscm.live.delivery import Batch, Outbox, VisitsTable
 from vasscm.live.intake import Intake
 from vasscm.recent import Recent
 from vasscm.topics import ALERTS, CLEARANCES, CONTAINER_STATE
@@ -40,11 +44,16 @@ class Publisher:
         self.outputs = outputs
         self.policy = policy
         self.outbox = Outbox()  # outputs wait there for their state change to be written
+        # States and outputs of the records applied since it last closed.
+        self.batch = Batch(visits, self.outbox, ContainerState.to_json, dump_json)
         self.recent = Recent()  # the dashboard's window of recent clearances and alerts
         self.yards: dict[int, Yard] = {}  # per partition owned
         self.resent: set[str] = set()  # containers whose outputs were sent again
 
     def load(self, container_no: str) -> ContainerState | None:
+        staged = self.batch.state(container_no)
+        if not Batch.missing(staged):
+            return staged  # type: ignore[no-any-return]
         data = self.visits.get(container_no)
         return None if data is None else ContainerState.from_json(data)
 
@@ -63,6 +72,14 @@ class Publisher:
         self, parsed: ContainerEvent, received: datetime, origin: Any, now: datetime
     ) -> None:
         """Apply one record (its turn has come), store and publish what it did."""
+        try:
+            await self._event(parsed, received, origin, now)
+        finally:
+            self.batch.done()
+
+    async def _event(
+        self, parsed: ContainerEvent, received: datetime, origin: Any, now: datetime
+    ) -> None:
         container_no = container_of(parsed)
         yard = self.yard(origin.partition)
         step = yard.event(container_no, parsed, now=now, received_at=received)
@@ -79,20 +96,22 @@ class Publisher:
         delay = (received - parsed.occurred_at).total_seconds()
         self.metrics.report_delay.labels(parsed.type).observe(max(0.0, delay))
         assert step.state is not None
-        self.visits[container_no] = step.state.to_json()
+        self.batch.put_state(origin.partition, container_no, step.state)
         self._publish(container_no, step, origin.partition)
 
     async def stall_check(self, container_no: str, partition: int, now: datetime) -> None:
+        try:
+            self._stall_check(container_no, partition, now)
+        finally:
+            self.batch.done()
+
+    def _stall_check(self, container_no: str, partition: int, now: datetime) -> None:
         step = self.yard(partition).check(container_no, now=now)
         if step is None:
             return
-        if step.state is None:
-            del self.visits[container_no]
-        else:
-            self.visits[container_no] = step.state.to_json()
+        self.batch.put_state(partition, container_no, step.state)
         if step.vacated:  # no visit held any more
-            tombstone = (self.outputs[CONTAINER_STATE], container_no.encode(), None)
-            self.outbox.put(self.visits.last_write.get(partition), [tombstone])
+            self.batch.view(partition, CONTAINER_STATE, container_no.encode(), None)
         elif step.effects.alert_rows or step.effects.record_rows:
             self._publish(container_no, step, partition)
         else:  # nothing new: perhaps a tick delivered again after a crash
@@ -127,7 +146,7 @@ class Publisher:
     ) -> None:
         key = container_no.encode()
         effects: Effects = step.effects
-        sends: list[Send] = []
+        batch = self.batch
         # The lines are the rows as replay writes them; the models are for counting.
         if count:
             for record in effects.records:
@@ -138,11 +157,11 @@ class Publisher:
             for alert in effects.alerts:
                 self.metrics.alert(alert)
                 self.recent.alert(alert)
+        # Sent once the batch's state changes are written (this one, or for a resend
+        # the one it repeats).
         for row in effects.record_rows:
-            sends.append((self.outputs[CLEARANCES], key, trimmed(orjson.dumps(row))))
+            batch.send(partition, (CLEARANCES, key, trimmed(orjson.dumps(row))))
         for row in effects.alert_rows:
-            sends.append((self.outputs[ALERTS], key, trimmed(orjson.dumps(row))))
+            batch.send(partition, (ALERTS, key, trimmed(orjson.dumps(row))))
         if step.view is not None:
-            sends.append((self.outputs[CONTAINER_STATE], key, dump_json(step.view)))
-        # After the state change (this one, or for a resend the one it repeats).
-        self.outbox.put(self.visits.last_write.get(partition), sends)
+            batch.view(partition, CONTAINER_STATE, key, step.view)

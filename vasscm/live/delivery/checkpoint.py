@@ -4,12 +4,16 @@ faust commits a consumer's offsets right after ``producer.flush()``
 (``Consumer._commit_offsets``), on a timer. vasscm's producer runs the steps below in
 that flush, so the commit that follows covers only what is safe:
 
+0. the open batch closes: each container's latest state is written to the table and
+   sent to its changelog, and the batch's outputs go to the outbox behind those
+   writes (:class:`~vasscm.live.delivery.batch.Batch`);
 1. the table's changelog writes leave the producer buffer for the client
    (:class:`~vasscm.live.delivery.producer.Buffer`: faust's flush returned early);
 2. the outputs whose state change is written leave the outbox
    (:class:`~vasscm.live.delivery.outbox.Outbox`: an output is never on the broker
    without the state change it reports);
-3. the broker acknowledges everything handed to the client;
+3. the broker acknowledges everything handed to the client (an output it refused
+   stops the commit);
 4. faust commits each input partition up to the first record the agents have not
    taken, or still owe: held for its turn in arrival order, or being handled
    (:meth:`~vasscm.live.delivery.consumer.Consumer._new_offset`).
@@ -22,7 +26,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from vasscm.live.delivery.outbox import Outbox
+from vasscm.live.delivery.batch import Batch
 
 if TYPE_CHECKING:
     from vasscm.live.delivery.producer import Producer
@@ -31,15 +35,20 @@ __all__ = ["Checkpoint"]
 
 
 class Checkpoint:
-    def __init__(self, outbox: Outbox) -> None:
-        self.outbox = outbox
+    def __init__(self, batch: Batch) -> None:
+        self.batch = batch
+        self.outbox = batch.outbox
 
     async def flush(self, producer: Producer) -> None:
+        # 0. Every record applied so far has its state written (the offsets to commit
+        #    were computed before this flush: they cover no record applied after).
+        self.batch.close()
         # 1. Table writes first: the outbox waits for them, and at shutdown (the
         #    buffer's task stopped) only this flush hands them over.
         await producer.buffer.flush()
         # 2. Outputs after the state changes they report.
         await self.outbox.drain()
-        # 3. Acknowledged.
+        # 3. Acknowledged (an output the broker refused stops the commit).
         await producer.flush_client()
+        self.outbox.check()
         # 4. faust commits offsets now: Consumer._new_offset says how far.

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final
 
 import faust
@@ -28,11 +28,12 @@ from faust.exceptions import ProducerSendError
 __all__ = ["Outbox", "VisitsTable"]
 
 _POLL: Final = 0.05  # seconds between looks while draining
-_MAX_WAITING: Final = 1000  # events whose outputs wait, before the agent waits too
+_MAX_WAITING: Final = 20_000  # records waiting to be sent, before the agent waits too
 
 
 class VisitsTable(faust.Table):  # type: ignore[type-arg]
-    """faust's table, that remembers the latest changelog write of each partition."""
+    """faust's table, that remembers the latest changelog write of each partition, and
+    is written with the partition named (:meth:`write`: no stream event needed)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -43,21 +44,61 @@ class VisitsTable(faust.Table):  # type: ignore[type-arg]
         self.last_write[partition] = fut
         return fut
 
+    def write(self, partition: int, key: str, value: bytes | None) -> Any:
+        """Store ``value`` (None: delete) under ``key`` in ``partition`` and send it to
+        the changelog, as ``table[key] = value`` does inside a stream (faust takes the
+        partition from the current event; vasscm.live.delivery.batch writes between
+        events)."""
+        store: Any = self.data  # a faust Store: its private parts, checked by hooks
+        if _is_rocksdb(store):
+            encoded = store._encode_key(key)
+            if value is None:
+                store._del(encoded)  # every partition's database that has it
+            else:
+                store._key_index[encoded] = partition
+                store._db_for_partition(partition).put(encoded, value)
+        elif value is None:
+            if key in store:
+                del store[key]
+        else:
+            store[key] = value
+        if value is None:
+            return self.send_changelog(partition, key, None, value_serializer="raw")
+        return self.send_changelog(partition, key, value)
 
-Send = tuple[Any, bytes, bytes | None]  # topic, key, value (None: a tombstone)
+
+def _is_rocksdb(store: Any) -> bool:
+    return type(store).__name__ == "Store" and "rocksdb" in type(store).__module__
+
+
+Send = tuple[str, bytes, bytes | None]  # topic name, key, value (None: a tombstone)
+#: Hands one record to the producer; returns its acknowledgement (a future).
+SendFn = Callable[[str, bytes, bytes | None], Awaitable[Any]]
 
 
 class Outbox:
     """Outputs waiting for a changelog write; one sender keeps their order."""
 
-    def __init__(self) -> None:
+    def __init__(self, send: SendFn | None = None) -> None:
+        self.send = send  # set by the pipeline once the producer exists (bind)
         self._items: deque[tuple[asyncio.Future[Any] | None, Sequence[Send]]] = deque()
         self._wake = asyncio.Event()
         self._moved = asyncio.Event()
         self._put = 0
         self._sent = 0
+        self._records = 0  # in the items not yet sent
         self._running = False
         self.error: BaseException | None = None
+
+    def bind(self, producer: Any) -> None:
+        """Send through faust's producer itself (``ProducerT.send``), not a faust
+        topic: a topic's send adds its channel, serialisation and callback machinery
+        per record, the costliest part of a worker's produce path (measured)."""
+
+        async def send(topic: str, key: bytes, value: bytes | None) -> Any:
+            return await producer.send(topic, key, value, None, None, None)
+
+        self.send = send
 
     def put(self, after: asyncio.Future[Any] | None, sends: Sequence[Send]) -> None:
         """Send ``sends`` once ``after`` (a changelog write) is acknowledged."""
@@ -65,15 +106,17 @@ class Outbox:
             return
         self._items.append((after, sends))
         self._put += 1
+        self._records += len(sends)
         self._wake.set()
 
     @property
     def pending(self) -> int:
-        return self._put - self._sent
+        """Records waiting to be sent."""
+        return self._records
 
     async def room(self, limit: int = _MAX_WAITING) -> None:
-        """Wait while more than ``limit`` events' outputs wait: the agent that puts
-        them slows to the sender's pace instead of the outbox growing."""
+        """Wait while more than ``limit`` records wait: the agent that puts them
+        slows to the sender's pace instead of the outbox growing."""
         while self.pending > limit and self._running:
             await self._a_move()
 
@@ -95,15 +138,24 @@ class Outbox:
         try:
             if after is not None:
                 await after  # raises if the write failed
+            send = self.send
+            assert send is not None, "the outbox sends nothing before it is bound"
             for topic, key, value in sends:
-                await topic.send(key=key, value=value)
+                ack = await send(topic, key, value)
+                if isinstance(ack, asyncio.Future):
+                    ack.add_done_callback(self._acknowledged)
         except asyncio.CancelledError:
             raise  # still first in line
         except Exception as exc:  # the state change or an output was not written
             self.error = exc
         self._items.popleft()
         self._sent += 1
+        self._records -= len(sends)
         self._moved.set()
+
+    def _acknowledged(self, ack: asyncio.Future[Any]) -> None:
+        if not ack.cancelled() and ack.exception() is not None and self.error is None:
+            self.error = ack.exception()  # not written: no commit again (see drain)
 
     async def _a_move(self) -> None:
         """Wait until the sender moves (an item sent), or a poll interval passes (it
@@ -120,7 +172,11 @@ class Outbox:
                 await self._send_first()
                 continue
             await self._a_move()
+        self.check()
+
+    def check(self) -> None:
+        """Raise if a state change or an output failed to be written: never a commit
+        again in this process (the error stays); after a restart the records are read
+        again and what their state says went out is sent again."""
         if self.error is not None:
-            # Never a commit again in this process (the error stays): after a restart
-            # the records are read again and what their state says went out is re-sent.
             raise ProducerSendError(f"outputs not written: {self.error!r}")

@@ -39,6 +39,10 @@ _POLL: Final = 0.05  # seconds between looks at the buffer while flushing
 class Buffer(ProducerBuffer):
     """A buffer that counts what was put and what was handed to the client."""
 
+    # A closing batch (vasscm.live.delivery.batch) puts up to a write per container of
+    # its records at once; faust's 100 would warn "buffer full" at every close.
+    max_messages = 4000
+
     def __post_init__(self) -> None:
         super().__post_init__()
         self._put = 0
