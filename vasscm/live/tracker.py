@@ -109,6 +109,8 @@ class Tracker:
                 async with self.intake.poison_guard(event):
                     await self._one(event, in_order)
                 await self._release(message.partition)
+            if stream.channel.empty():  # nothing more to take now: out it goes
+                self.publisher.batch.close()
             await self.publisher.outbox.room()
 
     async def _one(self, event: faust.EventT[bytes], in_order: bool) -> None:
