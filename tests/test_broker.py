@@ -250,3 +250,39 @@ async def test_cli_broker_command_serves_and_exits_on_sigterm() -> None:
         cli.wait()
         if broker_pid:
             _kill_quietly(broker_pid)
+
+
+async def test_the_tansu_transport_reads_true_ends_where_tansu_reports_the_last_batch(
+    broker: EmbeddedBroker,
+) -> None:
+    """Tansu 0.6 answers ListOffsets with the last batch's base offset + 1 (why faust's
+    table recovery stopped short); vasscm.live.tansu reads the end off that batch."""
+    from vasscm.live.tansu import true_ends
+
+    topic = _topic()
+    await broker.create_topics({topic: 2})
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=50)
+    await producer.start()
+    try:  # each partition's records in a few multi-record batches
+        sends = [await producer.send(topic, b"x" * 10, partition=i % 2) for i in range(301)]
+        await asyncio.wait_for(asyncio.gather(*sends), timeout=15)
+    finally:
+        await producer.stop()
+    tps = [TopicPartition(topic, 0), TopicPartition(topic, 1)]
+    consumer = AIOKafkaConsumer(bootstrap_servers=broker.bootstrap)
+    await consumer.start()
+    try:
+        reported = await consumer.end_offsets(tps)
+    finally:
+        await consumer.stop()
+    assert reported[tps[0]] < 151
+    assert reported[tps[1]] < 150
+    made: list[AIOKafkaConsumer] = []
+
+    def client() -> AIOKafkaConsumer:
+        made.append(AIOKafkaConsumer(bootstrap_servers=broker.bootstrap))
+        return made[-1]
+
+    assert {tps[0]: 151, tps[1]: 150} == await true_ends(client, reported)
+    assert {tps[0]: 0} == await true_ends(client, {tps[0]: 0})  # empty: no client made
+    assert 1 == len(made)

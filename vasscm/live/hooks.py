@@ -89,6 +89,7 @@ def _has(owner: Any, name: str) -> bool:
 def check_wiring(app: Any, visits: Any) -> None:
     """The app's consumer, producer and table are vasscm's (vasscm.live.delivery)."""
     from vasscm.live.delivery import Buffer, Consumer, Producer, VisitsTable
+    from vasscm.live.delivery.outbox import is_rocksdb
 
     problems = []
     if not isinstance(app.consumer, Consumer):
@@ -103,8 +104,7 @@ def check_wiring(app: Any, visits: Any) -> None:
     if getattr(app.consumer, "owed", False) is None:
         problems.append("the consumer does not know what the tracker still owes (owed unset)")
     store = getattr(visits, "data", None)
-    rocksdb = type(store).__name__ == "Store" and "rocksdb" in type(store).__module__
-    if rocksdb:  # VisitsTable.write: a state written with its partition named
+    if is_rocksdb(store):  # VisitsTable.write: a state written with its partition named
         for name in ("_db_for_partition", "_key_index", "_encode_key", "_del"):
             if not hasattr(store, name):
                 problems.append(f"faust RocksDB Store.{name} is missing")

@@ -13,15 +13,15 @@ it on the partition's other inputs is read, then applies it in received order
 through the partition's yard (vasscm.yard, the step replay runs too), and
 vasscm.live.publisher stores and publishes what the step did.
 
-Table writes must happen inside stream iteration (faust's RocksDB store finds the
-partition from the current event), so the once-a-second stall timer does not touch
-the table: it sends a tick per container that fell due to ``stall-checks``, and the
-tracker runs the check on it like any other record.
+The once-a-second stall timer does not judge containers itself: it sends a tick per
+container that fell due to ``stall-checks``, and the tracker runs the check on it like
+any other record, in its turn among the records held for arrival order.
 
-Crash safety: outputs wait in the outbox until the state change they report is on
-the broker; offsets are committed only up to the first record not yet taken, held
-or handled, after everything the processing produced is on the broker
-(vasscm.live.delivery).
+Crash safety: the states a step changes wait in the open batch, written once per
+container when it closes; outputs wait in the outbox until the state change they
+report is on the broker; offsets are committed only up to the first record not yet
+taken, held or handled, after the batch is closed and everything the processing
+produced is on the broker (vasscm.live.delivery).
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ class VisitsTable(faust.Table):  # type: ignore[type-arg]
         partition from the current event; vasscm.live.delivery.batch writes between
         events)."""
         store: Any = self.data  # a faust Store: its private parts, checked by hooks
-        if _is_rocksdb(store):
+        if is_rocksdb(store):
             encoded = store._encode_key(key)
             if value is None:
                 store._del(encoded)  # every partition's database that has it
@@ -67,7 +67,8 @@ class VisitsTable(faust.Table):  # type: ignore[type-arg]
         return self.send_changelog(partition, key, value)
 
 
-def _is_rocksdb(store: Any) -> bool:
+def is_rocksdb(store: Any) -> bool:
+    """Whether ``store`` is faust's RocksDB store (its partitions are databases)."""
     return type(store).__name__ == "Store" and "rocksdb" in type(store).__module__
 
 
