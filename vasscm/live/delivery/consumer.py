@@ -107,7 +107,12 @@ class Consumer(driver.Consumer):
         # consumer runs on its own (ThreadDelegateConsumer._seek): a seek racing its
         # fetcher's bookkeeping crashed a worker (KeyError in Fetcher.fetched_records,
         # seen in the five-kill test). The seek runs on the consumer's thread here.
-        await self._thread.call_thread(self._thread.seek, partition, offset)
+        thread = self._thread
+
+        async def seek() -> None:  # run by the consumer's thread, in its loop
+            thread.seek(partition, offset)
+
+        await thread.call_thread(seek)
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         for tp in revoked:
