@@ -33,7 +33,7 @@ def _required() -> list[tuple[str, Any, str]]:
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
     from faust import App
     from faust.tables.base import Collection
-    from faust.transport.consumer import Consumer, ThreadDelegateConsumer
+    from faust.transport.consumer import Consumer
     from faust.transport.drivers import aiokafka as driver
     from faust.transport.producer import ProducerBuffer
 
@@ -45,10 +45,6 @@ def _required() -> list[tuple[str, Any, str]]:
         ("faust Consumer", Consumer, "pause_partitions"),
         ("faust Consumer", Consumer, "resume_partitions"),
         ("faust Consumer", Consumer, "_read_offset"),
-        ("faust ThreadDelegateConsumer", ThreadDelegateConsumer, "_seek"),
-        ("faust ThreadDelegateConsumer", ThreadDelegateConsumer, "_thread"),
-        ("faust AIOKafkaConsumerThread", driver.AIOKafkaConsumerThread, "call_thread"),
-        ("faust AIOKafkaConsumerThread", driver.AIOKafkaConsumerThread, "seek"),
         ("faust aiokafka Consumer", driver.Consumer, "getmany"),
         ("faust aiokafka Consumer", driver.Consumer, "highwater"),
         ("faust aiokafka Consumer", driver.Consumer, "on_partitions_revoked"),

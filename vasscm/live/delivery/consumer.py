@@ -17,10 +17,6 @@ then drops the re-read records below it (``Consumer._drain_messages``). This
 consumer sets it to each record it lets through, and drops what it has handed over
 before itself.
 
-**Seeks on the consumer's own thread.** faust runs the aiokafka consumer on a thread of
-its own but seeks it from the caller's; the seeks this consumer makes to read records
-again raced the fetcher there. They go through the thread's method queue.
-
 **Commits up to the first record not processed.** faust also drops records it has
 counted read: an agent's queue is cleared when the flow resumes after a recovery or a
 rebalance (``FlowControlEvent.resume``), and a put waiting on a full queue is
@@ -101,18 +97,6 @@ class Consumer(driver.Consumer):
     async def seek(self, partition: TP, offset: int) -> None:
         await super().seek(partition, offset)
         self._next[partition] = offset
-
-    async def _seek(self, partition: TP, offset: int) -> None:
-        # faust seeks the aiokafka consumer from the caller's thread, while that
-        # consumer runs on its own (ThreadDelegateConsumer._seek): a seek racing its
-        # fetcher's bookkeeping crashed a worker (KeyError in Fetcher.fetched_records,
-        # seen in the five-kill test). The seek runs on the consumer's thread here.
-        thread = self._thread
-
-        async def seek() -> None:  # run by the consumer's thread, in its loop
-            thread.seek(partition, offset)
-
-        await thread.call_thread(seek)
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         for tp in revoked:
