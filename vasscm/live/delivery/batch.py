@@ -140,7 +140,8 @@ class Batch:
 
     def _tick(self) -> None:
         self._timer = None
-        if not self._parts:
+        if not self._parts:  # its records wrote nothing (duplicates, dead letters)
+            self.records = 0
             return
         now = time.monotonic()
         if now - self._last >= self.idle or now - self._opened >= self.max_age:

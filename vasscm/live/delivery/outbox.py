@@ -93,8 +93,8 @@ class Outbox:
 
     def bind(self, producer: Any) -> None:
         """Send through faust's producer itself (``ProducerT.send``), not a faust
-        topic: a topic's send adds its channel, serialisation and callback machinery
-        per record, the costliest part of a worker's produce path (measured)."""
+        topic: the acknowledgement it returns is watched, so an output the broker
+        refuses stops the commits (:meth:`check`); a topic's send would only log it."""
 
         async def send(topic: str, key: bytes, value: bytes | None) -> Any:
             return await producer.send(topic, key, value, None, None, None)
