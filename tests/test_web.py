@@ -66,7 +66,7 @@ class Core:
     def __post_init__(self) -> None:
         outputs: dict[str, Any] = {name: Topic() for name in TOPIC_BY_NAME}
         self.intake = Intake(None, build_metrics(self.registry), outputs, MAX_EVENT_BYTES)  # type: ignore[arg-type]
-        self.publisher = Publisher(self.intake, Table(), outputs, DEFAULT_POLICY)  # type: ignore[arg-type]
+        self.publisher = Publisher(self.intake, Table(), DEFAULT_POLICY)  # type: ignore[arg-type]
         self.lookups = Lookups(
             self.registry,
             self.intake,

@@ -106,7 +106,7 @@ class Pipeline:
             customs_partitions=self.layout.customs_partitions,
             grace_ms=int(settings.arrival_grace.total_seconds() * 1000),
         )
-        self.publisher = Publisher(self.intake, self.visits, outputs, settings.policy())
+        self.publisher = Publisher(self.intake, self.visits, settings.policy())
         self.readiness = Readiness(app)
         self.fan_out = FanOut(app, self.intake, topics[CONTAINER_EVENTS], n)
         self.tracker = Tracker(

@@ -35,13 +35,10 @@ __all__ = ["Publisher"]
 
 
 class Publisher:
-    def __init__(
-        self, intake: Intake, visits: VisitsTable, outputs: dict[str, Any], policy: Policy
-    ) -> None:
+    def __init__(self, intake: Intake, visits: VisitsTable, policy: Policy) -> None:
         self.intake = intake
         self.metrics = intake.metrics
         self.visits = visits
-        self.outputs = outputs
         self.policy = policy
         self.outbox = Outbox()  # outputs wait there for their state change to be written
         # States and outputs of the records applied since it last closed.

@@ -11,9 +11,10 @@ container's latest view (the topic is compacted: the latest is what counts).
 
 It closes
 
+- when the tracker finds its channel empty (vasscm.live.tracker: nothing more to
+  take now, so a record at a steady trickle goes out at once);
 - when ``max_records`` records are in it;
-- ``idle`` after the last record put in it (the agent has nothing more to take:
-  at a steady trickle each record goes out within a few ms, as before);
+- ``idle`` after the last record put in it (the agent is held up elsewhere);
 - ``max_age`` after it opened, whatever comes (a worker catching up);
 - before every offset commit (vasscm.live.delivery.checkpoint, step 0), and when
   partitions are revoked.
@@ -47,8 +48,6 @@ class StateTable(Protocol):
     """Where states are stored: vasscm.live.delivery.outbox.VisitsTable."""
 
     last_write: dict[int | None, asyncio.Future[Any]]
-
-    def get(self, key: str) -> bytes | None: ...
 
     def write(self, partition: int, key: str, value: bytes | None) -> Any: ...
 
@@ -87,8 +86,7 @@ class Batch:
         self._opened = 0.0
         self._last = 0.0
         self._timer: asyncio.TimerHandle | None = None
-        self.closed = 0  # batches written (for tests and figures)
-        self.written = 0  # states written
+        self.closed = 0  # batches written
 
     # --- reads --------------------------------------------------------------------
 
@@ -164,7 +162,6 @@ class Batch:
         for p, part in parts.items():
             for container_no, state in part.states.items():
                 table.write(p, container_no, None if state is None else encode(state))
-            self.written += len(part.states)
             sends = part.sends
             encode_view = self.encode_view
             for key, (topic, view) in part.views.items():
