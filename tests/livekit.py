@@ -28,6 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from vasscm.live.broker import EmbeddedBroker, die_with_parent, free_port
 from vasscm.live.marks import MARK_KEY
 from vasscm.live.produce import route
+from vasscm.live.tansu import true_ends
 from vasscm.replay import Replayer
 from vasscm.topics import (
     ALERTS,
@@ -298,8 +299,8 @@ async def dump_topics(bootstrap: str, dest: Path, group: str = "vasscm") -> None
             for t in topics
             for p in sorted(consumer.partitions_for_topic(t) or ())
         ]
-        ends = await log_ends(consumer, tps)
-        await consumer.seek_to_beginning(*tps)  # log_ends moved the positions
+        ends = await log_ends(consumer, tps, bootstrap)
+        await consumer.seek_to_beginning(*tps)
         out = {t: (dest / f"{t}.jsonl").open("wb") for t in topics}
         remaining = {tp for tp in tps if ends[tp] > 0}
         deadline = time.monotonic() + 60
@@ -341,25 +342,26 @@ def _group_reader(bootstrap: str, group: str) -> AIOKafkaConsumer:
 
 
 async def log_ends(
-    consumer: AIOKafkaConsumer, tps: list[TopicPartition]
+    consumer: AIOKafkaConsumer, tps: list[TopicPartition], bootstrap: str
 ) -> dict[TopicPartition, int]:
-    """Each partition's end, one past its last record. Tansu 0.6 reports the last
-    batch's base offset + 1 as the end (README, "Known limits"): read that batch, whole
-    in one fetch, and take its last offset."""
+    """Each partition's end, one past its last record, with ``tps`` assigned to
+    ``consumer``. Tansu 0.6 reports the last batch's base offset + 1 as the end
+    (README, "Known limits"): read as the worker reads it (vasscm.live.tansu)."""
     consumer.assign(tps)
     reported = await consumer.end_offsets(tps)
-    ends = dict.fromkeys(tps, 0)
-    pending = {tp for tp in tps if reported[tp] > 0}
-    for tp in pending:
-        consumer.seek(tp, reported[tp] - 1)
-    deadline = time.monotonic() + 30
-    while pending:
-        assert time.monotonic() < deadline, f"could not read the last batch of {pending}"
-        for tp, messages in (await consumer.getmany(*pending, timeout_ms=500)).items():
-            if tp in pending and messages:
-                ends[tp] = messages[-1].offset + 1
-                pending.discard(tp)
-    return ends
+    return await true_ends(lambda: AIOKafkaConsumer(bootstrap_servers=bootstrap), reported)
+
+
+def acknowledging(sent: list[tuple[str, bytes, bytes | None]]) -> Any:
+    """A producer's send for an outbox: records what it is handed, acknowledges at once."""
+
+    async def send(topic: str, key: bytes, value: bytes | None) -> asyncio.Future[None]:
+        sent.append((topic, key, value))
+        ack: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        ack.set_result(None)
+        return ack
+
+    return send
 
 
 async def committed_offsets(
@@ -380,7 +382,7 @@ async def wait_committed_to_the_end(
         await consumer.topics()
         tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
         assert tps
-        ends = await log_ends(consumer, tps)
+        ends = await log_ends(consumer, tps, bootstrap)
         deadline = time.monotonic() + timeout
         while True:
             committed = await committed_offsets(consumer, tps)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from livekit import acknowledging
+
 from vasscm.live.delivery import Batch, Outbox
 
 Sent = list[tuple[str, bytes, bytes | None]]
@@ -29,18 +31,10 @@ class _Table(dict[str, bytes]):
         return fut
 
 
-def _outbox(sent: Sent) -> Outbox:
-    async def send(topic: str, key: bytes, value: bytes | None) -> asyncio.Future[None]:
-        sent.append((topic, key, value))
-        ack: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        ack.set_result(None)
-        return ack
-
-    return Outbox(send)
-
-
 def _batch(table: _Table, sent: Sent, **kwargs: Any) -> Batch:
-    return Batch(table, _outbox(sent), lambda s: s.encode(), lambda v: v.encode(), **kwargs)
+    return Batch(
+        table, Outbox(acknowledging(sent)), lambda s: s.encode(), lambda v: v.encode(), **kwargs
+    )
 
 
 def test_each_container_is_written_once_and_outputs_wait_for_the_writes() -> None:

@@ -7,29 +7,18 @@ from typing import Any
 
 import pytest
 from faust.exceptions import ProducerSendError
+from livekit import acknowledging
 
 from vasscm.live.delivery import Outbox
 
 Sent = list[tuple[str, bytes, bytes | None]]
 
 
-def _recorder(sent: Sent) -> Any:
-    """A producer's send: records what it is handed, acknowledges at once."""
-
-    async def send(topic: str, key: bytes, value: bytes | None) -> asyncio.Future[None]:
-        sent.append((topic, key, value))
-        ack: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        ack.set_result(None)
-        return ack
-
-    return send
-
-
 def test_outputs_wait_for_the_state_change_and_keep_their_order() -> None:
     async def run() -> None:
         sent: Sent = []
         clearances, state = "clearances", "state"
-        outbox = Outbox(_recorder(sent))
+        outbox = Outbox(acknowledging(sent))
         sender = asyncio.ensure_future(outbox.run())
         write1: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         write2: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -57,7 +46,7 @@ def test_outputs_wait_for_the_state_change_and_keep_their_order() -> None:
 def test_a_failed_write_sends_nothing_and_fails_every_later_drain() -> None:
     async def run() -> None:
         sent: Sent = []
-        outbox = Outbox(_recorder(sent))
+        outbox = Outbox(acknowledging(sent))
         sender = asyncio.ensure_future(outbox.run())
         failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         failed.set_exception(RuntimeError("broker said no"))
@@ -77,7 +66,7 @@ def test_without_its_sender_the_drain_sends_them_itself() -> None:
 
     async def run() -> None:
         sent: Sent = []
-        outbox = Outbox(_recorder(sent))
+        outbox = Outbox(acknowledging(sent))
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         done.set_result(None)
         outbox.put(done, [("alerts", b"A", b"a1")])
@@ -90,7 +79,7 @@ def test_without_its_sender_the_drain_sends_them_itself() -> None:
 def test_the_agent_waits_while_too_many_outputs_wait() -> None:
     async def run() -> None:
         sent: Sent = []
-        outbox = Outbox(_recorder(sent))
+        outbox = Outbox(acknowledging(sent))
         sender = asyncio.ensure_future(outbox.run())
         await asyncio.sleep(0)
         gate: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
