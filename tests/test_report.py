@@ -483,7 +483,7 @@ def test_unknown_fields_from_a_newer_writer_are_ignored(
 def test_bad_group_field_is_a_usage_error(sample: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """--by with an unknown field exits 2 with a click-style message."""
     assert run_report(sample, "md", ["site", "vessel"]) == 2
-    assert "Error: Invalid value for '--by': 'vessel'" in capsys.readouterr().err
+    assert "vasscm report: Invalid value for '--by': 'vessel'" in capsys.readouterr().err
 
 
 # --- end to end through the command -----------------------------------------------------------

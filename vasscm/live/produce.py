@@ -30,6 +30,7 @@ from aiokafka import AIOKafkaProducer
 
 from vasscm.durations import to_ms
 from vasscm.events import CUSTOMS_TYPES, EARLIEST, LATEST, MAX_EVENT_BYTES, TOPIC_OF_TYPE
+from vasscm.live.clients import start_producer
 from vasscm.topics import PORT_EVENTS
 
 __all__ = ["ProduceSummary", "produce_file", "route"]
@@ -97,7 +98,7 @@ async def produce_file(
     )
     summary = ProduceSummary()
     started = time.perf_counter()
-    await producer.start()
+    await start_producer(producer, bootstrap)
     try:
         pending: list[asyncio.Future[object]] = []
         with path.open("rb") as stream:

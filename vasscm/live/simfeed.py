@@ -20,6 +20,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from vasscm.live.clients import start_producer
 from vasscm.live.produce import route
 from vasscm.simulate import LogSpec, port_feed
 
@@ -54,7 +55,7 @@ async def publish_feed(
         enable_idempotence=False,
         **(client_options or {}),  # TLS / SASL (vasscm.live.kafka_auth)
     )
-    await producer.start()
+    await start_producer(producer, bootstrap)
     began = time.monotonic()
     origin = spec.start + warmup  # port time at the wall-clock start
 

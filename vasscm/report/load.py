@@ -6,14 +6,38 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import orjson
 from pydantic import ConfigDict, ValidationError
 
+from vasscm.errors import VasscmError
 from vasscm.events import ClearanceRecord
 from vasscm.report.visit import RecordLike, Visit
 
-__all__ = ["Loaded", "Malformed", "latest_records", "load_clearances"]
+__all__ = ["Loaded", "Malformed", "NotClearances", "latest_records", "load_clearances"]
+
+
+class NotClearances(VasscmError):
+    """The file is another kind of vasscm file (an event log, alerts, ...)."""
+
+
+#: What a file is, told by fields its first record has (and a clearance record lacks).
+_OTHER_KINDS: Final = (
+    (("occurred_at", "event_id", "type"), "an event log, the input of `vasscm replay`"),
+    (("alert_id", "kind", "severity"), "alerts (alerts.jsonl)"),
+    (("stage", "stage_since", "visit_id"), "visit states (state.jsonl)"),
+    (("reason", "code", "raw"), "rejected records (rejected.jsonl)"),
+)
+
+
+def _other_kind(doc: object) -> str | None:
+    if not isinstance(doc, dict) or ("exited_at" in doc and "segments" in doc):
+        return None
+    for fields, kind in _OTHER_KINDS:
+        if all(name in doc for name in fields):
+            return kind
+    return None
 
 
 class _StoredRecord(ClearanceRecord):
@@ -55,17 +79,33 @@ def _read_lines(
     path: Path, tally: _Tally, on_malformed: Callable[[Malformed], None] | None
 ) -> Iterator[ClearanceRecord]:
     with path.open("rb") as stream:  # streamed: a year of clearances need not fit twice
+        first = True
         for number, raw in enumerate(stream, start=1):
             tally.lines = number
             if not raw.strip():
                 continue
             item = _parse_line(number, raw)
+            if first and isinstance(item, Malformed):
+                kind = _kind_of_line(raw)
+                if kind is not None:  # the first record says it: no line-by-line warnings
+                    raise NotClearances(
+                        f"{path} holds {kind} (line {number}); vasscm report reads the "
+                        "clearance records that `vasscm replay` writes to clearances.jsonl"
+                    )
+            first = False
             if isinstance(item, Malformed):
                 tally.malformed += 1
                 if on_malformed is not None:
                     on_malformed(item)
             else:
                 yield item
+
+
+def _kind_of_line(raw: bytes) -> str | None:
+    try:
+        return _other_kind(orjson.loads(raw))
+    except orjson.JSONDecodeError:
+        return None
 
 
 def _parse_line(number: int, raw: bytes) -> ClearanceRecord | Malformed:

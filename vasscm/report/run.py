@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
-from vasscm.report.load import Malformed, load_clearances
+from vasscm.report.load import Malformed, NotClearances, load_clearances
 from vasscm.report.options import ReportUsageError, parse_by, parse_targets, parse_utc_offset
 from vasscm.report.render import FORMATS, render
 from vasscm.report.stats import build_report
@@ -18,14 +18,10 @@ __all__ = ["run_report"]
 _MALFORMED_SHOWN: Final = 50
 
 
-def _usage_error(error: ReportUsageError) -> int:
-    # Same shape and exit code as click's own usage errors: the command has already
-    # handed over to us when the value turns out to be bad.
-    sys.stderr.write(
-        "Usage: vasscm report [OPTIONS] CLEARANCES\n"
-        "Try 'vasscm report --help' for help.\n\n"
-        f"Error: {error}\n"
-    )
+def _usage_error(error: Exception) -> int:
+    # Same shape and exit code as the command line's own usage errors: the command
+    # has already handed over to us when the value turns out to be bad.
+    sys.stderr.write(f"vasscm report: {error} (see 'vasscm report --help')\n")
     return 2
 
 
@@ -71,8 +67,12 @@ def run_report(
         previous = (
             None if compare is None else load_clearances(compare, _malformed_reporter(compare))
         )
+    except NotClearances as exc:
+        return _usage_error(exc)
     except OSError as exc:
-        sys.stderr.write(f"Error: cannot read {exc.filename or clearances}: {exc.strerror}\n")
+        sys.stderr.write(
+            f"vasscm report: cannot read {exc.filename or clearances}: {exc.strerror}\n"
+        )
         return 1
     for loaded in (source, previous):
         if loaded is not None and loaded.malformed:
@@ -88,7 +88,7 @@ def run_report(
         try:
             out.write_bytes(data)
         except OSError as exc:
-            sys.stderr.write(f"Error: cannot write {out}: {exc.strerror}\n")
+            sys.stderr.write(f"vasscm report: cannot write {out}: {exc.strerror}\n")
             return 1
         return 0
     sys.stdout.flush()

@@ -1,0 +1,5 @@
+"""The ``vasscm`` command line (contract section 6)."""
+
+from vasscm.cli.main import main
+
+__all__ = ["main"]

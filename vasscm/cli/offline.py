@@ -1,0 +1,173 @@
+"""The commands that work on files alone: ``replay``, ``report``, ``topics``.
+
+Each parses its options, calls one function of the core, and renders the result;
+none imports faust or talks to a broker.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from vasscm.cli.options import csv_list, existing_file, timestamp
+
+__all__ = ["replay", "report", "topics"]
+
+
+@click.command(short_help="Replay an event log file into clearance records and alerts")
+@click.argument("events", type=existing_file)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="directory for the output files (created if missing)",
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    default=None,
+    callback=timestamp,
+    help="judge STALLED at this instant (default: latest occurred_at seen)",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="progress bar (default: only when stderr is a terminal; not with --jobs)",
+)
+@click.option(
+    "--jobs",
+    "jobs",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="processes to share the containers among; the results are those of --jobs 1",
+)
+def replay(
+    events: Path, out: Path, as_of: datetime | None, progress: bool | None, jobs: int
+) -> int:
+    """Replay an event log through the tracking core into clearance records.
+
+    Writes clearances.jsonl, alerts.jsonl, rejected.jsonl and state.jsonl to --out
+    (contract section 6).
+    """
+    from vasscm.cli.options import settings
+    from vasscm.replay import replay_file
+
+    config = settings()
+    if jobs > 1:
+        from vasscm.errors import VasscmError
+        from vasscm.shards import ShardFailed, replay_sharded
+
+        try:
+            summary = replay_sharded(
+                events,
+                out,
+                jobs=jobs,
+                as_of=as_of,
+                policy=config.policy(),
+                max_event_bytes=config.max_event_bytes,
+            )
+        except ShardFailed as exc:
+            raise VasscmError(str(exc)) from exc
+    else:
+        summary = replay_file(
+            events,
+            out,
+            as_of=as_of,
+            policy=config.policy(),
+            progress=sys.stderr.isatty() if progress is None else progress,
+            max_event_bytes=config.max_event_bytes,
+        )
+    click.echo(summary.render(), err=True)
+    return 0
+
+
+@click.command(short_help="Time Release Study KPIs from clearances.jsonl")
+@click.argument("clearances", type=existing_file)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "csv", "json", "html"]),
+    default="md",
+    show_default=True,
+)
+@click.option(
+    "--by",
+    "by",
+    default="site,direction",
+    callback=csv_list,
+    show_default=True,
+    help="group by these fields: site, direction, channel, period",
+)
+@click.option(
+    "--period",
+    "period",
+    type=click.Choice(["day", "week", "month", "quarter", "year"]),
+    default="month",
+    show_default=True,
+    help="bucket used when --by includes period",
+)
+@click.option(
+    "--utc-offset",
+    "utc_offset",
+    default="+07:00",
+    show_default=True,
+    help="time zone of period boundaries",
+)
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="SEGMENT=DURATION",
+    help="share within target, e.g. release=24h (repeatable; default release=24h)",
+)
+@click.option(
+    "--compare",
+    "compare",
+    default=None,
+    type=existing_file,
+    help="an earlier period's clearances.jsonl to compare against",
+)
+@click.option(
+    "--out",
+    "out",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="write here instead of stdout",
+)
+def report(**options: Any) -> int:
+    """Time Release Study KPIs from the clearance records replay or the worker wrote.
+
+    Reads clearances.jsonl (contract section 6), not an input event log.
+    """
+    from vasscm.report import run_report
+
+    return run_report(**options)
+
+
+@click.command(short_help="Export or check the topic contract under topics/")
+@click.argument("action", type=click.Choice(["export", "check"]))
+@click.option(
+    "--dir",
+    "directory",
+    default="topics",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+)
+def topics(action: str, directory: Path) -> int:
+    """Write (export) or verify (check) the published topic contract under topics/."""
+    from vasscm.topics import check, export
+
+    if action == "export":
+        for path in export(directory):
+            click.echo(f"wrote {path}", err=True)
+        return 0
+    problems = check(directory)
+    for problem in problems:
+        click.echo(problem, err=True)
+    return 1 if problems else 0
