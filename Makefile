@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint bench topics clean
+.PHONY: run test lint bench topics catalog clean
 
 $(BIN)/vasscm: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,13 @@ bench: $(BIN)/vasscm
 ## Regenerate topics/ after changing a model in vasscm/events.py.
 topics: $(BIN)/vasscm
 	$(BIN)/vasscm topics export
+
+## Bring the Vietnamese catalog up to date after adding or changing a text marked
+## _("...") or N_("..."); then fill in the new msgstr lines (tests/test_language.py).
+catalog: $(BIN)/vasscm
+	$(BIN)/pybabel extract -k N_ --no-location -o $(VENV)/vasscm.pot vasscm
+	$(BIN)/pybabel update -i $(VENV)/vasscm.pot -d vasscm/locale -D vasscm -l vi \
+		--no-fuzzy-matching --ignore-obsolete --no-wrap
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis

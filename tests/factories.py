@@ -282,3 +282,34 @@ def run_events(
         run.state, effects = check(run.state, now=as_of, policy=policy)
         run.effects.append(effects)
     return run
+
+
+def clearance_record(
+    serial: int,
+    *,
+    segments: dict[str, float] | None = None,
+    exited_at: str = "2018-03-10T03:00:00Z",
+    **fields: Any,
+) -> ClearanceRecord:
+    """A valid clearance record as replay writes it; keyword arguments override fields."""
+    exited = datetime.fromisoformat(exited_at)
+    segs = {"release": 7200.0, "dwell": 18000.0} if segments is None else segments
+    data: dict[str, Any] = {
+        "container_no": "CSQU3054383",
+        "site": "cai-lan",
+        "direction": "import",
+        "visit_id": f"CSQU3054383-{serial:04d}",
+        "declaration_nos": ["101234567890"],
+        "channel": "green",
+        "arrived_at": exited - timedelta(seconds=segs.get("dwell", 0)),
+        "eligible_at": None,
+        "exited_at": exited,
+        "segments": segs,
+        "pre_cleared": False,
+        "scanned": False,
+        "scan_result": None,
+        "alerts": [],
+        "revision": 1,
+    }
+    data.update(fields)
+    return ClearanceRecord.model_validate(data)

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 import pytest
+from factories import clearance_record
 
 from vasscm.events import ClearanceRecord, dump_json
 from vasscm.report import (
@@ -34,6 +35,7 @@ from vasscm.report import (
     run_report,
     summarize,
 )
+from vasscm.report.wording import wording
 
 H = 3600.0
 MakeRecord = Callable[..., ClearanceRecord]
@@ -44,34 +46,8 @@ def make_record() -> MakeRecord:
     """A factory of valid clearance records; keyword arguments override fields."""
     serial = itertools.count(1)
 
-    def make(
-        *,
-        segments: dict[str, float] | None = None,
-        exited_at: str = "2018-03-10T03:00:00Z",
-        **fields: Any,
-    ) -> ClearanceRecord:
-        n = next(serial)
-        exited = datetime.fromisoformat(exited_at)
-        segs = {"release": 2 * H, "dwell": 5 * H} if segments is None else segments
-        data: dict[str, Any] = {
-            "container_no": "CSQU3054383",
-            "site": "cai-lan",
-            "direction": "import",
-            "visit_id": f"CSQU3054383-{n:04d}",
-            "declaration_nos": ["101234567890"],
-            "channel": "green",
-            "arrived_at": exited - timedelta(seconds=segs.get("dwell", 0)),
-            "eligible_at": None,
-            "exited_at": exited,
-            "segments": segs,
-            "pre_cleared": False,
-            "scanned": False,
-            "scan_result": None,
-            "alerts": [],
-            "revision": 1,
-        }
-        data.update(fields)
-        return ClearanceRecord.model_validate(data)
+    def make(**fields: Any) -> ClearanceRecord:
+        return clearance_record(next(serial), **fields)
 
     return make
 
@@ -91,7 +67,7 @@ def releases(
 
 def run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "vasscm", "report", *map(str, args)],
+        [sys.executable, "-m", "vasscm", "report", "--lang", "en", *map(str, args)],
         capture_output=True,
         text=True,
         encoding="utf-8",
@@ -348,14 +324,14 @@ def sample(make_record: MakeRecord, tmp_path: Path) -> Path:
 def test_md_has_title_input_range_counts_and_duration_text(sample: Path, tmp_path: Path) -> None:
     """Markdown names the file, the exit range, the counts and shows h/m/s with seconds."""
     out = tmp_path / "r.md"
-    assert run_report(sample, "md", ["site", "direction"], out=out) == 0
+    assert run_report(sample, "md", ["site", "direction"], out=out, lang="en") == 0
     text = out.read_text(encoding="utf-8")
     assert text.startswith("# Time Release Study")
     assert "clearances.jsonl" in text
-    assert "Exits covered: 2018-03-10T10:00:00+07:00 to 2018-03-10T10:00:00+07:00" in text
+    assert "Exits covered: 2018-03-10 10:00 (UTC+07:00) to 2018-03-10 10:00 (UTC+07:00)" in text
     assert "5 visits from 5 records" in text
     assert "24h00m29s (86429 s)" in text
-    assert "| mong-cai | import | 1 |" in text
+    assert "| Mong Cai international border gate | import | 1 |" in text  # the registry's name
 
 
 def test_csv_parses_with_header_one_row_per_group_and_segment(sample: Path, tmp_path: Path) -> None:
@@ -413,9 +389,9 @@ def test_html_is_self_contained_with_svg_and_escapes_data(
     ]
     path = write_jsonl(tmp_path / "x.jsonl", records)
     out = tmp_path / "r.html"
-    assert run_report(path, "html", ["site"], out=out) == 0
+    assert run_report(path, "html", ["site"], out=out, lang="en") == 0
     page = out.read_text(encoding="utf-8")
-    assert page.count("<svg") == 2  # one histogram per direction
+    assert page.count('class="hist"') == 2  # one histogram per direction
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<script" not in page
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
@@ -440,8 +416,9 @@ def test_every_format_renders_an_empty_report(tmp_path: Path) -> None:
     path = tmp_path / "empty.jsonl"
     path.write_text("\n", encoding="utf-8")
     report = build_report(load_clearances(path))
-    assert "No clearance records" in render(report, "md")
-    assert "No clearance records" in render(report, "html")
+    assert "No clearance records" in render(report, "md", wording("en"))
+    assert "No clearance records" in render(report, "html", wording("en"))
+    assert "Không có bản ghi thông quan nào" in render(report, "md", wording("vi"))
     assert orjson.loads(render(report, "json"))["input"]["visits"] == 0
     assert render(report, "csv").startswith("group,site,direction,segment,count,")
 

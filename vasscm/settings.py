@@ -58,6 +58,18 @@ class Settings(BaseSettings):
     store: str = Field(
         default="rocksdb://", description="faust table store: rocksdb:// or memory://"
     )
+
+    # --- what people read
+    language: Literal["vi", "en"] = Field(
+        default="vi",
+        description="language of the report and the dashboard when none is asked for "
+        "(the dashboard follows the browser's language first)",
+    )
+    sites_file: Path | None = Field(
+        default=None,
+        description="site registry replacing the packaged one (vasscm/data/sites.toml): "
+        "names, kind, customs branch and time zone of each site code",
+    )
     partitions: int = Field(
         default=8, ge=1, le=1024, description="partitions of the topics vasscm creates"
     )

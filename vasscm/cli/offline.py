@@ -140,14 +140,26 @@ def replay(
     type=click.Path(dir_okay=False, path_type=Path),
     help="write here instead of stdout",
 )
-def report(**options: Any) -> int:
+@click.option(
+    "--lang",
+    "lang",
+    type=click.Choice(["vi", "en"]),
+    default=None,
+    help="language of the md and html formats (default: VASSCM_LANGUAGE, vi)",
+)
+def report(lang: str | None, **options: Any) -> int:
     """Time Release Study KPIs from the clearance records replay or the worker wrote.
 
-    Reads clearances.jsonl (contract section 6), not an input event log.
+    Reads clearances.jsonl (contract section 6), not an input event log. Sites are
+    named from the site registry (VASSCM_SITES_FILE).
     """
+    from vasscm.cli.options import settings
     from vasscm.report import run_report
+    from vasscm.sites import load_registry
 
-    return run_report(**options)
+    config = settings()
+    sites = load_registry(config.sites_file)
+    return run_report(**options, lang=lang or config.language, sites=sites)
 
 
 @click.command(short_help="Export or check the topic contract under topics/")

@@ -9,22 +9,25 @@ from vasscm.report.render_html import render_html
 from vasscm.report.render_json import render_json
 from vasscm.report.render_text import render_csv, render_md
 from vasscm.report.stats import Report
+from vasscm.report.wording import Wording, wording
 
 __all__ = ["FORMATS", "render"]
 
 FORMATS: Final = ("md", "csv", "json", "html")
 
-_RENDERERS: Final[Mapping[str, Callable[[Report], str]]] = {
+_RENDERERS: Final[Mapping[str, Callable[[Report, Wording], str]]] = {
     "md": render_md,
-    "csv": render_csv,
-    "json": render_json,
+    "csv": lambda report, words: render_csv(report),  # machine forms: codes, seconds
+    "json": lambda report, words: render_json(report),
     "html": render_html,
 }
 
 
-def render(report: Report, fmt: str = "md") -> str:
-    """The report as ``md``, ``csv``, ``json`` or ``html`` text."""
+def render(report: Report, fmt: str = "md", words: Wording | None = None) -> str:
+    """The report as ``md``, ``csv``, ``json`` or ``html`` text; the human formats in
+    the language of ``words`` (default: Vietnamese, the packaged site registry)."""
     try:
-        return _RENDERERS[fmt](report)
+        renderer = _RENDERERS[fmt]
     except KeyError:
         raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}") from None
+    return renderer(report, words if words is not None else wording())

@@ -7,19 +7,11 @@ import io
 from collections.abc import Iterable, Sequence
 
 from vasscm.durations import duration_text
-from vasscm.report.formatting import (
-    FIGURES,
-    counts_text,
-    exits_text,
-    grouped_by_text,
-    human_duration,
-    percent,
-    plain_number,
-    targets_text,
-    within_heading,
-)
-from vasscm.report.stats import GroupStats, Report, group_label
+from vasscm.language import N_
+from vasscm.report.formatting import FIGURES, plain_number
+from vasscm.report.stats import GroupStats, Report
 from vasscm.report.visit import SEGMENTS
+from vasscm.report.wording import Wording
 
 __all__ = ["render_csv", "render_md"]
 
@@ -35,72 +27,96 @@ def _md_row(cells: Iterable[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def _md_key_cells(group: GroupStats, by: Sequence[str]) -> list[str]:
+def _md_key_cells(group: GroupStats, by: Sequence[str], words: Wording) -> list[str]:
     values = dict(group.key)
     if not group.key:
-        return ["**all**"] + [""] * (len(by) - 1) if by else ["**all**"]
-    return [_md_cell(values[name]) for name in by]
+        everything = f"**{words.label('all')}**"
+        return [everything] + [""] * (len(by) - 1) if by else [everything]
+    return [_md_cell(words.value(name, values[name])) for name in by]
 
 
-def render_md(report: Report) -> str:
+def _md_duration(words: Wording, value: float | None) -> str:
+    return "–" if value is None else f"{words.lang.duration(value)} ({value:.0f} s)"
+
+
+def render_md(report: Report, words: Wording) -> str:
     src = report.source
-    by_cols = list(report.by) or ["group"]
+    n = words.lang.number
+    by_cols = [words.field(name) for name in report.by] or [words.label("group")]
     lines = [
-        "# Time Release Study: clearance KPIs",
+        f"# {words.title()}",
         "",
-        f"- Input: `{_md_cell(str(src.path))}`",
-        f"- Counts: {counts_text(src)}",
+        f"- {words.label('Input')}: `{_md_cell(str(src.path))}`",
+        f"- {words.label('Counts')}: {words.counts(src)}",
     ]
     if not src.records:
-        lines += ["", "No clearance records: nothing to report."]
+        lines += ["", words.label("No clearance records: nothing to report.")]
         return "\n".join(lines) + "\n"
     lines += [
-        f"- Exits covered: {exits_text(report)}",
-        f"- Grouped by: {grouped_by_text(report)}",
-        f"- Targets: {targets_text(report.targets)}",
+        f"- {words.label('Exits covered')}: {words.exits(report)}",
+        f"- {words.label('Grouped by')}: {words.grouped_by(report)}",
+        f"- {words.label('Targets')}: {words.targets(report.targets)}",
+    ]
+    summary = [s for s in (words.summary(item, report) for item in report.summaries) if s]
+    if summary:
+        lines += ["", f"## {words.label('Summary')}", "", " ".join(summary)]
+    visits_heads = [N_("visits"), N_("pre-cleared"), N_("scanned"), N_("with alert")]
+    lines += [
         "",
-        "## Visits",
+        f"## {words.label('Visits')}",
         "",
-        _md_row([*by_cols, "visits", "pre-cleared", "scanned", "with alert"]),
+        _md_row([*by_cols, *(words._(h) for h in visits_heads)]),
         _md_row(["---"] * len(by_cols) + ["---:"] * 4),
     ]
     for g in report.groups:
-        cells = [f"{g.visits:,}", percent(g.pre_cleared), percent(g.scanned), percent(g.alerted)]
-        lines.append(_md_row([*_md_key_cells(g, report.by), *cells]))
+        pct = words.lang.percent
+        cells = [n(g.visits), pct(g.pre_cleared), pct(g.scanned), pct(g.alerted)]
+        lines.append(_md_row([*_md_key_cells(g, report.by, words), *cells]))
     for segment in SEGMENTS:
-        within = within_heading(report.targets.get(segment))
+        within = words.within(report.targets.get(segment))
+        figures = [words.figure(name) for name in FIGURES]
         lines += [
             "",
-            f"## {segment}",
+            f"## {words.segment(segment)}",
             "",
-            _md_row([*by_cols, "n", *FIGURES, within]),
+            f"_{words.segment_definition(segment)}_",
+            "",
+            _md_row([*by_cols, "n", *figures, within]),
             _md_row(["---"] * len(by_cols) + ["---:"] * (len(FIGURES) + 2)),
         ]
         for g in report.groups:
             st = g.segments[segment]
-            figures = [human_duration(getattr(st, name)) for name in FIGURES]
             row = [
-                *_md_key_cells(g, report.by),
-                f"{st.count:,}",
-                *figures,
-                percent(st.within_target),
+                *_md_key_cells(g, report.by, words),
+                n(st.count),
+                *(_md_duration(words, getattr(st, name)) for name in FIGURES),
+                words.lang.percent(st.within_target),
             ]
             lines.append(_md_row(row))
     if report.comparison is not None:
         cmp = report.comparison
-        lines += ["", f"## Compared with `{_md_cell(str(cmp.path))}` ({cmp.visits:,} visits)", ""]
+        compared = words.format(
+            N_("against `{path}`, {visits} visits"),
+            path=_md_cell(str(cmp.path)),
+            visits=n(cmp.visits),
+        )
+        lines += ["", f"## {words.comparison_heading(report)}", "", f"_{compared}_", ""]
         if not cmp.changes:
-            lines.append("No group and segment has data in both files.")
-        for change in cmp.changes:
-            label = group_label(change.key)
-            lines.append(f"- **{_md_cell(label)}**: {_md_cell(change.sentence)}")
-    lines += [
-        "",
-        "Percentiles: linear interpolation between closest ranks (numpy default). "
-        "Durations in h/m/s with seconds in brackets. A segment that did not happen "
-        "in a visit does not count in that segment.",
-    ]
+            lines.append(words.label("No group and segment has data in both files."))
+        else:
+            lines.append(_md_row(_md_cell(h) for h in words.comparison_heads(report)))
+            lines.append(_md_row(["---"] * 3 + ["---:"] * 3))
+            for change in cmp.changes:
+                lines.append(_md_row(_md_cell(c) for c in words.comparison_row(change)))
+    lines += ["", words._(_FOOTNOTE)]
     return "\n".join(lines) + "\n"
+
+
+_FOOTNOTE = N_(
+    "Percentiles: linear interpolation between closest ranks (numpy default). "
+    "Durations in hours, minutes and seconds, with seconds in brackets. A segment that "
+    "did not happen in a visit does not count in that segment."
+)
 
 
 # --- csv --------------------------------------------------------------------------------------

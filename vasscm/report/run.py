@@ -7,10 +7,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
+from vasscm.language import DEFAULT_LANGUAGE
 from vasscm.report.load import Malformed, NotClearances, load_clearances
 from vasscm.report.options import ReportUsageError, parse_by, parse_targets, parse_utc_offset
 from vasscm.report.render import FORMATS, render
 from vasscm.report.stats import build_report
+from vasscm.report.wording import wording
+from vasscm.sites import Registry
 
 __all__ = ["run_report"]
 
@@ -48,6 +51,8 @@ def run_report(
     targets: tuple[str, ...] = (),
     compare: Path | None = None,
     out: Path | None = None,
+    lang: str = DEFAULT_LANGUAGE,
+    sites: Registry | None = None,
 ) -> int:
     """``vasscm report``: read, compute, render, write. Returns the exit code.
 
@@ -83,7 +88,7 @@ def run_report(
         )
     except ReportUsageError as exc:
         return _usage_error(exc)
-    data = render(report, fmt).encode("utf-8")
+    data = render(report, fmt, wording(lang, sites)).encode("utf-8")
     if out is not None:
         try:
             out.write_bytes(data)

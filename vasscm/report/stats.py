@@ -20,6 +20,7 @@ __all__ = [
     "HISTOGRAM_LABELS",
     "Change",
     "Comparison",
+    "DirectionSummary",
     "GroupKey",
     "GroupStats",
     "Histogram",
@@ -228,6 +229,40 @@ class Comparison:
     path: Path
     visits: int
     changes: tuple[Change, ...]
+    first_exit: datetime | None = None
+    last_exit: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DirectionSummary:
+    """The headline of one direction: visits and mean release, now and before."""
+
+    direction: str
+    visits: int
+    release_mean: float | None
+    previous_release_mean: float | None  # None without --compare or no releases then
+
+
+def direction_summaries(
+    current: Sequence[GroupStats], previous: Sequence[GroupStats] | None
+) -> list[DirectionSummary]:
+    """One per direction of ``current`` (groups of ``by=("direction",)``)."""
+    before = {g.key: g for g in previous or ()}
+    out = []
+    # imports first, as the reform reports lead with them
+    for group in sorted(current, key=lambda g: (dict(g.key).get("direction") != "import", g.key)):
+        if not group.key:
+            continue
+        old = before.get(group.key)
+        out.append(
+            DirectionSummary(
+                direction=dict(group.key)["direction"],
+                visits=group.visits,
+                release_mean=group.segments["release"].mean,
+                previous_release_mean=None if old is None else old.segments["release"].mean,
+            )
+        )
+    return out
 
 
 def compare_groups(current: Sequence[GroupStats], previous: Sequence[GroupStats]) -> list[Change]:
@@ -285,6 +320,7 @@ class Report:
     groups: tuple[GroupStats, ...]
     histogram: Histogram
     comparison: Comparison | None
+    summaries: tuple[DirectionSummary, ...] = ()
 
 
 def build_report(
@@ -302,10 +338,20 @@ def build_report(
         raise ReportUsageError("--period", f"{period!r} is not one of {', '.join(PERIODS)}")
     groups = group_stats(source.records, by, period=period, tz=tz, targets=targets)
     comparison = None
+    by_direction = group_stats(source.records, ("direction",), tz=tz, targets=targets)
+    before_by_direction = None
     if previous is not None:
         before = group_stats(previous.records, by, period=period, tz=tz, targets=targets)
         changes = compare_groups(groups, before)
-        comparison = Comparison(previous.path, len(previous.records), tuple(changes))
+        before_exits = [r.exited_at for r in previous.records]
+        comparison = Comparison(
+            previous.path,
+            len(previous.records),
+            tuple(changes),
+            min(before_exits, default=None),
+            max(before_exits, default=None),
+        )
+        before_by_direction = group_stats(previous.records, ("direction",), tz=tz, targets=targets)
     exits = [r.exited_at for r in source.records]
     return Report(
         source=source,
@@ -318,4 +364,5 @@ def build_report(
         groups=tuple(groups),
         histogram=release_histogram(source.records),
         comparison=comparison,
+        summaries=tuple(direction_summaries(by_direction, before_by_direction)),
     )

@@ -1,0 +1,181 @@
+"""The report as a reform office publishes it: in Vietnamese or English, sites by name,
+a summary sentence per direction, the comparison labelled by period, and an HTML page
+that fits at 1280 px in a real browser (issue 15)."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import shutil
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+from factories import clearance_record
+
+from vasscm.events import dump_json
+from vasscm.report import run_report
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"  # CI keeps what the tests leave here (gitignored)
+H = 3600.0
+_serial = itertools.count(1)
+
+
+def _records(year: int, import_hours: Iterable[float], export_hours: Iterable[float]) -> bytes:
+    """Imports at Cái Lân and exports at Móng Cái, exits from January to December."""
+    exits = itertools.cycle([f"{year}-01-15T03:00:00Z", f"{year}-12-15T03:00:00Z"])
+    rows = [
+        clearance_record(
+            next(_serial),
+            site=site,
+            direction=direction,
+            exited_at=next(exits),
+            segments={"release": hours * H, "dwell": hours * H + H},
+        )
+        for site, direction, hours_list in (
+            ("cai-lan", "import", import_hours),
+            ("mong-cai", "export", export_hours),
+        )
+        for hours in hours_list
+    ]
+    return b"".join(dump_json(r) + b"\n" for r in rows)
+
+
+@pytest.fixture
+def two_years(tmp_path: Path) -> tuple[Path, Path]:
+    """2018: imports average 24h00m29s, exports 4h; 2017: 34h00m29s and 5h."""
+    now, before = tmp_path / "2018.jsonl", tmp_path / "2017.jsonl"
+    now.write_bytes(_records(2018, [20 + 29 / H, 28 + 29 / H], [3.5, 4.5]))
+    before.write_bytes(_records(2017, [30 + 29 / H, 38 + 29 / H], [5, 5]))
+    return now, before
+
+
+def _report(path: Path, fmt: str, lang: str, tmp: Path, **options: object) -> str:
+    out = tmp / f"report-{lang}.{fmt}"
+    assert run_report(path, fmt, out=out, lang=lang, **options) == 0  # type: ignore[arg-type]
+    return out.read_text(encoding="utf-8")
+
+
+def test_the_summary_reads_as_the_reform_report_writes_it(
+    two_years: tuple[Path, Path], tmp_path: Path
+) -> None:
+    now, before = two_years
+    text = _report(now, "md", "vi", tmp_path, compare=before)
+    assert (
+        "Thời gian thông quan hàng nhập khẩu năm 2018 là 24 giờ 00 phút 29 giây, "
+        "giảm 10,0 giờ (29,4%) so với năm 2017."
+    ) in text
+    assert (
+        "Thời gian thông quan hàng xuất khẩu năm 2018 là 4 giờ 00 phút 00 giây, "
+        "giảm 1,0 giờ (20,0%) so với năm 2017."
+    ) in text
+    assert text.index("hàng nhập khẩu năm 2018") < text.index("hàng xuất khẩu năm 2018")
+    assert "## Năm 2018 so với năm 2017" in text
+    assert "| Cảng Cái Lân | nhập khẩu |" in text
+
+    english = _report(now, "md", "en", tmp_path, compare=before)
+    assert (
+        "Import clearance averaged 24h00m29s in 2018, 10.0 hours (29.4%) faster than in 2017."
+    ) in english
+    assert "## 2018 compared with 2017" in english
+    assert "| Cai Lan port | import |" in english
+
+
+def test_without_a_comparison_the_summary_counts_the_containers(
+    two_years: tuple[Path, Path], tmp_path: Path
+) -> None:
+    text = _report(two_years[0], "md", "vi", tmp_path)
+    assert (
+        "Thời gian thông quan hàng nhập khẩu năm 2018 là 24 giờ 00 phút 29 giây (2 container)."
+    ) in text
+    assert "so với" not in text
+
+
+def test_periods_are_named_in_words(two_years: tuple[Path, Path], tmp_path: Path) -> None:
+    text = _report(two_years[0], "md", "vi", tmp_path, by=["period"], period="quarter")
+    assert "| quý 1/2018 |" in text
+    assert "| quý 4/2018 |" in text
+    month = _report(two_years[0], "md", "en", tmp_path, by=["period"])
+    assert "| January 2018 |" in month
+
+
+def test_the_machine_formats_keep_the_codes(two_years: tuple[Path, Path], tmp_path: Path) -> None:
+    csv = _report(two_years[0], "csv", "vi", tmp_path, by=["site"])
+    assert "site=cai-lan" in csv
+    assert "Cảng" not in csv
+
+
+# --- the page in a real browser ---------------------------------------------------------------
+
+#: Appended to a copy of the page (the report itself allows no script): every table and
+#: chart checked against the box it sits in, and the page against the window.
+_PROBE = """<script>
+const wide = [];
+for (const el of document.querySelectorAll("table, svg, p, ul")) {
+  const box = el.parentElement.getBoundingClientRect();
+  const own = el.getBoundingClientRect();
+  if (own.right > box.right + 0.5 || el.scrollWidth > el.clientWidth + 1 && el.tagName === "TABLE")
+    wide.push(el.tagName + ":" + (el.previousElementSibling?.textContent || "").slice(0, 60));
+}
+if (document.documentElement.scrollWidth > window.innerWidth) wide.push("PAGE");
+document.body.dataset.overflow = wide.join("|");
+document.body.dataset.checked = "yes";
+</script>"""
+
+
+def _chromium(*args: str, profile: Path) -> str:
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert binary, "chromium is not installed (.ci/run installs the Debian package)"
+    done = subprocess.run(
+        [binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", f"--user-data-dir={profile}", *args],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_the_html_report_fits_1280_px_in_its_language(
+    two_years: tuple[Path, Path], tmp_path: Path, lang: str
+) -> None:
+    now, before = two_years
+    page = _report(now, "html", lang, tmp_path, compare=before)
+    assert f'<html lang="{lang}">' in page
+    probe = tmp_path / f"probe-{lang}.html"
+    probe.write_text(
+        re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", page).replace(
+            "</body>", _PROBE + "</body>"
+        ),
+        encoding="utf-8",
+    )
+    dom = _chromium(
+        "--window-size=1280,2400", "--virtual-time-budget=3000", "--dump-dom",
+        probe.as_uri(), profile=tmp_path / "profile",
+    )  # fmt: skip
+    body = re.search(r"<body([^>]*)>", dom)
+    assert body is not None
+    assert 'data-checked="yes"' in body.group(1)
+    assert 'data-overflow=""' in body.group(1), body.group(1)
+
+    headings = re.findall(r"<h2>(.*?)</h2>", dom)
+    if lang == "vi":
+        assert headings[:3] == ["Tóm tắt", "Lượt container", "Thời gian giải phóng hàng"]
+        assert "Năm 2018 so với năm 2017" in headings
+        english = {"Summary", "Visits", "Release time", "Dwell time", "visits", "mean"}
+        assert not english & set(re.findall(r">([^<>]+)<", dom))
+    else:
+        assert headings[:3] == ["Summary", "Visits", "Release time"]
+        assert "2018 compared with 2017" in headings
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / f"report-{lang}-1280.png"
+    shot.unlink(missing_ok=True)
+    report = tmp_path / f"report-{lang}.html"
+    _chromium(
+        "--window-size=1280,2400", f"--screenshot={shot}", report.as_uri(),
+        profile=tmp_path / "profile-shot",
+    )  # fmt: skip
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
