@@ -39,7 +39,7 @@ topics: $(BIN)/vasscm
 ## Bring the Vietnamese catalog up to date after adding or changing a text marked
 ## _("...") or N_("..."); then fill in the new msgstr lines (tests/test_language.py).
 catalog: $(BIN)/vasscm
-	$(BIN)/pybabel extract -k N_ --no-location -o $(VENV)/vasscm.pot vasscm
+	$(BIN)/pybabel extract -F vasscm/locale/babel.cfg -k N_ --no-location -o $(VENV)/vasscm.pot vasscm
 	$(BIN)/pybabel update -i $(VENV)/vasscm.pot -d vasscm/locale -D vasscm -l vi \
 		--no-fuzzy-matching --ignore-obsolete --no-wrap
 

@@ -25,8 +25,10 @@ def _fields(text: str) -> set[str]:
 
 
 def _marked() -> set[str]:
-    found = extract_from_dir(
-        str(PACKAGE), method_map=[("**.py", "python")], keywords={"_": None, "N_": None}
+    found = extract_from_dir(  # as `make catalog` does: the code and the dashboard's script
+        str(PACKAGE),
+        method_map=[("**.py", "python"), ("**.js", "javascript")],
+        keywords={"_": None, "N_": None},
     )
     return {message for _, _, message, _, _ in found}
 

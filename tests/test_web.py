@@ -7,7 +7,6 @@ worker are exercised by the demo's end-to-end test."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -15,76 +14,13 @@ import yaml
 from aiohttp.test_utils import TestClient, TestServer
 from factories import CONTAINER, OTHER_CONTAINER, ROUTES, T0, at
 from jsonschema import Draft202012Validator
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import Counter
+from webcore import Core
 
-from vasscm.arrival import ArrivalOrder
-from vasscm.events import MAX_EVENT_BYTES
-from vasscm.live.intake import Intake
-from vasscm.live.lookups import Lookups
-from vasscm.live.metrics import build_metrics
-from vasscm.live.publisher import Publisher
-from vasscm.live.readiness import Readiness
-from vasscm.live.tracker import Origin, partition_for
 from vasscm.live.web import DASHBOARD, build_web
-from vasscm.topics import PORT_EVENTS, TOPIC_BY_NAME
-from vasscm.tracking import DEFAULT_POLICY
 
 IMPORT = ROUTES["cai-lan-import"]
-NOW = at(days=3)
 OPENAPI = yaml.safe_load((DASHBOARD.parent / "openapi.yaml").read_text())
-
-
-class Table(dict[str, bytes]):
-    """The visits table as the publisher uses it, without faust."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.last_write: dict[int | None, Any] = {}
-
-    def write(self, partition: int, key: str, value: bytes | None) -> None:
-        if value is None:
-            self.pop(key, None)
-        else:
-            self[key] = value
-
-
-class Topic:
-    """An output topic: the outbox only holds what is put (its sender is not run)."""
-
-    async def send(self, **kwargs: Any) -> None:
-        raise AssertionError("the outbox's sender does not run in these tests")
-
-
-@dataclass
-class Core:
-    """The worker's real lookups over its real publisher and yards, without faust: what
-    the handlers read is what a worker would show for the same events."""
-
-    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
-    readiness: Readiness = field(default_factory=lambda: Readiness(app=None))  # type: ignore[arg-type]
-
-    def __post_init__(self) -> None:
-        outputs: dict[str, Any] = {name: Topic() for name in TOPIC_BY_NAME}
-        self.intake = Intake(None, build_metrics(self.registry), outputs, MAX_EVENT_BYTES)  # type: ignore[arg-type]
-        self.publisher = Publisher(self.intake, Table(), DEFAULT_POLICY)  # type: ignore[arg-type]
-        self.lookups = Lookups(
-            self.registry,
-            self.intake,
-            self.publisher,
-            ArrivalOrder(customs_partitions=1, grace_ms=0),
-            self.readiness,
-            now=lambda: NOW,
-            highwater=lambda tp: None,
-        )
-
-    async def add(self, container_no: str, events: list[Any]) -> None:
-        """Apply the container's events as the tracker does, in order, each judged at
-        the latest event time so far (the event clock)."""
-        now = None
-        origin = Origin(PORT_EVENTS, partition_for(container_no, 8), 0, None, None, None)
-        for event in events:
-            now = event.occurred_at if now is None else max(now, event.occurred_at)
-            await self.publisher.event(event, event.occurred_at, origin, now)
 
 
 @pytest.fixture
@@ -231,8 +167,49 @@ async def test_releases_and_alerts_of_the_recent_window(client: TestClient) -> N
     assert "EXIT_WITHOUT_RELEASE" in {a["kind"] for a in alerts["alerts"]}
 
 
+async def test_the_stalled_list_counts_all_and_filters(core: Core) -> None:
+    """``total`` counts every stalled visit that matches, whatever the limit;
+    ``by_stage`` counts per stage; site, direction and stage narrow the list."""
+    for i, no in enumerate(["TGHU1234567", "TGHU1234572", "TGHU1234588"]):
+        await core.add(no, [ROUTES["mong-cai-export"].arrive(at(hours=i), container_no=no)])
+    async with TestClient(TestServer(build_web(core.lookups))) as c:
+        every = await (await c.get("/api/stalled?limit=2")).json()
+        conforms("/api/stalled", 200, every)
+        assert (len(every["stalled"]), every["total"]) == (2, 4)
+        assert every["by_stage"] == {"AWAITING_RELEASE": 4}
+        border = await (await c.get("/api/stalled?site=mong-cai&direction=export")).json()
+        assert (border["total"], {s["site"] for s in border["stalled"]}) == (3, {"mong-cai"})
+        none = await (await c.get("/api/stalled?stage=HELD")).json()
+        assert (none["total"], none["by_stage"]) == (0, {"AWAITING_RELEASE": 4})
+        imports = await (await c.get("/api/alerts?site=cai-lan&severity=critical")).json()
+        assert {a["kind"] for a in imports["alerts"]} == {"EXIT_WITHOUT_RELEASE"}
+        assert (await (await c.get("/api/alerts?site=mong-cai")).json())["alerts"] == []
+
+
+async def test_sites_and_texts_for_the_page(client: TestClient) -> None:  # type: ignore[type-arg]
+    """The registry by code; the texts in ?lang=, else the browser's language."""
+    sites = await (await client.get("/api/sites")).json()
+    conforms("/api/sites", 200, sites)
+    assert sites["sites"]["cai-lan"]["name"]["vi"] == "Cảng Cái Lân"
+    vi = await (await client.get("/api/texts?lang=vi")).json()
+    conforms("/api/texts", 200, vi)
+    assert vi["texts"]["Containers per stage"] == "Container theo trạng thái"
+    browser = await client.get("/api/texts", headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert ((await browser.json())["lang"], (await browser.json())["texts"]) == ("en", {})
+    assert (await (await client.get("/api/texts")).json())["lang"] == "vi"  # the default
+
+
 @pytest.mark.parametrize(
-    "query", ["/api/stalled?limit=0", "/api/stalled?limit=x", "/api/releases?hours=1000"]
+    "query",
+    [
+        "/api/stalled?limit=0",
+        "/api/stalled?limit=x",
+        "/api/releases?hours=1000",
+        "/api/stalled?stage=GONE",
+        "/api/stalled?site=Cai%20Lan",
+        "/api/alerts?severity=loud",
+        "/api/texts?lang=fr",
+    ],
 )
 async def test_bad_query_parameters_are_a_400(client: TestClient, query: str) -> None:  # type: ignore[type-arg]
     response = await client.get(query)

@@ -170,12 +170,32 @@ def stage_rows(groups: Iterable[GroupStats], now_ms: int) -> list[dict[str, Any]
 
 
 def stalled_rows(
-    boards: Iterable[Board], now_ms: int, policy: Policy, limit: int
-) -> list[dict[str, Any]]:
-    """The stalled list, oldest in its stage first (JSON-ready)."""
-    entries = [e for b in boards for e in b.stalled(now_ms, policy)]
+    boards: Iterable[Board],
+    now_ms: int,
+    policy: Policy,
+    limit: int,
+    *,
+    site: str | None = None,
+    direction: str | None = None,
+    stage: str | None = None,
+) -> dict[str, Any]:
+    """The stalled list, oldest in its stage first (JSON-ready), of the visits matching
+    the filters: ``stalled`` (at most ``limit``), ``total`` (all that match) and
+    ``by_stage`` (counts per stage matching the site and direction filters)."""
+    entries = [
+        e
+        for b in boards
+        for e in b.stalled(now_ms, policy)
+        if (site is None or e.group.site == site)
+        and (direction is None or e.group.direction == direction)
+    ]
+    by_stage: dict[str, int] = {}
+    for e in entries:
+        by_stage[e.group.stage] = by_stage.get(e.group.stage, 0) + 1
+    if stage is not None:
+        entries = [e for e in entries if e.group.stage == stage]
     entries.sort(key=lambda e: (e.since_ms, e.container_no))
-    return [
+    rows = [
         {
             "container_no": e.container_no,
             "site": e.group.site,
@@ -186,3 +206,4 @@ def stalled_rows(
         }
         for e in entries[:limit]
     ]
+    return {"stalled": rows, "total": len(entries), "by_stage": dict(sorted(by_stage.items()))}

@@ -20,6 +20,7 @@ from typing import Final
 
 from babel.core import negotiate_locale
 from babel.dates import format_datetime
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
@@ -38,12 +39,27 @@ def N_(message: str) -> str:
     return message
 
 
+def _read(code: str) -> Catalog:
+    path = files("vasscm").joinpath(f"locale/{code}/LC_MESSAGES/{DOMAIN}.po")
+    with path.open("rb") as stream:
+        return read_po(stream, locale=code, domain=DOMAIN)
+
+
+@lru_cache(maxsize=len(LANGUAGES))
+def texts(code: str) -> dict[str, str]:
+    """Every text of the catalog, source -> translation: what the dashboard's script
+    translates with (empty for English, the source language)."""
+    if code not in LANGUAGES:
+        raise VasscmError(f"language {code!r}: vasscm speaks {', '.join(LANGUAGES)}")
+    if code == "en":
+        return {}
+    return {str(m.id): str(m.string) for m in _read(code) if m.id and m.string}
+
+
 def _catalog(code: str) -> gettext.NullTranslations:
     if code == "en":
         return gettext.NullTranslations()  # the source texts are English
-    path = files("vasscm").joinpath(f"locale/{code}/LC_MESSAGES/{DOMAIN}.po")
-    with path.open("rb") as stream:
-        catalog = read_po(stream, locale=code, domain=DOMAIN)
+    catalog = _read(code)
     compiled = io.BytesIO()
     write_mo(compiled, catalog)
     compiled.seek(0)

@@ -101,18 +101,25 @@ class Lookups:
     def _boards(self) -> list[Any]:
         return [y.board for y in list(self.publisher.yards.values()) if y.board is not None]
 
-    def stalled(self, limit: int) -> list[dict[str, Any]]:
-        """Stalled open visits, oldest in its stage first."""
+    def stalled(self, limit: int, **where: str | None) -> dict[str, Any]:
+        """Stalled open visits, oldest in its stage first; ``where``: site, direction,
+        stage (vasscm.board.stalled_rows)."""
         now = to_ms(self.now())
-        return stalled_rows(self._boards(), now, self.publisher.policy, limit)
+        return stalled_rows(self._boards(), now, self.publisher.policy, limit, **where)
 
     def releases(self, hours: float) -> dict[str, Any]:
         return self.publisher.recent.releases(self.now(), timedelta(hours=hours))
 
-    def alerts(self, limit: int) -> list[dict[str, Any]]:
-        """The latest alerts published here, newest first."""
-        newest = list(self.publisher.recent.alerts)[::-1][:limit]
-        return [a.model_dump(mode="json") for a in newest]
+    def alerts(self, limit: int, **where: str | None) -> list[dict[str, Any]]:
+        """The latest alerts published here, newest first; ``where``: site, direction,
+        severity, status."""
+        wanted = {k: v for k, v in where.items() if v is not None}
+        newest = (
+            a
+            for a in reversed(list(self.publisher.recent.alerts))
+            if all(getattr(a, k) == v for k, v in wanted.items())
+        )
+        return [a.model_dump(mode="json") for _, a in zip(range(limit), newest, strict=False)]
 
     def snapshot(self) -> Snapshot:
         """Current state for the gauges: this worker's partitions only."""

@@ -13,7 +13,10 @@ holds the two together).
   tables recovered, else 503; ``assignments`` counts the assignments since start.
 - ``GET /containers/{container_no}`` (also under ``/api/``) — the container's visits
   with their events; 400 for a malformed number (never echoed), 404 when unknown.
-- ``GET /api/overview``, ``/api/stalled``, ``/api/releases``, ``/api/alerts``.
+- ``GET /api/overview``, ``/api/stalled``, ``/api/releases``, ``/api/alerts`` (the last
+  two filtered by ``site``, ``direction``, and ``stage`` or ``severity``/``status``).
+- ``GET /api/sites`` — the site registry (names, kind, time zone); ``GET /api/texts``
+  — the dashboard's texts in ``?lang=`` or the browser's language (vasscm.language).
 
 With a token (``VASSCM_WEB_TOKEN``), every route but ``/healthz`` wants
 ``Authorization: Bearer <token>``; a browser opens ``/?token=<token>`` once and gets
@@ -23,6 +26,7 @@ an HttpOnly, SameSite=Strict cookie instead (then the URL loses the token).
 from __future__ import annotations
 
 import hmac
+import re
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -32,7 +36,17 @@ from mode import Service
 from prometheus_client import CollectorRegistry
 from prometheus_client.aiohttp import make_aiohttp_handler
 
-from vasscm.events import VisitState, parse_container_no
+from vasscm.events import (
+    SITE_PATTERN,
+    AlertStatus,
+    Direction,
+    Severity,
+    Stage,
+    VisitState,
+    parse_container_no,
+)
+from vasscm.language import DEFAULT_LANGUAGE, LANGUAGES, negotiate, texts
+from vasscm.sites import DEFAULT_TZ, Registry, load_registry
 
 __all__ = ["DASHBOARD", "Lookup", "WebServer", "build_web"]
 
@@ -64,11 +78,11 @@ class Lookup(Protocol):
 
     def overview(self) -> dict[str, Any]: ...
 
-    def stalled(self, limit: int) -> list[dict[str, Any]]: ...
+    def stalled(self, limit: int, **where: str | None) -> dict[str, Any]: ...
 
     def releases(self, hours: float) -> dict[str, Any]: ...
 
-    def alerts(self, limit: int) -> list[dict[str, Any]]: ...
+    def alerts(self, limit: int, **where: str | None) -> list[dict[str, Any]]: ...
 
 
 def _json(body: Any, status: int = 200) -> web.Response:
@@ -95,6 +109,29 @@ def _number(request: web.Request, name: str, default: float, low: float, high: f
     if not low <= value <= high:
         raise _BadQuery(f"{name} must be a number between {low:g} and {high:g}")
     return value
+
+
+_CHOICES: Final = {
+    "direction": frozenset(d.value for d in Direction),
+    "stage": frozenset(s.value for s in Stage),
+    "severity": frozenset(s.value for s in Severity),
+    "status": frozenset(s.value for s in AlertStatus),
+}
+
+
+def _filters(request: web.Request, *names: str) -> dict[str, str | None]:
+    """The filter parameters given (site, direction, ...), each checked."""
+    found: dict[str, str | None] = {}
+    for name in names:
+        raw = request.query.get(name) or None
+        if raw is not None:
+            allowed = _CHOICES.get(name)
+            if name == "site" and not re.match(SITE_PATTERN, raw):
+                raise _BadQuery("site must be a site code like cai-lan")
+            if allowed is not None and raw not in allowed:
+                raise _BadQuery(f"{name} must be one of {', '.join(sorted(allowed))}")
+        found[name] = raw
+    return found
 
 
 _COOKIE: Final = "vasscm_token"
@@ -130,7 +167,17 @@ def _token_middleware(token: str) -> Any:
     return require_token
 
 
-def build_web(lookup: Lookup, token: str | None = None) -> web.Application:
+def build_web(
+    lookup: Lookup,
+    token: str | None = None,
+    *,
+    sites: Registry | None = None,
+    language: str = DEFAULT_LANGUAGE,
+) -> web.Application:
+    """The routes over ``lookup``; ``sites`` names the sites on the dashboard, which
+    speaks ``language`` to a browser that asks for neither of vasscm's languages."""
+    registry = sites if sites is not None else load_registry()
+
     async def healthz(request: web.Request) -> web.Response:
         return _json({"status": "ok"})
 
@@ -159,14 +206,35 @@ def build_web(lookup: Lookup, token: str | None = None) -> web.Application:
 
     async def stalled(request: web.Request) -> web.Response:
         limit = int(_number(request, "limit", 100, 1, 1000))
-        return _json({"stalled": lookup.stalled(limit)})
+        return _json(lookup.stalled(limit, **_filters(request, "site", "direction", "stage")))
 
     async def releases(request: web.Request) -> web.Response:
         return _json(lookup.releases(_number(request, "hours", 6, 0.1, 168)))
 
     async def alerts(request: web.Request) -> web.Response:
         limit = int(_number(request, "limit", 50, 1, 200))
-        return _json({"alerts": lookup.alerts(limit)})
+        where = _filters(request, "site", "direction", "severity", "status")
+        return _json({"alerts": lookup.alerts(limit, **where)})
+
+    async def site_registry(request: web.Request) -> web.Response:
+        return _json(
+            {
+                "default_tz": DEFAULT_TZ,
+                "sites": {
+                    code: {"name": site.names, "kind": site.kind, "branch": site.branches,
+                           "tz": site.tz}
+                    for code, site in sorted(registry.sites.items())
+                },
+            }
+        )  # fmt: skip
+
+    async def catalog(request: web.Request) -> web.Response:
+        asked = request.query.get("lang")
+        if asked is not None and asked not in LANGUAGES:
+            raise _BadQuery(f"lang must be one of {', '.join(LANGUAGES)}")
+        accepted = request.headers.get("Accept-Language", "").split(",")
+        chosen = asked or negotiate(accepted, default=language)
+        return _json({"lang": chosen, "languages": list(LANGUAGES), "texts": texts(chosen)})
 
     async def index(request: web.Request) -> web.FileResponse:
         return web.FileResponse(
@@ -195,6 +263,8 @@ def build_web(lookup: Lookup, token: str | None = None) -> web.Application:
     app.router.add_get("/api/stalled", stalled)
     app.router.add_get("/api/releases", releases)
     app.router.add_get("/api/alerts", alerts)
+    app.router.add_get("/api/sites", site_registry)
+    app.router.add_get("/api/texts", catalog)
     return app
 
 
@@ -202,14 +272,25 @@ class WebServer(Service):
     """Serves :func:`build_web` for the worker's whole life, on the host and port of
     faust's settings (read at start, after the command line has set them)."""
 
-    def __init__(self, lookup: Lookup, conf: Any, token: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        lookup: Lookup,
+        conf: Any,
+        token: str | None = None,
+        *,
+        sites: Registry | None = None,
+        language: str = DEFAULT_LANGUAGE,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.lookup, self.conf, self._token = lookup, conf, token
+        self._sites, self._language = sites, language
         self._runner: web.AppRunner | None = None
 
     async def on_start(self) -> None:
         host, port = self.conf.web_bind, self.conf.web_port
-        self._runner = web.AppRunner(build_web(self.lookup, self._token), access_log=None)
+        app = build_web(self.lookup, self._token, sites=self._sites, language=self._language)
+        self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()
         guarded = "bearer token required" if self._token else "no token"

@@ -1,9 +1,91 @@
 // The operator dashboard: reads the worker's /api endpoints every few seconds.
 // Every value from events reaches the page through textContent, never as HTML.
+// Texts are English source strings marked N_() / _(): the worker's catalog
+// (vasscm/locale, /api/texts) gives their Vietnamese; sites come from /api/sites.
 "use strict";
 
 const REFRESH_MS = 5000;
 const STAGES = ["EXPECTED", "AWAITING_SCAN", "AWAITING_RELEASE", "HELD", "SUSPENDED", "RELEASED"];
+const N_ = (text) => text; // marks a text for the catalog; translated where shown
+let TEXTS = {};
+let LANG = "vi";
+let SITES = {};
+let DEFAULT_TZ = "Asia/Ho_Chi_Minh";
+
+const _ = (text) => TEXTS[text] || text;
+
+// "{h}h{m:02d}m" with {h: 1, m: 5} -> "1h05m": the catalog's Python-style fields.
+function fmt(text, fields) {
+  return _(text).replace(/\{(\w+)(?::0(\d)d)?\}/g, (all, name, width) => {
+    if (!(name in fields)) return all;
+    const value = String(fields[name]);
+    return width ? value.padStart(Number(width), "0") : value;
+  });
+}
+
+const LABELS = {
+  tagline: N_("customs supervision"),
+  container: N_("Container"),
+  lookUp: N_("Look up"),
+  portTime: N_("port time"),
+  eventsRate: N_("events/s"),
+  rejectedRate: N_("rejected/s"),
+  lag: N_("lag"),
+  status: N_("status"),
+  site: N_("site"),
+  direction: N_("direction"),
+  import: N_("import"),
+  export: N_("export"),
+  allSites: N_("all sites"),
+  allDirections: N_("both directions"),
+  allStages: N_("all stages"),
+  stages: N_("Containers per stage"),
+  stagesNote: N_("Stalled containers (older in their stage than its threshold) in red."),
+  stalled: N_("Stalled"),
+  noStalled: N_("No stalled container."),
+  releaseWindow: N_("Release time, last"),
+  h6: N_("6 hours"),
+  h24: N_("24 hours"),
+  h72: N_("72 hours"),
+  alerts: N_("Recent alerts"),
+  noAlerts: N_("No alert."),
+  footer: N_("Refreshes every 5 seconds"),
+  metrics: N_("metrics"),
+};
+const STAGE_NAMES = {
+  EXPECTED: N_("expected"),
+  AWAITING_SCAN: N_("awaiting scan"),
+  AWAITING_RELEASE: N_("awaiting release"),
+  HELD: N_("held"),
+  SUSPENDED: N_("suspended"),
+  RELEASED: N_("released"),
+  EXITED: N_("exited"),
+};
+const KIND_NAMES = {
+  EXIT_WITHOUT_RELEASE: N_("exit without release"),
+  UNSCANNED_EXIT: N_("exit without the scan"),
+  SEAL_MISMATCH: N_("seal mismatch"),
+  STALLED: N_("stalled"),
+  LATE_REPORT: N_("late report"),
+};
+const WORDS = {
+  import: N_("import"),
+  export: N_("export"),
+  unknown: N_("unknown direction"),
+  green: N_("green channel"),
+  yellow: N_("yellow channel"),
+  red: N_("red channel"),
+  critical: N_("critical"),
+  warning: N_("warning"),
+  firing: N_("firing"),
+  resolved: N_("resolved"),
+};
+const word = (code) => (code in WORDS ? _(WORDS[code]) : code);
+const stageName = (code) => (code in STAGE_NAMES ? _(STAGE_NAMES[code]) : code);
+const siteName = (code) => {
+  const site = SITES[code];
+  return (site && (site.name[LANG] || site.name.en)) || code;
+};
 
 function el(tag, text, cls) {
   const node = document.createElement(tag);
@@ -24,19 +106,43 @@ function num(value, cls) {
   return td;
 }
 
-// 90061 s -> "25h01m01s", the way TRS reports write durations.
+function heads(table, names) {
+  const tr = document.querySelector(`#${table} thead tr`);
+  tr.replaceChildren(...names.map((name) => el("th", name)));
+}
+
+const number = (value) => new Intl.NumberFormat(LANG).format(value);
+
+// 90061 s -> "25h01m01s" / "25 giờ 01 phút 01 giây", as the TRS reports write them.
 function duration(seconds) {
   if (seconds === null || seconds === undefined) return "–";
   const s = Math.round(seconds);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${h}h${pad(m)}m${pad(s % 60)}s`;
+  return fmt(N_("{h}h{m:02d}m{s:02d}s"), {
+    h: Math.floor(s / 3600), m: Math.floor((s % 3600) / 60), s: s % 60,
+  });
 }
 
-// "2026-11-27T10:03:19.014Z" -> "2026-11-27 10:03" (UTC, as the port's systems report).
-function when(iso) {
-  return iso ? iso.slice(0, 16).replace("T", " ") : "–";
+const zoneOf = (site) => (SITES[site] && SITES[site].tz) || DEFAULT_TZ;
+
+// "UTC+07:00": the zone the times of a site (or the default one) are shown in.
+function offset(tz, at) {
+  const parts = new Intl.DateTimeFormat("en-GB", { timeZone: tz, timeZoneName: "longOffset" })
+    .formatToParts(at || new Date());
+  const name = (parts.find((p) => p.type === "timeZoneName") || {}).value || "GMT";
+  return name === "GMT" ? "UTC+00:00" : name.replace("GMT", "UTC");
+}
+
+// A moment in the site's local time; its zone is shown once above the tables, and
+// beside the time only for a site in another zone.
+function when(iso, site) {
+  if (!iso) return "–";
+  const at = new Date(iso);
+  const tz = zoneOf(site);
+  const text = new Intl.DateTimeFormat(LANG === "vi" ? "vi-VN" : "en-CA", {
+    timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+  }).format(at).replace(",", "");
+  return tz === DEFAULT_TZ ? text : `${text} (${offset(tz, at)})`;
 }
 
 function containerLink(no) {
@@ -51,34 +157,82 @@ async function getJSON(path) {
   return { status: response.status, body };
 }
 
+function filters() {
+  const params = new URLSearchParams();
+  for (const [name, id] of [["site", "f-site"], ["direction", "f-direction"]]) {
+    const value = document.getElementById(id).value;
+    if (value) params.set(name, value);
+  }
+  return params;
+}
+
+const chosen = (name) => filters().get(name);
+const wanted = (r) => (!chosen("site") || r.site === chosen("site"))
+  && (!chosen("direction") || r.direction === chosen("direction"));
+
+function applyLabels() {
+  document.documentElement.lang = LANG;
+  document.title = `vasscm · ${_(LABELS.tagline)}`;
+  for (const node of document.querySelectorAll("[data-t]")) {
+    const text = LABELS[node.dataset.t];
+    if (text === undefined) console.error("no text for", node.dataset.t);
+    node.textContent = _(text || node.dataset.t);
+  }
+  for (const button of document.querySelectorAll("#langs button")) {
+    button.setAttribute("aria-pressed", String(button.dataset.lang === LANG));
+  }
+  document.getElementById("zone").textContent = fmt(N_("Times in local time, {zone}"), {
+    zone: offset(DEFAULT_TZ),
+  });
+  heads("stages", [_("site"), _("direction"), ...STAGES.map(stageName)]);
+  heads("releases", [_("site"), _("direction"), _("visits"), "p50", "p90", _("mean")]);
+  heads("stalled", [_("Container"), _("site"), _("direction"), _("stage"), _("since"), _("age")]);
+  heads("alerts", [_("severity"), _("status"), _("kind"), _("Container"), _("site"), _("stage"),
+    _("detected"), _("detail")]);
+}
+
+function keepOptions(select, values, label) {
+  const current = select.value;
+  const first = select.options[0];
+  select.replaceChildren(first);
+  for (const value of values) {
+    const option = el("option", label(value));
+    option.value = value;
+    select.append(option);
+  }
+  select.value = values.includes(current) ? current : "";
+}
+
 function renderOverview(data) {
   document.getElementById("h-now").textContent = when(data.now);
   const h = data.health;
-  document.getElementById("h-events").textContent = h.events_per_second;
-  document.getElementById("h-rejected").textContent = h.rejected_per_second;
-  document.getElementById("h-lag").textContent = h.lag_records;
-  const ready = document.getElementById("h-ready");
-  ready.textContent = data.ready ? "ready" : "not ready";
+  document.getElementById("h-events").textContent = number(h.events_per_second);
+  document.getElementById("h-rejected").textContent = number(h.rejected_per_second);
+  document.getElementById("h-lag").textContent = number(h.lag_records);
+  document.getElementById("h-ready").textContent = data.ready ? _("ready") : _("not ready");
 
-  const head = document.querySelector("#stages thead tr");
-  if (head.children.length === 2) for (const s of STAGES) head.append(el("th", s.replace("_", " ")));
+  const known = new Set([...Object.keys(SITES), ...data.stages.map((r) => r.site)]);
+  const siteSelect = document.getElementById("f-site");
+  const shown = [...known].sort((a, b) => siteName(a).localeCompare(siteName(b), LANG));
+  keepOptions(siteSelect, shown, siteName);
+
   const groups = new Map();
-  for (const r of data.stages) {
+  for (const r of data.stages.filter(wanted)) {
     const key = `${r.site}\u0000${r.direction}`;
     if (!groups.has(key)) groups.set(key, { site: r.site, direction: r.direction, stages: {} });
     groups.get(key).stages[r.stage] = r;
   }
   const body = document.querySelector("#stages tbody");
   body.replaceChildren();
-  for (const g of [...groups.values()].sort((a, b) => (a.site + a.direction).localeCompare(b.site + b.direction))) {
-    const cells = [el("td", g.site), el("td", g.direction)];
+  const order = (g) => siteName(g.site) + "\u0000" + g.direction;
+  for (const g of [...groups.values()].sort((a, b) => order(a).localeCompare(order(b), LANG))) {
+    const cells = [el("td", siteName(g.site), "site"), el("td", word(g.direction))];
     for (const s of STAGES) {
       const r = g.stages[s];
-      const td = num(r ? r.containers : 0);
+      const td = num(r ? number(r.containers) : 0);
       td.dataset.stage = s;
       if (r && r.stalled) {
-        td.append(" ");
-        td.append(el("span", `(${r.stalled} stalled)`, "stalled"));
+        td.append(el("span", fmt(N_("({count} stalled)"), { count: number(r.stalled) }), "stalled"));
       }
       cells.push(td);
     }
@@ -92,31 +246,40 @@ function renderStalled(data) {
   for (const s of data.stalled) {
     const link = el("td");
     link.append(containerLink(s.container_no));
-    body.append(row([link, el("td", s.site), el("td", s.direction), el("td", s.stage),
-      el("td", when(s.since)), num(duration(s.age_seconds), "stalled")]));
+    body.append(row([link, el("td", siteName(s.site), "site"), el("td", word(s.direction)),
+      el("td", stageName(s.stage)), el("td", when(s.since, s.site), "time"),
+      num(duration(s.age_seconds), "stalled")]));
   }
-  document.getElementById("stalled-count").textContent = data.stalled.length ? `(${data.stalled.length})` : "";
-  document.getElementById("stalled-empty").hidden = data.stalled.length > 0;
+  const count = document.getElementById("stalled-count");
+  count.textContent = !data.total ? "" : data.stalled.length < data.total
+    ? fmt(N_("({shown} oldest of {total})"), { shown: number(data.stalled.length), total: number(data.total) })
+    : `(${number(data.total)})`;
+  document.getElementById("stalled-empty").hidden = data.total > 0;
+  const stages = STAGES.filter((s) => s in data.by_stage);
+  keepOptions(document.getElementById("f-stage"), stages,
+    (s) => `${stageName(s)} (${number(data.by_stage[s])})`);
 }
 
 function renderReleases(data) {
   const body = document.querySelector("#releases tbody");
   body.replaceChildren();
-  for (const g of data.groups) {
-    body.append(row([el("td", g.site), el("td", g.direction), num(g.count),
-      num(duration(g.p50_seconds)), num(duration(g.p90_seconds)), num(duration(g.mean_seconds))]));
+  for (const g of data.groups.filter(wanted)) {
+    body.append(row([el("td", siteName(g.site), "site"), el("td", word(g.direction)),
+      num(number(g.count)), num(duration(g.p50_seconds)), num(duration(g.p90_seconds)),
+      num(duration(g.mean_seconds))]));
   }
   const chart = document.getElementById("histogram");
   chart.replaceChildren();
   const counts = data.histogram.counts;
   const max = Math.max(1, ...Object.values(counts).flat());
   for (const [direction, values] of Object.entries(counts)) {
+    if (chosen("direction") && direction !== chosen("direction")) continue;
     const bars = el("div", undefined, "bars");
-    bars.append(el("strong", direction), el("span"), el("span"));
+    bars.append(el("strong", word(direction)), el("span"), el("span"));
     data.histogram.buckets.forEach((label, i) => {
       const bar = el("div", undefined, `bar ${direction}`);
       bar.style.width = `${(100 * values[i]) / max}%`;
-      bars.append(el("span", label), bar, el("span", values[i]));
+      bars.append(el("span", label), bar, el("span", number(values[i])));
     });
     chart.append(bars);
   }
@@ -127,32 +290,40 @@ function renderAlerts(data) {
   body.replaceChildren();
   for (const a of data.alerts) {
     const severity = el("td");
-    severity.append(el("span", a.severity, `badge ${a.severity}`));
+    severity.append(el("span", word(a.severity), `badge ${a.severity}`));
     const status = el("td");
-    status.append(el("span", a.status, a.status === "resolved" ? "badge resolved" : "badge"));
+    status.append(el("span", word(a.status), a.status === "resolved" ? "badge resolved" : "badge"));
     const link = el("td");
     link.append(containerLink(a.container_no));
-    body.append(row([severity, status, el("td", a.kind), link, el("td", a.site),
-      el("td", a.stage), el("td", when(a.detected_at)), el("td", a.detail)]));
+    const detail = el("td", a.detail, "detail");
+    detail.title = a.detail;
+    const kind = a.kind in KIND_NAMES ? _(KIND_NAMES[a.kind]) : a.kind;
+    body.append(row([severity, status, el("td", kind), link, el("td", siteName(a.site), "site"),
+      el("td", stageName(a.stage)), el("td", when(a.detected_at, a.site), "time"), detail]));
   }
+  document.getElementById("alerts-empty").hidden = data.alerts.length > 0;
 }
 
 function renderVisit(visit) {
   const box = el("div", undefined, "visit");
-  box.append(el("h3", `${visit.site} · ${visit.direction} · ${visit.stage}`));
+  box.append(el("h3", `${siteName(visit.site)} · ${word(visit.direction)} · ${stageName(visit.stage)}`));
   const facts = document.createElement("dl");
+  const at = (iso) => when(iso, visit.site);
   const pairs = [
-    ["arrived", when(visit.arrived_at)], ["eligible", when(visit.eligible_at)],
-    ["exited", when(visit.exited_at)], ["stage since", when(visit.stage_since)],
-    ["channel", visit.channel], ["declarations", visit.declaration_nos.join(", ") || "–"],
-    ["seal", visit.seal_no || "–"], ["alerts firing", visit.alerts_firing.join(", ") || "none"],
+    [_("arrived"), at(visit.arrived_at)], [_("eligible"), at(visit.eligible_at)],
+    [_("exited"), at(visit.exited_at)], [_("stage since"), at(visit.stage_since)],
+    [_("channel"), word(visit.channel)],
+    [_("declarations"), visit.declaration_nos.join(", ") || "–"],
+    [_("seal"), visit.seal_no || "–"],
+    [_("alerts firing"), visit.alerts_firing.join(", ") || _("none")],
   ];
   for (const [k, v] of pairs) facts.append(el("dt", k), el("dd", v));
   box.append(facts);
   const table = el("table");
-  table.append(row(["occurred", "event", "detail", "seal", "declaration"].map((h) => el("th", h))));
+  table.append(row([_("occurred"), _("event"), _("detail"), _("seal"), _("declaration")]
+    .map((h) => el("th", h))));
   for (const e of visit.timeline) {
-    table.append(row([el("td", when(e.occurred_at)), el("td", e.type), el("td", e.value || ""),
+    table.append(row([el("td", at(e.occurred_at), "time"), el("td", e.type), el("td", e.value || ""),
       el("td", e.seal_no || ""), el("td", e.declaration_no || "")]));
   }
   box.append(table);
@@ -174,7 +345,7 @@ async function lookup(raw) {
   const { status, body } = await getJSON("/api/containers/" + encodeURIComponent(no));
   error.hidden = status === 200;
   if (status !== 200) {
-    error.textContent = status === 404 ? "No visit held for this container." : body.detail || body.error;
+    error.textContent = status === 404 ? _("No visit held for this container.") : body.detail || body.error;
     return;
   }
   for (const visit of [...body.visits].reverse()) visits.append(renderVisit(visit));
@@ -182,13 +353,18 @@ async function lookup(raw) {
 
 async function refresh() {
   const hours = document.getElementById("hours").value;
+  const where = filters();
+  const stalledWhere = new URLSearchParams(where);
+  const stage = document.getElementById("f-stage").value;
+  if (stage) stalledWhere.set("stage", stage);
   const jobs = [
     getJSON("/api/overview").then((r) => renderOverview(r.body)),
-    getJSON("/api/stalled?limit=100").then((r) => renderStalled(r.body)),
+    getJSON(`/api/stalled?limit=100&${stalledWhere}`).then((r) => renderStalled(r.body)),
     getJSON("/api/releases?hours=" + hours).then((r) => renderReleases(r.body)),
-    getJSON("/api/alerts?limit=30").then((r) => renderAlerts(r.body)),
+    getJSON(`/api/alerts?limit=30&${where}`).then((r) => renderAlerts(r.body)),
   ];
   const results = await Promise.allSettled(jobs);
+  for (const r of results) if (r.status === "rejected") console.error(r.reason);
   document.body.dataset.loaded = results.every((r) => r.status === "fulfilled") ? "yes" : "partly";
 }
 
@@ -198,15 +374,47 @@ function fromHash() {
   lookup(no).catch((e) => console.error(e));
 }
 
+// ?lang= in the address, else the reader's last choice, else the browser's languages
+// (the worker negotiates them from Accept-Language).
+async function loadLanguage(asked) {
+  const { body } = await getJSON("/api/texts" + (asked ? "?lang=" + encodeURIComponent(asked) : ""));
+  LANG = body.lang;
+  TEXTS = body.texts;
+  applyLabels();
+}
+
+async function start() {
+  const url = new URL(location.href);
+  const asked = url.searchParams.get("lang") || localStorage.getItem("vasscm.lang");
+  const [, sites] = await Promise.all([loadLanguage(asked), getJSON("/api/sites")]);
+  SITES = sites.body.sites;
+  DEFAULT_TZ = sites.body.default_tz;
+  applyLabels();
+  for (const button of document.querySelectorAll("#langs button")) {
+    button.addEventListener("click", async () => {
+      localStorage.setItem("vasscm.lang", button.dataset.lang);
+      url.searchParams.set("lang", button.dataset.lang);
+      history.replaceState(null, "", url);
+      await loadLanguage(button.dataset.lang);
+      await refresh();
+      if (location.hash.length > 1) fromHash();
+    });
+  }
+  if (location.hash.length > 1) fromHash();
+  await refresh();
+  setInterval(refresh, REFRESH_MS);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("search").addEventListener("submit", (event) => {
     event.preventDefault();
     location.hash = encodeURIComponent(document.getElementById("container").value.trim().toUpperCase());
   });
   document.getElementById("lookup-close").addEventListener("click", () => { location.hash = ""; });
-  document.getElementById("hours").addEventListener("change", () => refresh());
+  for (const id of ["hours", "f-site", "f-direction", "f-stage"]) {
+    document.getElementById(id).addEventListener("change", () => refresh());
+  }
+  document.getElementById("filters").addEventListener("submit", (event) => event.preventDefault());
   window.addEventListener("hashchange", fromHash);
-  if (location.hash.length > 1) fromHash();
-  refresh();
-  setInterval(refresh, REFRESH_MS);
+  start().catch((e) => console.error(e));
 });

@@ -1,0 +1,176 @@
+"""The dashboard in a real browser, in Vietnamese and English, at 1280 and 1920 px:
+sites by name, true counts, filters, and no table wider than its panel (issue 15).
+
+The page is served by the worker's own web application over its real lookups
+(tests/webcore.py: the core fed directly, no broker); headless Chromium loads it
+with virtual time, and a probe script served beside it measures the tables."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from factories import ROUTES, at
+from stdnum import iso6346
+from webcore import Core
+
+from vasscm.live.broker_probe import free_port
+from vasscm.live.web import DASHBOARD, build_web
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"  # CI keeps what the tests leave here (gitignored)
+
+
+def numbers(n: int) -> list[str]:
+    return [f"MSCU{i:06d}{iso6346.calc_check_digit(f'MSCU{i:06d}')}" for i in range(n)]
+
+
+@pytest.fixture
+async def core() -> Core:
+    """Visits at both sites and in both directions: released and collected, released and
+    waiting (stalled after 3 days), awaiting release, and exits without release."""
+    c = Core()
+    routes = list(ROUTES.values())
+    for i, no in enumerate(numbers(48)):
+        route = routes[i % len(routes)]
+        hour = i % 12
+        events = [route.arrive(at(hours=hour), container_no=no)]
+        kind = (i // 4) % 4  # every kind on every route
+        if kind in (0, 1):
+            events.append(route.event("ELIGIBLE", at(hours=hour + 3 + i % 5), container_no=no))
+        if kind == 0:  # out within the dashboard's 24 h release window
+            events.append(route.leave(at(hours=hour + 50), container_no=no))
+        if kind == 3:  # leaves without release (a critical alert)
+            events.append(route.leave(at(hours=hour + 6), container_no=no))
+        await c.add(no, events)
+    return c
+
+
+_PROBE = """
+// Once the dashboard has drawn: every table against its panel, the page against the window.
+function check() {
+  if (document.body.dataset.loaded !== "yes") { setTimeout(check, 200); return; }
+  const wide = [];
+  for (const table of document.querySelectorAll("table")) {
+    const panel = table.closest("section");
+    if (panel.hidden) continue;
+    if (table.getBoundingClientRect().right > panel.getBoundingClientRect().right + 0.5
+        || panel.scrollWidth > panel.clientWidth + 1) wide.push(table.id || "table");
+  }
+  if (document.documentElement.scrollWidth > window.innerWidth) wide.push("PAGE");
+  const empty = [...document.querySelectorAll("[data-t]")].filter((n) => !n.textContent.trim());
+  document.body.dataset.overflow = wide.join(" ");
+  document.body.dataset.untranslated = empty.map((n) => n.dataset.t).join(" ");
+  document.body.dataset.checked = "yes";
+}
+setTimeout(check, 1500);
+"""
+
+
+@pytest.fixture
+async def page(core: Core) -> AsyncIterator[str]:
+    """The dashboard on a free port; /probe is it with the probe script added."""
+    app = build_web(core.lookups)
+    index = (DASHBOARD / "index.html").read_text(encoding="utf-8")
+    probed = index.replace("</body>", '<script src="/probe.js"></script></body>')
+
+    async def probe_page(request: web.Request) -> web.Response:
+        return web.Response(text=probed, content_type="text/html")
+
+    async def probe_script(request: web.Request) -> web.Response:
+        return web.Response(text=_PROBE, content_type="text/javascript")
+
+    app.router.add_get("/probe", probe_page)
+    app.router.add_get("/probe.js", probe_script)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+async def chromium(*args: str, profile: Path) -> str:
+    """Run headless Chromium while this event loop serves the page."""
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert binary, "chromium is not installed (.ci/run installs the Debian package)"
+    proc = await asyncio.create_subprocess_exec(
+        binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+        "--disable-background-networking", f"--user-data-dir={profile}", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode == 0, err.decode(errors="replace")[-2000:]
+    return out.decode()
+
+
+def _body(dom: str) -> str:
+    found = re.search(r"<body([^>]*)>", dom)
+    assert found is not None, dom[:500]
+    return found.group(1)
+
+
+@pytest.mark.parametrize("width", [1280, 1920])
+@pytest.mark.parametrize("lang", ["vi", "en"])
+async def test_the_dashboard_fits_and_speaks_the_language(
+    page: str, tmp_path: Path, lang: str, width: int
+) -> None:
+    dom = await chromium(
+        f"--window-size={width},1800", "--virtual-time-budget=6000", "--dump-dom",
+        f"{page}/probe?lang={lang}", profile=tmp_path / "profile",
+    )  # fmt: skip
+    body = _body(dom)
+    assert 'data-checked="yes"' in body, body
+    assert 'data-overflow=""' in body, body
+    assert 'data-untranslated=""' in body, body
+    assert f'<html lang="{lang}">' in dom
+
+    headings = re.findall(r"<h2[^>]*>(.*?)</h2>", dom, re.S)
+    text = " ".join(re.sub(r"<[^>]+>", " ", h) for h in headings)
+    if lang == "vi":
+        assert "Container theo trạng thái" in text
+        assert "Cảnh báo gần đây" in text
+        assert "Cảng Cái Lân" in dom
+        assert "Containers per stage" not in dom
+        assert "ra cổng khi chưa được giải phóng" in dom  # the alert kind in words
+    else:
+        assert "Containers per stage" in text
+        assert "Cai Lan port" in dom
+        assert "exit without release" in dom
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / f"dashboard-{lang}-{width}.png"
+    shot.unlink(missing_ok=True)
+    await chromium(
+        f"--window-size={width},1800", "--virtual-time-budget=6000", f"--screenshot={shot}",
+        f"{page}/?lang={lang}", profile=tmp_path / "profile-shot",
+    )  # fmt: skip
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+async def test_counts_are_true_and_the_filters_reach_the_lists(page: str, tmp_path: Path) -> None:
+    """The stalled heading counts every stalled visit, not the list's limit; the stage
+    choice lists each stage with its count; the site choice names the sites."""
+    dom = await chromium(
+        "--window-size=1280,1800", "--virtual-time-budget=6000", "--dump-dom",
+        f"{page}/probe?lang=en", profile=tmp_path / "profile",
+    )  # fmt: skip
+    count = re.search(r'<span id="stalled-count" class="count">\((\d+)\)</span>', dom)
+    assert count is not None
+    rows = re.search(r'<table id="stalled">.*?<tbody>(.*?)</tbody>', dom, re.S)
+    assert rows is not None
+    assert rows.group(1).count("<tr>") == int(count.group(1)) == 12  # every awaiting release
+    stages = re.findall(r'<select id="f-stage"[^>]*>(.*?)</select>', dom, re.S)[0]
+    assert ">awaiting release (12)</option>" in stages
+    releases = re.search(r'<table id="releases">.*?<tbody>(.*?)</tbody>', dom, re.S)
+    assert releases is not None
+    assert releases.group(1).count("<tr>") == 4  # each site and direction released some
+    sites = re.findall(r'<select id="f-site">(.*?)</select>', dom, re.S)[0]
+    assert "Mong Cai international border gate" in sites

@@ -1,0 +1,76 @@
+"""The worker's real lookups over its real publisher and yards, fed through the core
+without faust or a broker: what the web tests read is what a worker would show."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from factories import at
+from prometheus_client import CollectorRegistry
+
+from vasscm.arrival import ArrivalOrder
+from vasscm.events import MAX_EVENT_BYTES
+from vasscm.live.intake import Intake
+from vasscm.live.lookups import Lookups
+from vasscm.live.metrics import build_metrics
+from vasscm.live.publisher import Publisher
+from vasscm.live.readiness import Readiness
+from vasscm.live.tracker import Origin, partition_for
+from vasscm.topics import PORT_EVENTS, TOPIC_BY_NAME
+from vasscm.tracking import DEFAULT_POLICY
+
+NOW = at(days=3)
+
+
+class Table(dict[str, bytes]):
+    """The visits table as the publisher uses it, without faust."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last_write: dict[int | None, Any] = {}
+
+    def write(self, partition: int, key: str, value: bytes | None) -> None:
+        if value is None:
+            self.pop(key, None)
+        else:
+            self[key] = value
+
+
+class Topic:
+    """An output topic: the outbox only holds what is put (its sender is not run)."""
+
+    async def send(self, **kwargs: Any) -> None:
+        raise AssertionError("the outbox's sender does not run in these tests")
+
+
+@dataclass
+class Core:
+    """The worker's real lookups over its real publisher and yards, without faust: what
+    the handlers read is what a worker would show for the same events."""
+
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    readiness: Readiness = field(default_factory=lambda: Readiness(app=None))  # type: ignore[arg-type]
+
+    def __post_init__(self) -> None:
+        outputs: dict[str, Any] = {name: Topic() for name in TOPIC_BY_NAME}
+        self.intake = Intake(None, build_metrics(self.registry), outputs, MAX_EVENT_BYTES)  # type: ignore[arg-type]
+        self.publisher = Publisher(self.intake, Table(), DEFAULT_POLICY)  # type: ignore[arg-type]
+        self.lookups = Lookups(
+            self.registry,
+            self.intake,
+            self.publisher,
+            ArrivalOrder(customs_partitions=1, grace_ms=0),
+            self.readiness,
+            now=lambda: NOW,
+            highwater=lambda tp: None,
+        )
+
+    async def add(self, container_no: str, events: list[Any]) -> None:
+        """Apply the container's events as the tracker does, in order, each judged at
+        the latest event time so far (the event clock)."""
+        now = None
+        origin = Origin(PORT_EVENTS, partition_for(container_no, 8), 0, None, None, None)
+        for event in events:
+            now = event.occurred_at if now is None else max(now, event.occurred_at)
+            await self.publisher.event(event, event.occurred_at, origin, now)
