@@ -165,3 +165,11 @@ def test_bad_setting_names_the_variable(event_log: Path, tmp_path: Path) -> None
         "replay", str(event_log), "--out", str(tmp_path / "o"), env={"VASSCM_PARTITIONS": "x"}
     )
     one_line_failure(done, 1, "VASSCM_PARTITIONS")
+
+
+def test_pdf_without_chromium_says_what_to_install(event_log: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert vasscm("replay", str(event_log), "--out", str(out)).returncode == 0
+    no_browser = {"PATH": str(Path(sys.executable).parent)}  # python, but no chromium
+    done = vasscm("report", str(out / "clearances.jsonl"), "--format", "pdf", env=no_browser)
+    one_line_failure(done, 1, "Chromium", "apt-get install chromium", "--format html")

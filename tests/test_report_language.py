@@ -179,3 +179,17 @@ def test_the_html_report_fits_1280_px_in_its_language(
         profile=tmp_path / "profile-shot",
     )  # fmt: skip
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_pdf_is_the_html_printed_on_a4(two_years: tuple[Path, Path], tmp_path: Path) -> None:
+    now, before = two_years
+    out = tmp_path / "report.pdf"
+    assert run_report(now, "pdf", out=out, lang="vi", compare=before) == 0
+    pdf = out.read_bytes()
+    assert pdf.startswith(b"%PDF-")
+    pages = re.findall(rb"/Type\s*/Page\b", pdf)
+    assert len(pages) >= 2  # the tables, the comparison and the charts do not fit one page
+    sizes = set(re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", pdf))
+    assert sizes, "no page size found"
+    for width, height in sizes:  # A4: 595 x 842 points
+        assert (round(float(width)), round(float(height))) == (595, 842)

@@ -92,9 +92,10 @@ def replay(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["md", "csv", "json", "html"]),
+    type=click.Choice(["md", "csv", "json", "html", "pdf"]),
     default="md",
     show_default=True,
+    help="pdf: the html report printed on A4 by headless Chromium",
 )
 @click.option(
     "--by",

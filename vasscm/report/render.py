@@ -13,7 +13,7 @@ from vasscm.report.wording import Wording, wording
 
 __all__ = ["FORMATS", "render"]
 
-FORMATS: Final = ("md", "csv", "json", "html")
+FORMATS: Final = ("md", "csv", "json", "html", "pdf")  # pdf: vasscm.report.render_pdf
 
 _RENDERERS: Final[Mapping[str, Callable[[Report, Wording], str]]] = {
     "md": render_md,
@@ -29,5 +29,6 @@ def render(report: Report, fmt: str = "md", words: Wording | None = None) -> str
     try:
         renderer = _RENDERERS[fmt]
     except KeyError:
-        raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}") from None
+        texts = ", ".join(_RENDERERS)  # pdf is bytes: vasscm.report.render_pdf
+        raise ValueError(f"unknown text format {fmt!r}; expected one of {texts}") from None
     return renderer(report, words if words is not None else wording())

@@ -7,10 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
+from vasscm.errors import VasscmError
 from vasscm.language import DEFAULT_LANGUAGE
 from vasscm.report.load import Malformed, NotClearances, load_clearances
 from vasscm.report.options import ReportUsageError, parse_by, parse_targets, parse_utc_offset
 from vasscm.report.render import FORMATS, render
+from vasscm.report.render_pdf import html_to_pdf
 from vasscm.report.stats import build_report
 from vasscm.report.wording import wording
 from vasscm.sites import Registry
@@ -88,7 +90,15 @@ def run_report(
         )
     except ReportUsageError as exc:
         return _usage_error(exc)
-    data = render(report, fmt, wording(lang, sites)).encode("utf-8")
+    words = wording(lang, sites)
+    if fmt == "pdf":
+        try:
+            data = html_to_pdf(render(report, "html", words))
+        except VasscmError as exc:
+            sys.stderr.write(f"vasscm report: {exc}\n")
+            return 1
+    else:
+        data = render(report, fmt, words).encode("utf-8")
     if out is not None:
         try:
             out.write_bytes(data)
