@@ -80,6 +80,11 @@ def test_help_lists_vasscm_commands_first_one_line_each_then_faust() -> None:
     assert "worker" not in faust_listed  # once, among vasscm's
 
 
+def test_the_bare_command_shows_the_help() -> None:
+    done = vasscm()
+    assert (done.returncode, done.stdout) == (0, vasscm("--help").stdout)
+
+
 def test_version_is_vasscm_then_faust() -> None:
     done = vasscm("--version")
     assert done.returncode == 0, done.stderr

@@ -94,18 +94,20 @@ def _say(where: str, message: str) -> None:
 
 
 def _run(args: list[str]) -> int:
-    traceback = "--traceback" in args[: args.index(args[0]) + 1] if args else False
-    where = "vasscm"
+    traceback = False
+    # the command's name, for the one line a failure gets (group options come first)
+    name = next((a for a in args if not a.startswith("-")), None)
+    where = "vasscm" if name is None else f"vasscm {name}"
     try:
         with cli.make_context("vasscm", list(args)) as ctx:
             traceback = bool(ctx.params.get("traceback"))
-            name = ctx.protected_args[0] if ctx.protected_args else None
-            if name is not None:
-                where = f"vasscm {name}"
             result: Any = cli.invoke(ctx)
         return int(result or 0)
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except click.exceptions.NoArgsIsHelpError as exc:  # bare `vasscm`: the help, as --help
+        click.echo(exc.ctx.get_help() if exc.ctx is not None else "")
+        return 0
     except click.UsageError as exc:
         command = exc.ctx.command_path if exc.ctx is not None else "vasscm"
         _say(command, f"{exc.format_message()} (see '{command} --help')")
