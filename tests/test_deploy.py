@@ -102,12 +102,19 @@ def test_every_alert_and_recording_rule_has_a_unit_test() -> None:
 
 
 def test_every_alert_has_severity_summary_description_and_runbook() -> None:
+    """In English and, for the duty officer's page, in Vietnamese (summary_vi and
+    description_vi, the same template fields)."""
     anchors = set(re.findall(r"^## (\S+)", (DEPLOY / "RUNBOOK.md").read_text(), re.M))
     alerts = [r for r in rules() if "alert" in r]
     assert len(alerts) >= 8
     for alert in alerts:
         assert alert["labels"]["severity"] in {"critical", "warning"}, alert["alert"]
-        assert {"summary", "description", "runbook"} <= set(alert["annotations"]), alert["alert"]
+        notes = alert["annotations"]
+        wanted = {"summary", "description", "runbook", "summary_vi", "description_vi"}
+        assert wanted <= set(notes), alert["alert"]
+        for name in ("summary", "description"):
+            fields = set(re.findall(r"\$labels\.\w+|\$value", notes[name]))
+            assert fields == set(re.findall(r"\$labels\.\w+|\$value", notes[f"{name}_vi"]))
         [anchor] = re.findall(r"RUNBOOK\.md#([\w-]+)", alert["annotations"]["runbook"])
         assert anchor in anchors, f"{alert['alert']}: RUNBOOK.md has no section {anchor}"
 
