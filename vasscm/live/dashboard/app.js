@@ -68,6 +68,22 @@ const KIND_NAMES = {
   STALLED: N_("stalled"),
   LATE_REPORT: N_("late report"),
 };
+const EVENT_NAMES = {
+  DISCHARGED: N_("discharged"),
+  GATE_IN: N_("gate-in"),
+  GATE_OUT: N_("gate-out"),
+  LOADED: N_("loaded"),
+  SEAL_CHANGED: N_("seal changed"),
+  DISCREPANCY: N_("discrepancy"),
+  SCANNED: N_("scanned"),
+  EXPECTED: N_("expected (manifest)"),
+  SCAN_SELECTED: N_("selected for scanning"),
+  CHANNEL_ASSIGNED: N_("channel assigned"),
+  ELIGIBLE: N_("released (eligible)"),
+  SUSPENDED: N_("suspended"),
+  RESUMED: N_("resumed"),
+  ELIGIBILITY_CANCELLED: N_("release cancelled"),
+};
 const WORDS = {
   import: N_("import"),
   export: N_("export"),
@@ -323,7 +339,9 @@ function renderVisit(visit) {
   table.append(row([_("occurred"), _("event"), _("detail"), _("seal"), _("declaration")]
     .map((h) => el("th", h))));
   for (const e of visit.timeline) {
-    table.append(row([el("td", at(e.occurred_at), "time"), el("td", e.type), el("td", e.value || ""),
+    const type = el("td", e.type in EVENT_NAMES ? _(EVENT_NAMES[e.type]) : e.type);
+    type.append(" ", el("span", e.type, "code"));  // the contract's name, as the feeds send it
+    table.append(row([el("td", at(e.occurred_at), "time"), type, el("td", word(e.value || "")),
       el("td", e.seal_no || ""), el("td", e.declaration_no || "")]));
   }
   box.append(table);
