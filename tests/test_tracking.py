@@ -889,9 +889,11 @@ LAGS = {
 @ROUTE
 @pytest.mark.parametrize("lag_name", list(LAGS), ids=list(LAGS))
 def test_late_report(route: Route, lag_name: str) -> None:
-    """GATE_OUT received more than 15 min after it occurred, LOADED more than 30 min:
-    a LATE_REPORT warning on the EXITED stage (``received_at`` as the processor stamps it)."""
-    deadline = timedelta(minutes=15 if route.exit_type == "GATE_OUT" else 30)
+    """An import's GATE_OUT received more than 15 min after it occurred, an export's
+    GATE_OUT or a LOADED more than 30 min (contract 7.2): a LATE_REPORT warning on the
+    EXITED stage (``received_at`` as the processor stamps it)."""
+    import_gate_out = route.exit_type == "GATE_OUT" and route.direction == "import"
+    deadline = timedelta(minutes=15 if import_gate_out else 30)
     lag = {"at-deadline": deadline, "just-over": deadline + SECOND}.get(lag_name, LAGS[lag_name])
     assert lag is not None
     run = run_events([route.arrive(at()), route.event("ELIGIBLE", at(hours=1))])
@@ -901,6 +903,29 @@ def test_late_report(route: Route, lag_name: str) -> None:
 
     expected = [("LATE_REPORT", "warning", Stage.EXITED, exited)] if lag > deadline else []
     assert expected == [(a.kind, a.severity, a.stage, a.since) for a in effects.alerts]
+
+
+@pytest.mark.parametrize(
+    ("route_id", "minutes", "late"),
+    [
+        ("mong-cai-export", 25, False),  # contract 7.2: a truck passing a land border, 30 min
+        ("mong-cai-export", 35, True),
+        ("mong-cai-import", 20, True),  # Art. 52: an import's gate-out, 15 min
+        ("cai-lan-import", 14, False),
+    ],
+)
+def test_the_gate_out_clock_depends_on_the_direction(
+    route_id: str, minutes: int, late: bool
+) -> None:
+    route = ROUTES[route_id]
+    run = run_events([route.arrive(at()), route.event("ELIGIBLE", at(hours=1))])
+    exited = at(hours=2)
+    received = exited + timedelta(minutes=minutes)
+    effects = apply_event(run, route.leave(exited), now=received, received_at=received)
+    assert kinds(effects.alerts) == (["LATE_REPORT"] if late else [])
+    if late:
+        limit = "0h30m00s" if route.direction == "export" else "0h15m00s"
+        assert f"deadline {limit}" in effects.alerts[0].detail
 
 
 def test_late_report_uses_a_recorded_received_at() -> None:

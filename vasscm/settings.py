@@ -113,7 +113,16 @@ class Settings(BaseSettings):
     )
 
     # --- reporting deadlines (Art. 52 / 52a)
-    late_gate_out: Duration = timedelta(minutes=15)
+    late_gate_out: Duration = Field(
+        default=timedelta(minutes=15),
+        description="GATE_OUT of an import (or of a visit of unknown direction) reported "
+        "within this (Art. 52)",
+    )
+    late_gate_out_export: Duration = Field(
+        default=timedelta(minutes=30),
+        description="GATE_OUT of an export, a truck passing a land border's supervision "
+        "area, reported within this (contract 7.2)",
+    )
     late_loaded: Duration = timedelta(minutes=30)
     # --- how long a closed visit still takes late events
     late_event_retention: Duration = timedelta(days=7)
@@ -173,6 +182,7 @@ class Settings(BaseSettings):
         return Policy(
             stall=stall,
             late_gate_out=_ms(self.late_gate_out),
+            late_gate_out_export=_ms(self.late_gate_out_export),
             late_loaded=_ms(self.late_loaded),
             retention=_ms(self.late_event_retention),
             future_skew=_ms(self.max_future_skew),

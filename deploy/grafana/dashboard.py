@@ -118,7 +118,8 @@ PANELS: list[tuple[str, str, str, int, int, list[tuple[str, str]], str]] = [
                 "{{type}}",
             )
         ],
-        "Received minus occurred; GATE_OUT must be reported within 15 min, LOADED within 30 min.",
+        "Received minus occurred; an import's GATE_OUT must be reported within 15 min, an "
+        "export's and a LOADED within 30 min.",
     ),
     (
         "Events per second",

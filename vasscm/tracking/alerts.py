@@ -121,7 +121,10 @@ def _exit_alerts(v: Visit, policy: Policy, out: dict[str, AlertSpec]) -> None:
             exited,
             f"exit seal {v.exit_seal!r} differs from last known seal {v.seal!r}",
         )
-    limit = policy.late_gate_out if v.exit_code == GATE_OUT else policy.late_loaded
+    if v.exit_code == GATE_OUT:  # contract 7.2: an export's gate-out has 30 min
+        limit = policy.late_gate_out_export if v.direction == "export" else policy.late_gate_out
+    else:
+        limit = policy.late_loaded
     if v.exit_lag > limit:
         out["LATE_REPORT/EXITED"] = AlertSpec(
             AlertKind.LATE_REPORT,

@@ -33,6 +33,9 @@ class Policy:
 
     stall: dict[str, int] = field(default_factory=_default_stall)
     late_gate_out: int = 15 * 60 * MS  # Art. 52: GATE_OUT reported within 15 min
+    # Contract 7.2: the GATE_OUT of an export (a truck passing a land border's
+    # supervision area, form 21/22) within 30 min.
+    late_gate_out_export: int = 30 * 60 * MS
     late_loaded: int = 30 * 60 * MS  # Art. 52a: LOADED reported within 30 min
     retention: int = 7 * 24 * HOUR  # how long a closed visit accepts late events
     future_skew: int = HOUR  # an event may occur this much after it was received
