@@ -125,6 +125,28 @@ class Worker:
         except (urllib.error.URLError, OSError, ValueError):
             return None
 
+    def state_of_play(self) -> str:
+        """What the worker holds right now, for a failure message: its health on the
+        overview (lag, records held for arrival order) and its arrival and lag gauges."""
+        parts = []
+        for path in ("/api/overview", "/metrics"):
+            request = urllib.request.Request(f"http://127.0.0.1:{self.web_port}{path}")
+            token = self.env.get("VASSCM_WEB_TOKEN")
+            if token:
+                request.add_header("Authorization", f"Bearer {token}")
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    body = response.read()
+            except (urllib.error.URLError, OSError) as exc:
+                parts.append(f"{path}: {exc}")
+                continue
+            if path == "/api/overview":
+                parts.append(f"health {orjson.loads(body)['health']}")
+            else:
+                wanted = ("vasscm_arrival_", "vasscm_consumer_lag_records", "vasscm_ready")
+                parts += [ln for ln in body.decode().splitlines() if ln.startswith(wanted)]
+        return "\n".join(parts)
+
     def rebuilds(self) -> list[str]:
         return [
             ln for ln in self.log.read_text(errors="replace").splitlines() if READY.decode() in ln
@@ -283,7 +305,9 @@ async def stream_with_kills(
         worker.start()
         await asyncio.to_thread(worker.wait_ready)
     await sending
-    await reader.poll_until(matches(expected, redelivered=True), 600, idle=30)
+    if not await reader.poll_until(matches(expected, redelivered=True), 600, idle=30):
+        # The assertion that follows says what is missing; this says where it waits.
+        print(f"outputs stopped short; the worker holds:\n{worker.state_of_play()}")
 
 
 async def dump_topics(bootstrap: str, dest: Path, group: str = "vasscm") -> None:
