@@ -113,15 +113,20 @@ class Worker:
         except AssertionError as exc:
             raise AssertionError(f"{exc}:\n{self.tail()}") from None
 
-    def readyz(self) -> dict[str, Any] | None:
-        """/readyz's answer when ready (200), else None."""
-        request = urllib.request.Request(f"http://127.0.0.1:{self.web_port}/readyz")
+    def _get(self, path: str, timeout: float) -> bytes:
+        """The body of ``path`` on the worker's web server (with its token, if any);
+        URLError or OSError when it does not answer 200."""
+        request = urllib.request.Request(f"http://127.0.0.1:{self.web_port}{path}")
         token = self.env.get("VASSCM_WEB_TOKEN")
         if token:
             request.add_header("Authorization", f"Bearer {token}")
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return bytes(response.read())
+
+    def readyz(self) -> dict[str, Any] | None:
+        """/readyz's answer when ready (200), else None."""
         try:
-            with urllib.request.urlopen(request, timeout=3) as response:
-                return dict(orjson.loads(response.read()))
+            return dict(orjson.loads(self._get("/readyz", 3)))
         except (urllib.error.URLError, OSError, ValueError):
             return None
 
@@ -130,13 +135,8 @@ class Worker:
         overview (lag, records held for arrival order) and its arrival and lag gauges."""
         parts = []
         for path in ("/api/overview", "/metrics"):
-            request = urllib.request.Request(f"http://127.0.0.1:{self.web_port}{path}")
-            token = self.env.get("VASSCM_WEB_TOKEN")
-            if token:
-                request.add_header("Authorization", f"Bearer {token}")
             try:
-                with urllib.request.urlopen(request, timeout=5) as response:
-                    body = response.read()
+                body = self._get(path, 5)
             except (urllib.error.URLError, OSError) as exc:
                 parts.append(f"{path}: {exc}")
                 continue
@@ -144,7 +144,8 @@ class Worker:
                 parts.append(f"health {orjson.loads(body)['health']}")
             else:
                 wanted = ("vasscm_arrival_", "vasscm_consumer_lag_records", "vasscm_ready")
-                parts += [ln for ln in body.decode().splitlines() if ln.startswith(wanted)]
+                samples = (ln for ln in body.decode().splitlines() if ln.startswith(wanted))
+                parts += [ln for ln in samples if "_bucket" not in ln and "_created" not in ln]
         return "\n".join(parts)
 
     def rebuilds(self) -> list[str]:
