@@ -7,23 +7,19 @@ with virtual time, and a probe script served beside it measures the tables."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from aiohttp import web
+from browser import chromium_beside, screenshot
 from factories import ROUTES, at
 from stdnum import iso6346
 from webcore import Core
 
 from vasscm.live.broker_probe import free_port
 from vasscm.live.web import DASHBOARD, build_web
-
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "test-artifacts"  # CI keeps what the tests leave here (gitignored)
 
 
 def numbers(n: int) -> list[str]:
@@ -97,20 +93,6 @@ async def page(core: Core) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-async def chromium(*args: str, profile: Path) -> str:
-    """Run headless Chromium while this event loop serves the page."""
-    binary = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert binary, "chromium is not installed (.ci/run installs the Debian package)"
-    proc = await asyncio.create_subprocess_exec(
-        binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-        "--disable-background-networking", f"--user-data-dir={profile}", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode == 0, err.decode(errors="replace")[-2000:]
-    return out.decode()
-
-
 def _body(dom: str) -> str:
     found = re.search(r"<body([^>]*)>", dom)
     assert found is not None, dom[:500]
@@ -122,7 +104,7 @@ def _body(dom: str) -> str:
 async def test_the_dashboard_fits_and_speaks_the_language(
     page: str, tmp_path: Path, lang: str, width: int
 ) -> None:
-    dom = await chromium(
+    dom = await chromium_beside(
         f"--window-size={width},1800", "--virtual-time-budget=6000", "--dump-dom",
         f"{page}/probe?lang={lang}", profile=tmp_path / "profile",
     )  # fmt: skip
@@ -145,10 +127,8 @@ async def test_the_dashboard_fits_and_speaks_the_language(
         assert "Cai Lan port" in dom
         assert "exit without release" in dom
 
-    ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / f"dashboard-{lang}-{width}.png"
-    shot.unlink(missing_ok=True)
-    await chromium(
+    shot = screenshot(f"dashboard-{lang}-{width}.png")
+    await chromium_beside(
         f"--window-size={width},1800", "--virtual-time-budget=6000", f"--screenshot={shot}",
         f"{page}/?lang={lang}", profile=tmp_path / "profile-shot",
     )  # fmt: skip
@@ -158,7 +138,7 @@ async def test_the_dashboard_fits_and_speaks_the_language(
 async def test_counts_are_true_and_the_filters_reach_the_lists(page: str, tmp_path: Path) -> None:
     """The stalled heading counts every stalled visit, not the list's limit; the stage
     choice lists each stage with its count; the site choice names the sites."""
-    dom = await chromium(
+    dom = await chromium_beside(
         "--window-size=1280,1800", "--virtual-time-budget=6000", "--dump-dom",
         f"{page}/probe?lang=en", profile=tmp_path / "profile",
     )  # fmt: skip

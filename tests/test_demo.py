@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from typing import Any
 
 import orjson
 import pytest
+from browser import chromium, screenshot
 from factories import event_doc
 from livekit import eventually, produce
 
@@ -29,8 +29,6 @@ from vasscm.live.broker import die_with_parent, free_port
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "test-artifacts"  # CI keeps what the tests leave here (gitignored)
 HOSTILE = "<img src=x onerror=\"document.title='pwned'\"><script>document.title='pwned'</script>"
 
 
@@ -103,30 +101,6 @@ def demo() -> Iterator[Demo]:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def chromium(*args: str, profile: Path) -> str:
-    binary = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert binary, "chromium is not installed (.ci/run installs the Debian package)"
-    done = subprocess.run(
-        [
-            binary,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            f"--user-data-dir={profile}",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert 0 == done.returncode, done.stderr[-2000:]
-    return done.stdout
-
-
 def rendered(demo: Demo, tmp: Path, fragment: str = "") -> str:
     """The dashboard's DOM after its script has fetched and drawn (virtual time)."""
     return chromium(
@@ -163,9 +137,7 @@ def test_demo_dashboard_renders_stages_stalled_and_a_lookup(demo: Demo, tmp_path
     assert releases is not None
     assert "Cai Lan port" in releases.group(1) or "Cảng Cái Lân" in releases.group(1)  # by name
 
-    ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / "dashboard.png"
-    shot.unlink(missing_ok=True)
+    shot = screenshot("dashboard.png")
     chromium(
         "--virtual-time-budget=8000",
         "--window-size=1400,1600",

@@ -6,19 +6,16 @@ from __future__ import annotations
 
 import itertools
 import re
-import shutil
-import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
+from browser import chromium, screenshot
 from factories import clearance_record
 
 from vasscm.events import dump_json
 from vasscm.report import run_report
 
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "test-artifacts"  # CI keeps what the tests leave here (gitignored)
 H = 3600.0
 _serial = itertools.count(1)
 
@@ -125,18 +122,6 @@ document.body.dataset.checked = "yes";
 </script>"""
 
 
-def _chromium(*args: str, profile: Path) -> str:
-    binary = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert binary, "chromium is not installed (.ci/run installs the Debian package)"
-    done = subprocess.run(
-        [binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--disable-background-networking", f"--user-data-dir={profile}", *args],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
-
-
 @pytest.mark.parametrize("lang", ["vi", "en"])
 def test_the_html_report_fits_1280_px_in_its_language(
     two_years: tuple[Path, Path], tmp_path: Path, lang: str
@@ -151,7 +136,7 @@ def test_the_html_report_fits_1280_px_in_its_language(
         ),
         encoding="utf-8",
     )
-    dom = _chromium(
+    dom = chromium(
         "--window-size=1280,2400", "--virtual-time-budget=3000", "--dump-dom",
         probe.as_uri(), profile=tmp_path / "profile",
     )  # fmt: skip
@@ -170,11 +155,9 @@ def test_the_html_report_fits_1280_px_in_its_language(
         assert headings[:3] == ["Summary", "Visits", "Release time"]
         assert "2018 compared with 2017" in headings
 
-    ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / f"report-{lang}-1280.png"
-    shot.unlink(missing_ok=True)
+    shot = screenshot(f"report-{lang}-1280.png")
     report = tmp_path / f"report-{lang}.html"
-    _chromium(
+    chromium(
         "--window-size=1280,2400", f"--screenshot={shot}", report.as_uri(),
         profile=tmp_path / "profile-shot",
     )  # fmt: skip
