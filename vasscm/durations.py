@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-__all__ = ["duration_text", "from_ms", "iso_ms", "to_ms"]
+__all__ = ["duration_text", "from_ms", "hms", "iso_ms", "to_ms"]
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MS: Final = timedelta(milliseconds=1)
@@ -27,10 +27,16 @@ def iso_ms(ms: int) -> str:
     return (_NAIVE_EPOCH + _ONE_MS * ms).isoformat(timespec="milliseconds") + "Z"
 
 
-def duration_text(seconds: float) -> str:
-    """``86429`` -> ``24h00m29s`` (hours are not folded into days, as in the TRS tables)."""
-    sign = "-" if seconds < 0 else ""
+def hms(seconds: float) -> tuple[str, int, int, int]:
+    """``-86429`` -> ``("-", 24, 0, 29)``: sign, whole hours (never folded into days, as
+    in the TRS tables), minutes and seconds, rounded to the second."""
     whole = round(abs(seconds))
     h, rest = divmod(whole, 3600)
     m, s = divmod(rest, 60)
+    return ("-" if seconds < 0 else ""), h, m, s
+
+
+def duration_text(seconds: float) -> str:
+    """``86429`` -> ``24h00m29s``."""
+    sign, h, m, s = hms(seconds)
     return f"{sign}{h}h{m:02d}m{s:02d}s"

@@ -25,6 +25,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
 
+from vasscm.durations import hms
 from vasscm.errors import VasscmError
 
 __all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "N_", "Language", "language", "negotiate"]
@@ -84,21 +85,16 @@ class Language:
         """``86429`` -> ``24h00m29s`` / ``24 giờ 00 phút 29 giây``; ``–`` for none."""
         if seconds is None:
             return "–"
-        whole = round(abs(seconds))
-        h, rest = divmod(whole, 3600)
-        m, s = divmod(rest, 60)
-        text = self.format(N_("{h}h{m:02d}m{s:02d}s"), h=h, m=m, s=s)
-        return f"-{text}" if seconds < 0 and whole else text
+        sign, h, m, s = hms(seconds)  # the split duration_text writes in English
+        return sign + self.format(N_("{h}h{m:02d}m{s:02d}s"), h=h, m=m, s=s)
 
     def number(self, value: float, digits: int = 0) -> str:
-        pattern = "#,##0" + ("." + "0" * digits if digits else "")
-        return format_decimal(value, format=pattern, locale=self.code)
+        return format_decimal(value, format=_pattern(digits), locale=self.code)
 
     def percent(self, share: float | None, digits: int = 1) -> str:
         if share is None:
             return "–"
-        pattern = "#,##0" + ("." + "0" * digits if digits else "") + "%"
-        return format_percent(share, format=pattern, locale=self.code)
+        return format_percent(share, format=_pattern(digits) + "%", locale=self.code)
 
     def hours(self, seconds: float) -> str:
         """``36360`` -> ``10.1 hours`` / ``10,1 giờ``."""
@@ -111,6 +107,11 @@ class Language:
         local = moment.astimezone(zone)
         text = format_datetime(local, self._(N_("yyyy-MM-dd HH:mm")), locale=self.code)
         return f"{text} ({utc_offset(local)})"
+
+
+def _pattern(digits: int) -> str:
+    """A Babel number pattern: grouped thousands and ``digits`` decimals."""
+    return "#,##0" + ("." + "0" * digits if digits else "")
 
 
 def utc_offset(moment: datetime) -> str:
