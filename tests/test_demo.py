@@ -129,7 +129,7 @@ def test_demo_dashboard_renders_stages_stalled_and_a_lookup(demo: Demo, tmp_path
     # Rows of container links (which ones: the port clock moves on while the page loads).
     assert stalled_rows.group(1).count('class="container"') >= 1
     # the section without its hidden attribute
-    lookup = re.search(r'<section id="lookup" class="wide">(.*?)</section>', dom, re.S)
+    lookup = re.search(r'<section id="lookup">(.*?)</section>', dom, re.S)
     assert lookup is not None, "the lookup section stayed hidden"
     assert container in lookup.group(1)
     assert "DISCHARGED" in lookup.group(1) or "GATE_IN" in lookup.group(1)
