@@ -41,6 +41,8 @@ __all__ = [
     "ROUTES",
     "SEAPORT",
     "T0",
+    "VESSEL",
+    "VOYAGE",
     "Route",
     "Run",
     "apply_event",
@@ -50,7 +52,11 @@ __all__ = [
     "make_event",
     "run_events",
     "typical_visit",
+    "vessel_doc",
 ]
+
+VESSEL: Final = "9074729"  # an IMO number with a valid check digit
+VOYAGE: Final = "CL-2025-031"
 
 #: A Monday morning at the port, in UTC; every scenario is built relative to it.
 T0: Final = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
@@ -118,6 +124,29 @@ def event_doc(
         doc["event_id"] = event_id or f"{type}:{container_no}:{stamp}"
     doc |= fields
     return doc
+
+
+def vessel_doc(
+    type: str,
+    at: datetime,
+    *,
+    voyage: str = VOYAGE,
+    vessel: str = VESSEL,
+    site: str = SEAPORT,
+    event_id: str | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """A vessel call's event (contract 7.2) as its producer would send it."""
+    stamp = int(at.timestamp() * 1000)
+    doc: dict[str, Any] = {
+        "type": type,
+        "event_id": event_id or f"{type}:{voyage}:{stamp}",
+        "occurred_at": at,
+        "site": site,
+        "vessel": vessel,
+        "voyage": voyage,
+    }
+    return doc | fields
 
 
 def make_event(type: str, at: datetime, **kwargs: Any) -> ContainerEvent:
@@ -189,8 +218,8 @@ def typical_visit(route: Route, start: datetime = T0) -> list[ContainerEvent]:
     return [
         route.event("EXPECTED", start - timedelta(days=1), seal_no="VN-SEAL-1"),
         route.arrive(start, seal_no="VN-SEAL-1"),
+        route.event("SCAN_SELECTED", start - timedelta(hours=6)),  # form 03, in time
         route.event("CHANNEL_ASSIGNED", start + timedelta(hours=1), channel="yellow"),
-        route.event("SCAN_SELECTED", start + timedelta(hours=1)),
         route.event("SCANNED", start + timedelta(hours=2), result="CLEAR"),
         route.event("SEAL_CHANGED", start + timedelta(hours=2, minutes=10), seal_no="VN-SEAL-2"),
         route.event("ELIGIBLE", start + timedelta(hours=5)),

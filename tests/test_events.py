@@ -44,6 +44,9 @@ from vasscm.events import (
     ScanSelected,
     SealChanged,
     Suspended,
+    VesselArrived,
+    VesselDeparted,
+    VesselExpected,
     _parse_document,
     dead_letter,
     dump_json,
@@ -168,6 +171,25 @@ VALID: dict[str, dict[str, Any]] = {
         "containers": [{"container_no": CN_C}],
         "reason": "declaration amended",
     },
+    "VESSEL_EXPECTED": {
+        "site": "cai-lan",
+        "occurred_at": "2024-03-01T09:00:00+07:00",
+        "vessel": "9667904",
+        "voyage": "HAV-2411S",
+        "eta": "2024-03-02T22:00:00+07:00",
+    },
+    "VESSEL_ARRIVED": {
+        "site": "cai-lan",
+        "occurred_at": "2024-03-02T23:40:00+07:00",
+        "vessel": "IMO 9667904",
+        "voyage": "HAV-2411S",
+    },
+    "VESSEL_DEPARTED": {
+        "site": "cai-lan",
+        "occurred_at": "2024-03-03T06:10:00+07:00",
+        "vessel": "HAIAN VIEW",
+        "voyage": "HAV-2411S",
+    },
 }
 
 MODEL_OF: dict[str, type[BaseModel]] = {
@@ -185,14 +207,19 @@ MODEL_OF: dict[str, type[BaseModel]] = {
     "SUSPENDED": Suspended,
     "RESUMED": Resumed,
     "ELIGIBILITY_CANCELLED": EligibilityCancelled,
+    "VESSEL_EXPECTED": VesselExpected,
+    "VESSEL_ARRIVED": VesselArrived,
+    "VESSEL_DEPARTED": VesselDeparted,
 }
 EVENT_MODELS = tuple(MODEL_OF.values())
 CUSTOMS = [t for t, fields in VALID.items() if "containers" in fields]
-CONTAINER_LEVEL = [t for t in VALID if t not in CUSTOMS]
+VESSEL = [t for t, fields in VALID.items() if "voyage" in fields and "vessel" in fields]
+CONTAINER_LEVEL = [t for t in VALID if t not in CUSTOMS and t not in VESSEL]
 TOPIC_OF = {
     **{t: "vasscm.port-events" for t in CONTAINER_LEVEL if t != "SCANNED"},
     "SCANNED": "vasscm.scan-events",
     **dict.fromkeys(CUSTOMS, "vasscm.customs-events"),
+    **dict.fromkeys(VESSEL, "vasscm.vessel-events"),
 }
 
 
@@ -229,7 +256,8 @@ def make_event() -> Callable[..., bytes]:
 
 
 def test_every_event_type_has_an_example() -> None:
-    """The examples here cover exactly the 14 types of contract section 2."""
+    """The examples here cover exactly the 14 types of contract section 2 and the 3 of
+    section 7.2."""
     assert set(EventType) == set(VALID) == set(MODEL_OF)
 
 

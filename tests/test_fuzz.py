@@ -14,12 +14,12 @@ from test_events import BAD
 
 from vasscm.live.produce import route
 from vasscm.simulate import Faults, LogSpec, synthetic_log
-from vasscm.topics import CUSTOMS_EVENTS, PORT_EVENTS, SCAN_EVENTS
+from vasscm.topics import CUSTOMS_EVENTS, PORT_EVENTS, SCAN_EVENTS, VESSEL_EVENTS
 
 pytestmark = [pytest.mark.slow, pytest.mark.fuzz]
 
 HARNESS = Path(__file__).parent / "fuzz" / "parse_and_track.py"
-TOPIC_BYTE = {PORT_EVENTS: 1, SCAN_EVENTS: 2, CUSTOMS_EVENTS: 3}  # the harness's first byte
+TOPIC_BYTE = {PORT_EVENTS: 1, SCAN_EVENTS: 2, CUSTOMS_EVENTS: 3, VESSEL_EVENTS: 4}  # first byte
 
 
 def seed_corpus(where: Path) -> int:

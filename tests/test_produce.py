@@ -21,7 +21,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from factories import CONTAINER, DECLARATION, T0, event_doc
+from factories import CONTAINER, DECLARATION, T0, VOYAGE, event_doc, vessel_doc
 
 from vasscm.live.broker import EmbeddedBroker
 from vasscm.live.produce import produce_file, route
@@ -48,6 +48,11 @@ TOPIC_OF: Final = {
     "RESUMED": CUSTOMS,
     "ELIGIBILITY_CANCELLED": CUSTOMS,
 }
+VESSEL: Final = "vasscm.vessel-events"
+#: Contract 7.2: vessel calls, keyed by voyage.
+VESSEL_TOPIC_OF: Final = dict.fromkeys(
+    ("VESSEL_EXPECTED", "VESSEL_ARRIVED", "VESSEL_DEPARTED"), VESSEL
+)
 T0_MS: Final = int(T0.timestamp() * 1000)
 
 
@@ -79,7 +84,14 @@ def test_route_covers_exactly_the_contract_types() -> None:
     """The table above is the contract's: no type is routed that the contract lacks."""
     from vasscm.events import TOPIC_OF_TYPE
 
-    assert TOPIC_OF == TOPIC_OF_TYPE
+    assert {**TOPIC_OF, **VESSEL_TOPIC_OF} == TOPIC_OF_TYPE
+
+
+@pytest.mark.parametrize("kind", list(VESSEL_TOPIC_OF))
+def test_a_vessel_event_goes_to_the_vessel_topic_keyed_by_voyage(kind: str) -> None:
+    doc = vessel_doc(kind, T0, eta=T0) if kind == "VESSEL_EXPECTED" else vessel_doc(kind, T0)
+
+    assert (VESSEL, VOYAGE.encode(), T0_MS) == route(line(doc))
 
 
 def test_customs_event_is_keyed_by_declaration_only() -> None:

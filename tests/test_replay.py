@@ -69,7 +69,7 @@ def customs(
 def mixed_log() -> list[bytes]:
     """Interleaved containers in arrival order, with bad lines and a duplicate."""
     return [
-        customs("EXPECTED", [IMPORT_OK, NO_RELEASE, STUCK], at(-3), 1, direction="import"),
+        customs("EXPECTED", [IMPORT_OK, NO_RELEASE, STUCK], at(-9), 1, direction="import"),
         port("DISCHARGED", IMPORT_OK, at(0), 2, direction="import", seal_no="S1"),
         port("DISCHARGED", NO_RELEASE, at(0.1), 3, direction="import"),
         b"this is not json",

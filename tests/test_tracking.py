@@ -310,10 +310,10 @@ def test_segments_of_a_completed_visit_in_seconds(route: Route) -> None:
     """release, exit, dwell and scan_wait are exact second counts between the milestones."""
     run = run_events(
         typical_visit(route)
-    )  # arrive 0, selected 1h, scanned 2h, eligible 5h, exit 7h
+    )  # selected -6h, arrive 0, scanned 2h, eligible 5h, exit 7h
 
     expected = {
-        "segments": {"release": 18000.0, "exit": 7200.0, "dwell": 25200.0, "scan_wait": 3600.0},
+        "segments": {"release": 18000.0, "exit": 7200.0, "dwell": 25200.0, "scan_wait": 7200.0},
         "pre_cleared": False,
         "scanned": True,
         "scan_result": "CLEAR",
@@ -490,7 +490,7 @@ SEAL_CASES: dict[str, tuple[Callable[[Route], list[ContainerEvent]], str | None,
     "exit-with-the-arrival-seal": (lambda r: [r.arrive(at(), seal_no="S1")], "S1", []),
     "exit-without-a-seal": (lambda r: [r.arrive(at(), seal_no="S1")], None, []),
     "exit-seal-differs-from-the-declared": (
-        lambda r: [r.event("EXPECTED", at(hours=-1), seal_no="S1"), r.arrive(at())],
+        lambda r: [r.event("EXPECTED", at(hours=-9), seal_no="S1"), r.arrive(at())],
         "S9",
         ["SEAL_MISMATCH"],
     ),
@@ -697,8 +697,8 @@ def test_unscanned_exit(route: Route) -> None:
     """Selected for scan and exited unscanned: a critical UNSCANNED_EXIT."""
     run = run_events(
         [
+            route.event("SCAN_SELECTED", at(hours=-5)),  # form 03, in time (contract 7.2)
             route.arrive(at()),
-            route.event("SCAN_SELECTED", at(hours=1)),
             route.event("ELIGIBLE", at(hours=2)),
             route.leave(at(hours=3)),
         ]
@@ -890,8 +890,9 @@ LAGS = {
 @pytest.mark.parametrize("lag_name", list(LAGS), ids=list(LAGS))
 def test_late_report(route: Route, lag_name: str) -> None:
     """An import's GATE_OUT received more than 15 min after it occurred, an export's
-    GATE_OUT or a LOADED more than 30 min (contract 7.2): a LATE_REPORT warning on the
-    EXITED stage (``received_at`` as the processor stamps it)."""
+    more than 30 min (contract 7.2): a LATE_REPORT warning on the EXITED stage
+    (``received_at`` as the processor stamps it). A LOADED runs from its vessel's
+    departure, unknown here: never judged (tests/test_vessel_calls.py)."""
     import_gate_out = route.exit_type == "GATE_OUT" and route.direction == "import"
     deadline = timedelta(minutes=15 if import_gate_out else 30)
     lag = {"at-deadline": deadline, "just-over": deadline + SECOND}.get(lag_name, LAGS[lag_name])
@@ -901,7 +902,10 @@ def test_late_report(route: Route, lag_name: str) -> None:
 
     effects = apply_event(run, route.leave(exited), now=exited + lag, received_at=exited + lag)
 
-    expected = [("LATE_REPORT", "warning", Stage.EXITED, exited)] if lag > deadline else []
+    judged = route.exit_type == "GATE_OUT"
+    expected = (
+        [("LATE_REPORT", "warning", Stage.EXITED, exited)] if judged and lag > deadline else []
+    )
     assert expected == [(a.kind, a.severity, a.stage, a.since) for a in effects.alerts]
 
 
@@ -954,7 +958,7 @@ LATE_RESOLUTIONS: dict[
         "EXIT_WITHOUT_RELEASE",
     ),
     "scanned-resolves-unscanned-exit": (
-        [("ELIGIBLE", 1, {}), ("SCAN_SELECTED", 2, {})],
+        [("ELIGIBLE", 1, {}), ("SCAN_SELECTED", -5, {})],
         ("SCANNED", 3, {}),
         "UNSCANNED_EXIT",
     ),
@@ -1009,7 +1013,7 @@ def test_alert_ids_are_deterministic() -> None:
     def alert_ids(container_no: str) -> list[str]:
         events = [
             route.arrive(at(), seal_no="S1", container_no=container_no),
-            route.event("SCAN_SELECTED", at(hours=1), container_no=container_no),
+            route.event("SCAN_SELECTED", at(hours=-5), container_no=container_no),
             route.leave(at(hours=2), seal_no="S2", container_no=container_no),
         ]
         return [a.alert_id for a in run_events(events, container_no=container_no).alerts]
@@ -1081,7 +1085,9 @@ def test_state_of_a_typical_visit_is_under_1_kib(route: Route) -> None:
     size = len(run.state.to_json())
 
     assert size < 1024, f"{size} bytes"
-    assert ["LATE_REPORT", "SEAL_MISMATCH"] == run.firing_kinds()
+    # A LOADED is judged from its vessel's departure, not known here (contract 7.2).
+    late = [] if route.exit_type == "LOADED" else ["LATE_REPORT"]
+    assert [*late, "SEAL_MISMATCH"] == run.firing_kinds()
 
 
 # --- contract rules found unmet in review, now met -------------------------------------------

@@ -30,7 +30,7 @@ from pydantic import (
     WithJsonSchema,
 )
 from pydantic_core import CoreSchema, core_schema
-from stdnum import iso6346
+from stdnum import imo, iso6346
 from stdnum.exceptions import (
     InvalidChecksum,
     InvalidFormat,
@@ -53,6 +53,7 @@ __all__ = [
     "SCAN_TYPES",
     "SITE_PATTERN",
     "TOPIC_OF_TYPE",
+    "VESSEL_TYPES",
     "Alert",
     "AlertKind",
     "AlertStatus",
@@ -73,7 +74,9 @@ __all__ = [
     "Expected",
     "GateIn",
     "GateOut",
+    "InputEvent",
     "Loaded",
+    "Obligation",
     "PortEvent",
     "RejectCode",
     "Rejection",
@@ -86,6 +89,10 @@ __all__ = [
     "Stage",
     "StallCheck",
     "Suspended",
+    "VesselArrived",
+    "VesselDeparted",
+    "VesselEvent",
+    "VesselExpected",
     "VisitState",
     "container_of",
     "dead_letter",
@@ -125,6 +132,9 @@ class EventType(StrEnum):
     SUSPENDED = "SUSPENDED"
     RESUMED = "RESUMED"
     ELIGIBILITY_CANCELLED = "ELIGIBILITY_CANCELLED"
+    VESSEL_EXPECTED = "VESSEL_EXPECTED"
+    VESSEL_ARRIVED = "VESSEL_ARRIVED"
+    VESSEL_DEPARTED = "VESSEL_DEPARTED"
 
 
 class Direction(StrEnum):
@@ -150,6 +160,7 @@ class AlertKind(StrEnum):
     SEAL_MISMATCH = "SEAL_MISMATCH"
     STALLED = "STALLED"
     LATE_REPORT = "LATE_REPORT"
+    LATE_NOTICE = "LATE_NOTICE"  # contract 7.2: a customs notice short of its lead time
 
 
 class Severity(StrEnum):
@@ -181,6 +192,8 @@ CUSTOMS_TYPES: Final = frozenset(
         "ELIGIBILITY_CANCELLED",
     }
 )
+#: Contract 7.2: a vessel call's estimated arrival, arrival and departure.
+VESSEL_TYPES: Final = frozenset({"VESSEL_EXPECTED", "VESSEL_ARRIVED", "VESSEL_DEPARTED"})
 ARRIVAL_TYPES: Final = frozenset({"DISCHARGED", "GATE_IN"})
 EXIT_TYPES: Final = frozenset({"GATE_OUT", "LOADED"})
 
@@ -188,6 +201,7 @@ INPUT_TOPICS: Final = {
     "vasscm.port-events": PORT_TYPES,
     "vasscm.scan-events": SCAN_TYPES,
     "vasscm.customs-events": CUSTOMS_TYPES,
+    "vasscm.vessel-events": VESSEL_TYPES,
 }
 TOPIC_OF_TYPE: Final = {t: topic for topic, types in INPUT_TOPICS.items() for t in types}
 
@@ -388,6 +402,40 @@ _CC: Final = r"\u0000-\u001f\u007f-\u009f"  # Unicode's control characters (Cc)
 _PRINTABLE: Final = rf"^[^{_CC}]*[^{_CC}\s][^{_CC}]*$"  # Rust, Python and ECMA regex alike
 EventId: TypeAlias = Annotated[str, Field(min_length=1, max_length=64, pattern=_PRINTABLE)]
 ShortText: TypeAlias = Annotated[str, Field(min_length=1, max_length=256, pattern=_PRINTABLE)]
+#: Contract 7.2: a vessel call (one arrival, one departure at one site).
+Voyage: TypeAlias = Annotated[str, Field(min_length=1, max_length=64, pattern=_PRINTABLE)]
+_IMO_LIKE: Final = re.compile(r"(?:IMO ?)?[0-9]{7}", re.IGNORECASE)
+
+
+def _vessel(value: str) -> str:
+    """An IMO number (its check digit checked, written as its 7 digits) or a name."""
+    if not _IMO_LIKE.fullmatch(value):
+        return value
+    number = imo.compact(value)
+    if not imo.is_valid(number):
+        raise ValueError(
+            f"{value!r} reads as an IMO number and its check digit is wrong "
+            f"(last digit should be {imo.calc_check_digit(number[:6])}); a vessel without "
+            "an IMO number is named by its name"
+        )
+    return str(number)
+
+
+Vessel: TypeAlias = Annotated[
+    ShortText,
+    AfterValidator(_vessel),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 256,
+            "description": "the vessel's IMO number (7 digits, check digit checked; an "
+            "'IMO' prefix is dropped) or, failing that, its name",
+            "examples": ["9074729", "HAI PHONG 08"],
+        },
+        mode="validation",
+    ),
+]
 
 
 # --- input events (contract sections 1 and 2) ---------------------------------------
@@ -422,6 +470,7 @@ class Discharged(_ContainerLevel):
     direction: Literal["import"]
     seal_no: ShortText | None = None
     vessel: ShortText | None = None
+    voyage: Voyage | None = None  # contract 7.2: the vessel call that brought it
 
 
 class GateIn(_ContainerLevel):
@@ -453,6 +502,7 @@ class Loaded(_ContainerLevel):
     type: Literal["LOADED"]
     vessel: ShortText | None = None
     seal_no: ShortText | None = None
+    voyage: Voyage | None = None  # contract 7.2: its departure starts the reporting clock
 
 
 class SealChanged(_ContainerLevel):
@@ -538,6 +588,32 @@ class EligibilityCancelled(_Customs):
     reason: ShortText | None = None
 
 
+class _VesselLevel(_Envelope):
+    vessel: Vessel
+    voyage: Voyage
+
+
+class VesselExpected(_VesselLevel):
+    """A vessel call's estimated arrival (may be repeated: the latest received counts)."""
+
+    type: Literal["VESSEL_EXPECTED"]
+    eta: Timestamp
+
+
+class VesselArrived(_VesselLevel):
+    """The vessel berthed (its actual arrival): ``occurred_at``."""
+
+    type: Literal["VESSEL_ARRIVED"]
+
+
+class VesselDeparted(_VesselLevel):
+    """The vessel sailed (its actual departure): ``occurred_at``. The reporting clock of
+    every LOADED of its voyage starts here (Art. 52a)."""
+
+    type: Literal["VESSEL_DEPARTED"]
+
+
+VesselEvent: TypeAlias = VesselExpected | VesselArrived | VesselDeparted
 PortEvent: TypeAlias = Discharged | GateIn | GateOut | Loaded | SealChanged | Discrepancy
 CustomsEvent: TypeAlias = (
     Expected
@@ -551,6 +627,8 @@ CustomsEvent: TypeAlias = (
 #: What the tracker consumes: one container's event. A customs event qualifies once
 #: :func:`fan_out` has narrowed its ``containers`` to the one container.
 ContainerEvent: TypeAlias = PortEvent | Scanned | CustomsEvent
+#: What an input topic carries: a container's event, a declaration, or a vessel call's.
+InputEvent: TypeAlias = ContainerEvent | VesselEvent
 
 _MODELS: Final[tuple[type[_Envelope], ...]] = (
     Discharged,
@@ -567,6 +645,9 @@ _MODELS: Final[tuple[type[_Envelope], ...]] = (
     Suspended,
     Resumed,
     EligibilityCancelled,
+    VesselExpected,
+    VesselArrived,
+    VesselDeparted,
 )
 MODEL_OF_TYPE: Final = {m.model_fields["type"].annotation.__args__[0]: m for m in _MODELS}  # type: ignore[union-attr]
 
@@ -575,7 +656,7 @@ MODEL_OF_TYPE: Final = {m.model_fields["type"].annotation.__args__[0]: m for m i
 #: parser's fast path, :func:`_parse_fast`).
 Event = Annotated[Union[_MODELS], Field(discriminator="type")]  # type: ignore[valid-type]  # noqa: UP007
 
-EVENT_ADAPTER: Final[TypeAdapter[ContainerEvent]] = TypeAdapter(Event)
+EVENT_ADAPTER: Final[TypeAdapter[InputEvent]] = TypeAdapter(Event)
 
 
 def container_of(event: ContainerEvent) -> str:
@@ -647,7 +728,7 @@ def parse_event(
     *,
     topic: str | None = None,
     max_bytes: int = MAX_EVENT_BYTES,
-) -> ContainerEvent | Rejection:
+) -> InputEvent | Rejection:
     """Parse one input record. Returns the event or a :class:`Rejection`; never raises.
 
     ``topic`` (when known) must be the input topic the event type belongs to.
@@ -663,7 +744,7 @@ def parse_event(
 
 def _parse(
     raw: bytes | bytearray | memoryview | str, topic: str | None, max_bytes: int
-) -> ContainerEvent | Rejection:
+) -> InputEvent | Rejection:
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw)
     if not data or data.isspace():
         return Rejection(code=RejectCode.EMPTY, reason="empty record: expected one JSON object")
@@ -692,7 +773,7 @@ def _parse(
     return _parse_document(doc, topic)
 
 
-def _parse_fast(data: bytes, topic: str | None) -> ContainerEvent | None:
+def _parse_fast(data: bytes, topic: str | None) -> InputEvent | None:
     """The event, read and checked in one pass in pydantic-core; None when the slow
     path must decide (and word the error): anything refused, anything carrying
     unknown fields (their check is in Python, and JSON parsers differ at the edges
@@ -710,7 +791,7 @@ def _parse_fast(data: bytes, topic: str | None) -> ContainerEvent | None:
     return event
 
 
-def _parse_document(doc: Any, topic: str | None) -> ContainerEvent | Rejection:
+def _parse_document(doc: Any, topic: str | None) -> InputEvent | Rejection:
     if not isinstance(doc, dict):
         return Rejection(
             code=RejectCode.NOT_OBJECT,
@@ -751,7 +832,7 @@ def _parse_document(doc: Any, topic: str | None) -> ContainerEvent | Rejection:
             reason=f"{kind} belongs on topic {TOPIC_OF_TYPE[kind]}, not {topic}",
         )
     try:
-        event: ContainerEvent = MODEL_OF_TYPE[kind].model_validate(doc)  # type: ignore[assignment]
+        event: InputEvent = MODEL_OF_TYPE[kind].model_validate(doc)  # type: ignore[assignment]
     except ValidationError as exc:
         return _rejection_from(exc, kind, event_id)
     where = _unknown_text_fault(event)
@@ -851,6 +932,20 @@ class _Output(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class Obligation(_Output):
+    """A report or notice that was due for a visit, and when it came (contract 7.2)."""
+
+    form: Literal["GATE_OUT", "LOADED", "EXPECTED", "SCAN_SELECTED"]
+    party: Literal["port", "customs"]
+    reference_at: Timestamp = Field(
+        description="what the deadline runs from: the exit or the vessel's departure (a "
+        "report), or the vessel's estimated arrival or the discharge (a notice)"
+    )
+    received_at: Timestamp
+    due_at: Timestamp
+    on_time: bool
+
+
 class ClearanceRecord(_Output):
     """One completed visit (``vasscm.clearances``), re-emitted with ``revision`` + 1
     when a late event changes it."""
@@ -869,6 +964,11 @@ class ClearanceRecord(_Output):
     scanned: bool
     scan_result: ScanResult | None
     alerts: list[AlertKind]
+    obligations: list[Obligation] = Field(
+        default_factory=list,
+        description="contract 7.2: the exit's report and customs' notices that were due, "
+        "as far as known (a LOADED whose vessel's departure is not known is not judged)",
+    )
     revision: int = Field(ge=1)
     supersedes: list[str] = Field(
         default_factory=list,

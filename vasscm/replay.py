@@ -23,9 +23,13 @@ import orjson
 from vasscm.durations import from_ms, to_ms
 from vasscm.events import (
     MAX_EVENT_BYTES,
-    ContainerEvent,
+    InputEvent,
     RejectCode,
     Rejection,
+    VesselArrived,
+    VesselDeparted,
+    VesselEvent,
+    VesselExpected,
     dead_letter,
     dump_json,
     fan_out,
@@ -36,6 +40,7 @@ from vasscm.yard import Yard
 
 __all__ = ["Replayer", "Summary", "replay_file"]
 
+VESSEL_MODELS: Final = (VesselExpected, VesselArrived, VesselDeparted)
 _END: Final = 10**12 - 1  # the line number of the closing check (replay --jobs sorts by it)
 _OUTPUTS: Final = ("clearances.jsonl", "alerts.jsonl", "rejected.jsonl", "state.jsonl")
 
@@ -152,7 +157,7 @@ class Replayer:
     def track(
         self,
         raw: bytes,
-        parsed: ContainerEvent,
+        parsed: InputEvent,
         clock: int,
         *,
         line: int | None = None,
@@ -161,8 +166,11 @@ class Replayer:
     ) -> bool:
         """Apply a parsed event to each of its containers (those ``mine`` keeps, when
         given) at ``clock``; whether any of them accepted it (else: duplicates).
-        ``occurred``: its occurred_at in ms, when converted already."""
+        ``occurred``: its occurred_at in ms, when converted already. A vessel call's
+        event goes to the containers that name its voyage (those this yard holds)."""
         received = parsed.received_at or parsed.occurred_at
+        if isinstance(parsed, VESSEL_MODELS):
+            return self._call(parsed, clock, to_ms(received), line)
         accepted = False
         for index, (container_no, event) in enumerate(fan_out(parsed)):
             if mine is not None and not mine(container_no):
@@ -181,6 +189,16 @@ class Replayer:
                 self.states[container_no] = step.state
             self._publish(effects)
         return accepted
+
+    def _call(self, parsed: VesselEvent, clock: int, received: int, line: int | None) -> bool:
+        step = self.yard.vessel(parsed, now=clock, received=received)
+        for container_no, one in step.steps:
+            # Ordered as a check's outputs are, after the line's own (vasscm.shards).
+            self.slot = (line, 1, 0, container_no)
+            assert one.state is not None
+            self.states[container_no] = one.state
+            self._publish(one.effects)
+        return step.changed
 
     def feed_oversized(self, head: bytes, size: int, *, line: int | None = None) -> None:
         """A record too large to read whole: rejected with its first bytes kept."""

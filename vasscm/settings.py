@@ -123,7 +123,21 @@ class Settings(BaseSettings):
         description="GATE_OUT of an export, a truck passing a land border's supervision "
         "area, reported within this (contract 7.2)",
     )
-    late_loaded: Duration = timedelta(minutes=30)
+    late_loaded: Duration = Field(
+        timedelta(minutes=30),
+        description="LOADED reported within this of its voyage's VESSEL_DEPARTED "
+        "(Art. 52a, contract 7.2)",
+    )
+    notice_expected: Duration = Field(
+        timedelta(hours=8),
+        description="EXPECTED (form 01) due at least this before the vessel's arrival "
+        "(contract 7.2)",
+    )
+    notice_scan_selected: Duration = Field(
+        timedelta(hours=4),
+        description="SCAN_SELECTED (form 03) due at least this before the vessel's arrival "
+        "(contract 7.2)",
+    )
     # --- how long a closed visit still takes late events
     late_event_retention: Duration = timedelta(days=7)
     max_future_skew: Duration = Field(
@@ -184,6 +198,8 @@ class Settings(BaseSettings):
             late_gate_out=_ms(self.late_gate_out),
             late_gate_out_export=_ms(self.late_gate_out_export),
             late_loaded=_ms(self.late_loaded),
+            notice_expected=_ms(self.notice_expected),
+            notice_scan_selected=_ms(self.notice_scan_selected),
             retention=_ms(self.late_event_retention),
             future_skew=_ms(self.max_future_skew),
         )

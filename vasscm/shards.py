@@ -47,6 +47,7 @@ from vasscm.durations import to_ms
 from vasscm.events import (
     CUSTOMS_TYPES,
     MAX_EVENT_BYTES,
+    VESSEL_TYPES,
     Rejection,
     parse_container_no,
     parse_event,
@@ -77,6 +78,8 @@ def owners(line: bytes, number: int, jobs: int) -> tuple[int, ...]:
         doc = orjson.loads(line)
         if isinstance(doc, dict):
             refs = doc.get("containers")
+            if doc.get("type") in VESSEL_TYPES:  # every worker: its containers may name it
+                return tuple(range(jobs))
             if doc.get("type") not in CUSTOMS_TYPES or not isinstance(refs, list):
                 return (_raw_shard(doc["container_no"], jobs),)
             found = sorted({_raw_shard(ref["container_no"], jobs) for ref in refs})

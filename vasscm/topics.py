@@ -37,6 +37,7 @@ __all__ = [
     "STALL_CHECKS",
     "TOPICS",
     "TOPIC_BY_NAME",
+    "VESSEL_EVENTS",
     "TopicSpec",
     "asyncapi",
     "check",
@@ -49,6 +50,7 @@ __all__ = [
 PORT_EVENTS: Final = "vasscm.port-events"
 SCAN_EVENTS: Final = "vasscm.scan-events"
 CUSTOMS_EVENTS: Final = "vasscm.customs-events"
+VESSEL_EVENTS: Final = "vasscm.vessel-events"
 CONTAINER_EVENTS: Final = "vasscm.container-events"
 CLEARANCES: Final = "vasscm.clearances"
 ALERTS: Final = "vasscm.alerts"
@@ -150,6 +152,18 @@ TOPICS: Final[tuple[TopicSpec, ...]] = (
         models=_input_models(CUSTOMS_EVENTS),
     ),
     TopicSpec(
+        name=VESSEL_EVENTS,
+        key="voyage",
+        key_description="the vessel call (voyage): all events of one call share a partition",
+        direction="input",
+        cleanup_policy="delete",
+        retention=30 * _DAY,
+        description="Vessel calls: estimated arrival, arrival and departure of each voyage "
+        "(contract 7.2). A departure starts the reporting clock of the voyage's LOADED; "
+        "the estimated arrival is what customs' notices are measured against.",
+        models=_input_models(VESSEL_EVENTS),
+    ),
+    TopicSpec(
         name=CONTAINER_EVENTS,
         key="container_no",
         key_description=_CONTAINER_KEY,
@@ -158,7 +172,9 @@ TOPICS: Final[tuple[TopicSpec, ...]] = (
         retention=7 * _DAY,
         description="Internal repartition topic: every input event once per container, "
         "customs events with containers narrowed to that one (vasscm.events.fan_out), "
-        "so one container's events meet on one partition.",
+        "so one container's events meet on one partition; every vessel call's event once "
+        "per partition (key: its voyage), for the containers there that name it; and the "
+        "fan-out's progress marks (key ~mark).",
         models=tuple(ev.MODEL_OF_TYPE.values()),
     ),
     TopicSpec(
@@ -332,6 +348,32 @@ def _input_examples() -> list[BaseModel]:
             container_no=exp,
             vessel="HAIAN VIEW",
             seal_no="VNCL2490388",
+            voyage="HAV-2411S",
+        ),
+        ev.VesselExpected(
+            event_id="tos-cl-vc-20240311-0042",
+            type="VESSEL_EXPECTED",
+            **tos,
+            occurred_at=_at(11, 9, 0),
+            vessel="9667904",
+            voyage="HAV-2411S",
+            eta=_at(13, 22, 0),
+        ),
+        ev.VesselArrived(
+            event_id="tos-cl-vc-20240313-0047",
+            type="VESSEL_ARRIVED",
+            **tos,
+            occurred_at=_at(13, 23, 40),
+            vessel="9667904",
+            voyage="HAV-2411S",
+        ),
+        ev.VesselDeparted(
+            event_id="tos-cl-vc-20240314-0051",
+            type="VESSEL_DEPARTED",
+            **tos,
+            occurred_at=_at(14, 6, 10),
+            vessel="9667904",
+            voyage="HAV-2411S",
         ),
         ev.SealChanged(
             event_id="tos-cl-20240313-001377",
@@ -455,6 +497,16 @@ def _output_examples() -> list[BaseModel]:
             scanned=True,
             scan_result="CLEAR",
             alerts=[],
+            obligations=[
+                ev.Obligation(
+                    form="GATE_OUT",
+                    party="port",
+                    reference_at=exited,
+                    received_at=exited + timedelta(minutes=2),
+                    due_at=exited + timedelta(minutes=15),
+                    on_time=True,
+                )
+            ],
             revision=1,
         ),
         ev.Alert(
@@ -553,6 +605,9 @@ def _message(topic: TopicSpec, model: type[BaseModel], example: BaseModel | None
     return msg
 
 
+_VESSEL_MODELS: Final = frozenset(m for k, m in ev.MODEL_OF_TYPE.items() if k in ev.VESSEL_TYPES)
+
+
 def asyncapi() -> dict[str, Any]:
     """AsyncAPI 3.0 document: a channel per topic, operations from the processor's side."""
     samples = {type(model): model for _, model in examples().values()}
@@ -564,7 +619,8 @@ def asyncapi() -> dict[str, Any]:
         refs = {}
         for model in topic.models:
             sample = samples.get(model)
-            if sample is not None and topic.name == CONTAINER_EVENTS:
+            vessel = model in _VESSEL_MODELS  # copied to every partition as it is
+            if sample is not None and topic.name == CONTAINER_EVENTS and not vessel:
                 sample = ev.fan_out(sample)[0][1]  # type: ignore[arg-type]
             msg_id = f"{topic.short}.{model.__name__}"
             messages[msg_id] = _message(topic, model, sample)

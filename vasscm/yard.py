@@ -21,21 +21,24 @@ from datetime import datetime
 
 from vasscm.board import Board
 from vasscm.deadlines import DeadlineIndex
-from vasscm.events import ClearanceRecord, ContainerEvent, VisitState
+from vasscm.durations import to_ms
+from vasscm.events import ClearanceRecord, ContainerEvent, VesselEvent, VisitState
 from vasscm.tracking import (
     DEFAULT_POLICY,
+    Call,
     ContainerState,
     Effects,
     Policy,
     apply,
     check,
     current_view,
+    learn,
     next_deadline_ms,
     published_records,
     resend,
 )
 
-__all__ = ["Step", "Yard"]
+__all__ = ["CallStep", "Step", "Yard"]
 
 
 @dataclass(slots=True)
@@ -51,8 +54,20 @@ class Step:
     vacated: bool = False  # the container holds no visit any more (expired)
 
 
+@dataclass(slots=True)
+class CallStep:
+    """What one vessel event did: to its call, and to the containers naming its voyage."""
+
+    call: Call
+    changed: bool  # False: it told nothing new (a repeat, or an older report)
+    steps: list[tuple[str, Step]] = field(default_factory=list)  # by container number
+    named: list[str] = field(default_factory=list)  # containers naming the voyage
+    expired: list[str] = field(default_factory=list)  # voyages forgotten meanwhile
+
+
 class Yard:
-    """Containers of one partition or log: the core step, deadlines, board."""
+    """Containers of one partition or log: the core step, deadlines, board, and the
+    vessel calls their events name (contract 7.2)."""
 
     def __init__(
         self,
@@ -62,12 +77,18 @@ class Yard:
         board: Board | None = None,
         deadlines: DeadlineIndex | None = None,
         withdraw: bool = False,
+        calls: dict[str, Call] | None = None,
+        naming: dict[str, set[str]] | None = None,
     ) -> None:
         self.load = load
         self.policy = policy
         self.board = board
         self.deadlines = deadlines if deadlines is not None else DeadlineIndex()
         self.withdraw = withdraw  # find what revisions replace (the live metrics need it)
+        self.calls: dict[str, Call] = {} if calls is None else calls  # by voyage
+        # voyage -> containers whose events name it (some may have dropped it since:
+        # checked when the call changes)
+        self.naming: dict[str, set[str]] = {} if naming is None else naming
 
     def event(
         self,
@@ -88,9 +109,13 @@ class Yard:
             received_at=received_at,
             policy=self.policy,
             occurred_ms=occurred_ms,
+            calls=self.calls,
         )
         if effects.rejection is not None or effects.outcome == "duplicate":
             return Step(state, effects, save=False)
+        voyage = getattr(event, "voyage", None)
+        if voyage is not None:
+            self.naming.setdefault(voyage, set()).add(container_no)
         step = Step(state, effects)
         if self.withdraw and any(r["revision"] > 1 or r["supersedes"] for r in effects.record_rows):
             before = self.load(container_no)  # not saved yet: the state before the event
@@ -98,6 +123,48 @@ class Yard:
                 step.withdrawn = published_records(before, self.policy)
         self._settled(container_no, step)
         return step
+
+    def vessel(self, event: VesselEvent, *, now: int, received: int) -> CallStep:
+        """Apply a vessel call's event (``now`` and ``received`` in epoch ms): the call
+        takes it, and when it changed a fact, each container naming the voyage is
+        judged again (vasscm.tracking.learn), in container-number order."""
+        voyage = event.voyage
+        call = self.calls.get(voyage)
+        if call is None:
+            call = self.calls[voyage] = Call(voyage, event.vessel, event.site)
+        changed = call.take(event, occurred=to_ms(event.occurred_at), received=received)
+        out = CallStep(call, changed, expired=self._expire(now, keep=voyage))
+        naming = self.naming.get(voyage, set())
+        for container_no in sorted(naming):
+            state = self.load(container_no)
+            if state is None:
+                naming.discard(container_no)
+                continue
+            out.named.append(container_no)
+            if not changed:
+                continue
+            before = published_records(state, self.policy) if self.withdraw else {}
+            effects = learn(state, voyage, call.facts, now=now, policy=self.policy)
+            if effects.outcome == "duplicate":
+                if not any(e.voyage == voyage for e in state.events):
+                    naming.discard(container_no)  # its visits naming it are gone
+                continue
+            step = Step(state, effects)
+            if any(r["revision"] > 1 or r["supersedes"] for r in effects.record_rows):
+                step.withdrawn = before
+            self._settled(container_no, step)
+            out.steps.append((container_no, step))
+        return out
+
+    def _expire(self, now: int, *, keep: str) -> list[str]:
+        """Forget calls nothing has been heard of for twice the retention (a container
+        naming one later finds no facts, as it would before the call was heard of)."""
+        horizon = now - 2 * self.policy.retention
+        gone = [v for v, call in self.calls.items() if v != keep and call.latest < horizon]
+        for voyage in gone:
+            del self.calls[voyage]
+            self.naming.pop(voyage, None)
+        return gone
 
     def check(self, container_no: str, *, now: datetime | int) -> Step | None:
         """Judge a container whose deadline fell due; None when it is not held."""

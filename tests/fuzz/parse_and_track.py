@@ -4,8 +4,9 @@
 
 Each input is a record as it might arrive on an input topic (the first byte picks the
 topic). ``parse_event`` must never raise; whatever it accepts goes through the core
-(``apply`` then ``check``) against a small set of live container states, which must
-never raise either and must survive a round trip through their JSON. Any exception is
+(``apply`` then ``check``; a vessel call's event through a yard's ``vessel``) against
+a small set of live container states, which must never raise either and must survive
+a round trip through their JSON. Any exception is
 a crash that libFuzzer reports with the input that caused it.
 """
 
@@ -17,12 +18,15 @@ from datetime import timedelta
 import atheris
 
 with atheris.instrument_imports():
-    from vasscm.events import Rejection, fan_out, parse_event
-    from vasscm.topics import CUSTOMS_EVENTS, PORT_EVENTS, SCAN_EVENTS
-    from vasscm.tracking import ContainerState, apply, check, current_view, next_deadline
+    from vasscm.durations import to_ms
+    from vasscm.events import VESSEL_TYPES, Rejection, fan_out, parse_event
+    from vasscm.topics import CUSTOMS_EVENTS, PORT_EVENTS, SCAN_EVENTS, VESSEL_EVENTS
+    from vasscm.tracking import ContainerState, check, current_view, next_deadline
+    from vasscm.yard import Yard
 
-TOPICS = (None, PORT_EVENTS, SCAN_EVENTS, CUSTOMS_EVENTS)
+TOPICS = (None, PORT_EVENTS, SCAN_EVENTS, CUSTOMS_EVENTS, VESSEL_EVENTS)
 STATES: dict[str, ContainerState] = {}  # bounded: a fuzzer's containers come and go
+YARD = Yard(STATES.get)  # its calls, for the containers' events that name a voyage
 
 
 def one_input(data: bytes) -> None:
@@ -33,14 +37,17 @@ def one_input(data: bytes) -> None:
     if isinstance(parsed, Rejection):
         assert parsed.reason, "a rejection must say why"
         return
+    if parsed.type in VESSEL_TYPES:
+        stamp = to_ms(parsed.received_at or parsed.occurred_at)
+        for _, step in YARD.vessel(parsed, now=to_ms(parsed.occurred_at), received=stamp).steps:
+            assert step.state is not None
+            ContainerState.from_json(step.state.to_json())
+        if len(YARD.calls) > 64:
+            YARD.calls.pop(next(iter(YARD.calls)))
+        return
     for container_no, event in fan_out(parsed):
-        state, effects = apply(
-            STATES.get(container_no),
-            event,
-            container_no=container_no,
-            now=event.occurred_at,
-            received_at=event.received_at,
-        )
+        step = YARD.event(container_no, event, now=event.occurred_at, received_at=event.received_at)
+        state, effects = step.state, step.effects
         if effects.rejection is not None:
             continue
         state, _ = check(state, now=event.occurred_at + timedelta(days=3))

@@ -29,7 +29,14 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from vasscm.durations import to_ms
-from vasscm.events import CUSTOMS_TYPES, EARLIEST, LATEST, MAX_EVENT_BYTES, TOPIC_OF_TYPE
+from vasscm.events import (
+    CUSTOMS_TYPES,
+    EARLIEST,
+    LATEST,
+    MAX_EVENT_BYTES,
+    TOPIC_OF_TYPE,
+    VESSEL_TYPES,
+)
 from vasscm.live.clients import start_producer
 from vasscm.topics import PORT_EVENTS
 
@@ -71,7 +78,13 @@ def route(line: bytes) -> tuple[str, bytes | None, int | None]:
     kind = doc.get("type")
     kind = kind if isinstance(kind, str) else ""
     topic = TOPIC_OF_TYPE.get(kind, PORT_EVENTS)
-    key_field = "declaration_no" if kind in CUSTOMS_TYPES else "container_no"
+    key_field = (
+        "declaration_no"
+        if kind in CUSTOMS_TYPES
+        else "voyage"
+        if kind in VESSEL_TYPES
+        else "container_no"
+    )
     key = doc.get(key_field)
     stamp = _ms(doc.get("received_at")) or _ms(doc.get("occurred_at"))
     return topic, key.encode() if isinstance(key, str) else None, stamp

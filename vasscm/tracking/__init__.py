@@ -33,7 +33,8 @@ Identity
 """
 
 from vasscm.tracking.alerts import SEVERITY
-from vasscm.tracking.core import apply, check, next_deadline, next_deadline_ms, resend
+from vasscm.tracking.calls import Call
+from vasscm.tracking.core import apply, check, learn, next_deadline, next_deadline_ms, resend
 from vasscm.tracking.emission import Effects
 from vasscm.tracking.policy import DEFAULT_POLICY, Policy
 from vasscm.tracking.state import ContainerState
@@ -50,6 +51,7 @@ from vasscm.tracking.views import (
 __all__ = [
     "DEFAULT_POLICY",
     "SEVERITY",
+    "Call",
     "ContainerState",
     "Effects",
     "Policy",
@@ -57,6 +59,7 @@ __all__ = [
     "check",
     "current_view",
     "latest_stage",
+    "learn",
     "next_deadline",
     "next_deadline_ms",
     "open_row",

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
 from vasscm.durations import duration_text, from_ms, iso_ms
 from vasscm.events import AlertKind, Severity, Stage
-from vasscm.tracking.codes import GATE_OUT, TYPE_OF_CODE
+from vasscm.tracking.codes import EXPECTED, GATE_OUT, SCAN_SELECTED
+from vasscm.tracking.obligations import Obligation, obligations
 from vasscm.tracking.policy import Policy
-from vasscm.tracking.state import Book
+from vasscm.tracking.state import Book, Facts
 from vasscm.tracking.visit import Visit
 
 SEVERITY: Final = {
@@ -18,6 +20,7 @@ SEVERITY: Final = {
     AlertKind.SEAL_MISMATCH: Severity.WARNING,
     AlertKind.STALLED: Severity.WARNING,
     AlertKind.LATE_REPORT: Severity.WARNING,
+    AlertKind.LATE_NOTICE: Severity.WARNING,
 }
 
 
@@ -28,6 +31,7 @@ SEVERITY_TEXT: Final = {kind: severity.value for kind, severity in SEVERITY.item
 Row: TypeAlias = dict[str, Any]
 
 _EXITED: Final = Stage.EXITED
+NO_CALLS: Final[Mapping[str, Facts]] = {}
 
 
 @dataclass(slots=True)
@@ -47,8 +51,11 @@ def iso(ms: int) -> str:
     return from_ms(ms).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def desired_alerts(v: Visit, now: int, policy: Policy) -> dict[str, AlertSpec]:
-    """Which alerts hold for this visit given everything known, judged at ``now``.
+def desired_alerts(
+    v: Visit, now: int, policy: Policy, calls: Mapping[str, Facts] = NO_CALLS
+) -> dict[str, AlertSpec]:
+    """Which alerts hold for this visit given everything known, judged at ``now``;
+    ``calls``: the facts of the vessel calls its events name (the state's copy).
 
     (Keeping the judgement of the stages before the current one on the visit, which
     no clock changes, was tried: no faster measurably, and 17 MiB more at 64,000 open
@@ -56,7 +63,11 @@ def desired_alerts(v: Visit, now: int, policy: Policy) -> dict[str, AlertSpec]:
     """
     out: dict[str, AlertSpec] = {}
     if v.closed:
-        _exit_alerts(v, policy, out)
+        _exit_alerts(v, out)
+    if v.closed or v.expected_rx is not None or v.selected_rx is not None:
+        for duty in obligations(v, calls, policy):
+            if not duty.on_time:
+                _late(v, duty, out)
     timeline = v.timeline
     last = len(timeline) - 1
     stall_after, direction = policy.stall_after, v.direction
@@ -91,7 +102,7 @@ def _stalled_text(stage: Stage, limit_ms: int) -> str:
     return text
 
 
-def _exit_alerts(v: Visit, policy: Policy, out: dict[str, AlertSpec]) -> None:
+def _exit_alerts(v: Visit, out: dict[str, AlertSpec]) -> None:
     """What an exit alone decides: these do not depend on the clock."""
     assert v.exited is not None
     exited = v.exited
@@ -121,19 +132,46 @@ def _exit_alerts(v: Visit, policy: Policy, out: dict[str, AlertSpec]) -> None:
             exited,
             f"exit seal {v.exit_seal!r} differs from last known seal {v.seal!r}",
         )
-    if v.exit_code == GATE_OUT:  # contract 7.2: an export's gate-out has 30 min
-        limit = policy.late_gate_out_export if v.direction == "export" else policy.late_gate_out
-    else:
-        limit = policy.late_loaded
-    if v.exit_lag > limit:
+
+
+#: The stage a late notice is raised on: the one its form concerns.
+_NOTICE_STAGE: Final = {EXPECTED: Stage.EXPECTED, SCAN_SELECTED: Stage.AWAITING_SCAN}
+_FORM: Final = {EXPECTED: "form 01", SCAN_SELECTED: "form 03"}
+
+
+def _late(v: Visit, duty: Obligation, out: dict[str, AlertSpec]) -> None:
+    """The alert of an obligation not met (contract 7.2)."""
+    if duty.party == "port":
+        assert v.exited is not None
+        limit = span(duty.due - duty.reference)
+        late = span(duty.received - duty.reference)
+        if duty.form == GATE_OUT:
+            text = f"GATE_OUT reported {late} after it occurred (deadline {limit})"
+        else:
+            text = (
+                f"{duty.type} reported {late} after its vessel departed at "
+                f"{iso(duty.reference)} (voyage {duty.voyage}; deadline {limit})"
+            )
         out["LATE_REPORT/EXITED"] = AlertSpec(
-            AlertKind.LATE_REPORT,
-            Stage.EXITED,
-            "f",
-            exited,
-            f"{TYPE_OF_CODE[v.exit_code or GATE_OUT]} reported {span(v.exit_lag)} after it "
-            f"occurred (deadline {span(limit)})",
+            AlertKind.LATE_REPORT, Stage.EXITED, "f", v.exited, text
         )
+        return
+    lead = duty.reference - duty.received
+    when = f"{span(lead)} before" if lead >= 0 else f"{span(-lead)} after"
+    what = (
+        f"the discharge at {iso(duty.reference)}"
+        if duty.voyage is None
+        else f"the vessel's estimated arrival at {iso(duty.reference)} (voyage {duty.voyage})"
+    )
+    stage = _NOTICE_STAGE[duty.form]
+    out[f"LATE_NOTICE/{stage}"] = AlertSpec(
+        AlertKind.LATE_NOTICE,
+        stage,
+        "f",
+        duty.received,
+        f"{duty.type} ({_FORM[duty.form]}) received {when} {what}; due at least "
+        f"{span(duty.reference - duty.due)} before",
+    )
 
 
 def emit_alerts(

@@ -50,5 +50,7 @@ LOADED: Final = Code.LOADED.value
 
 ARRIVALS: Final = frozenset({DISCHARGED, GATE_IN})
 EXITS: Final = frozenset({GATE_OUT, LOADED})
+#: Customs' notices, due a lead time before the vessel's arrival (contract 7.2).
+NOTICES: Final = frozenset({EXPECTED, SCAN_SELECTED})
 #: The events that name a deciding declaration (contract 7.1).
 DECISIONS: Final = frozenset({CHANNEL_ASSIGNED, ELIGIBLE, SUSPENDED, ELIGIBILITY_CANCELLED})

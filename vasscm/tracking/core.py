@@ -7,6 +7,7 @@ judge their alerts, emit what differs from their books, drop visits past retenti
 from __future__ import annotations
 
 import bisect
+from collections.abc import Mapping
 from datetime import datetime
 
 import orjson
@@ -22,10 +23,11 @@ from vasscm.tracking.alerts import (
     retired_alert,
     span,
 )
+from vasscm.tracking.calls import Call
 from vasscm.tracking.codes import EXITS
 from vasscm.tracking.emission import Effects, match_books, record, to_record
 from vasscm.tracking.policy import DEFAULT_POLICY, MAX_VISITS, Policy
-from vasscm.tracking.state import UNKNOWN, Book, ContainerState, compact, digest, order
+from vasscm.tracking.state import UNKNOWN, Book, ContainerState, Facts, compact, digest, order
 from vasscm.tracking.visit import Fold, Visit, last_chunk, latest_visit, split
 
 
@@ -38,13 +40,15 @@ def apply(
     received_at: datetime | None = None,
     policy: Policy = DEFAULT_POLICY,
     occurred_ms: int | None = None,
+    calls: Mapping[str, Call] | None = None,
 ) -> tuple[ContainerState, Effects]:
     """Apply one container's event; return the new state and what it produced.
 
     ``now`` is the clock alerts are judged and stamped by (the caller's: wall clock
     live, the event-time watermark in replay), a datetime or epoch milliseconds.
     ``received_at`` overrides the event's. ``occurred_ms``: the event's occurred_at
-    in epoch ms, when the caller has converted it already.
+    in epoch ms, when the caller has converted it already. ``calls``: the vessel
+    calls known, by voyage: an event naming one takes a copy of its facts.
     """
     now_ms = now if isinstance(now, int) else to_ms(now)
     received = received_at if received_at is not None else event.received_at
@@ -89,6 +93,10 @@ def apply(
                 f"that closed by {iso(state.horizon)} and is no longer held",
             ),
         )
+    if ev.voyage is not None and calls:
+        call = calls.get(ev.voyage)
+        if call is not None:
+            state.calls[ev.voyage] = call.facts
     key = order(ev)
     if not events or order(events[-1]) <= key:  # in order: the common case
         if events and events[-1].code not in EXITS:  # the open visit goes on
@@ -106,6 +114,30 @@ def apply(
     # Visits wholly before the event (those whose exit precedes it) cannot change.
     first = sum(1 for e in events[:pos] if e.code in EXITS)
     return state, settle(state, now_ms, policy, first)
+
+
+def learn(
+    state: ContainerState,
+    voyage: str,
+    facts: Facts,
+    *,
+    now: datetime | int,
+    policy: Policy = DEFAULT_POLICY,
+) -> Effects:
+    """A vessel call's facts, for a container that names its voyage (contract 7.2):
+    the visits that name it are judged again (a departure starts the reporting clock
+    of their LOADED, an estimated arrival is what customs' notices are measured by).
+    ``outcome`` is "duplicate" when the state knew these facts already, or names no
+    such voyage any more."""
+    now_ms = now if isinstance(now, int) else to_ms(now)
+    events = state.events
+    at = next((i for i, e in enumerate(events) if e.voyage == voyage), None)
+    if at is None or state.calls.get(voyage) == facts:
+        return Effects(outcome="duplicate")
+    state.calls[voyage] = facts
+    state.last = None
+    first = sum(1 for e in events[:at] if e.code in EXITS)  # the visit the event is in
+    return settle(state, now_ms, policy, first)
 
 
 def check(
@@ -128,6 +160,7 @@ def check(
             state.horizon = last.t
             state.events.clear()
             state.books.clear()
+            state.calls.clear()
             state.last = None
             state.due = last.t + 2 * policy.retention
         return state, Effects()
@@ -157,7 +190,7 @@ def resend(state: ContainerState, *, now: datetime, policy: Policy = DEFAULT_POL
             effects.alert_rows.append(
                 retired_alert(visit_id, kind, stage, since, now_ms, [v], book)
             )
-        desired = desired_alerts(v, now_ms, policy)
+        desired = desired_alerts(v, now_ms, policy, state.calls)
         for key, (status, since) in book.alerts.items():
             spec = desired.get(key)
             if spec is None or spec.status != status or spec.since != since:
@@ -166,7 +199,7 @@ def resend(state: ContainerState, *, now: datetime, policy: Policy = DEFAULT_POL
                 spec = AlertSpec(AlertKind(kind), Stage(stage), status, since, detail)
             effects.alert_rows.append(alert(v, spec, now_ms))
         if v.closed and book.revision:
-            content = record(v, desired)
+            content = record(v, desired, state.calls, policy)
             if digest(orjson.dumps(content)) == book.digest:  # what went out last
                 effects.record_rows.append(to_record(content, book))
     return effects
@@ -235,12 +268,19 @@ def _firing(book: Book) -> bool:
     return any(held[0] == "f" for held in book.alerts.values())
 
 
-def _emit(v: Visit, book: Book, now: int, policy: Policy, effects: Effects) -> None:
+def _emit(
+    v: Visit,
+    book: Book,
+    now: int,
+    policy: Policy,
+    calls: Mapping[str, Facts],
+    effects: Effects,
+) -> None:
     """Judge one visit's alerts at ``now``; add to ``effects`` what differs from its book."""
-    desired = desired_alerts(v, now, policy)
+    desired = desired_alerts(v, now, policy, calls)
     emit_alerts(v, book, desired, now, effects.alert_rows)
     if v.closed:
-        content = record(v, desired)
+        content = record(v, desired, calls, policy)
         content_digest = digest(orjson.dumps(content))
         if content_digest != book.digest:
             book.revision += 1
@@ -271,11 +311,12 @@ def settle(
     else:  # carry the books over by id
         kept = books[:first]
         books = kept + match_books(books[first:], visits, effects.alert_rows, now, kept)
+    calls = state.calls
     if len(visits) == 1:  # books[first:] is then one book
-        _emit(visits[0], books[-1], now, policy, effects)
+        _emit(visits[0], books[-1], now, policy, calls, effects)
     else:
         for v, book in zip(visits, books[first:], strict=True):
-            _emit(v, book, now, policy, effects)
+            _emit(v, book, now, policy, calls, effects)
     # Closed visits take late events for `retention` after their exit (at most
     # MAX_VISITS are held); everything up to a dropped visit's exit is stale.
     events = state.events
@@ -287,5 +328,9 @@ def settle(
         state.horizon = events[end].t
         del events[: end + 1]
     state.books = books
+    if state.calls:  # only the calls its visits still name
+        named = {e.voyage for e in events if e.voyage is not None}
+        if len(named) < len(state.calls):
+            state.calls = {k: f for k, f in state.calls.items() if k in named}
     state.due = deadline(visits[-1] if visits else None, books[-1], policy)
     return effects

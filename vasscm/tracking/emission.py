@@ -8,6 +8,7 @@ list the old ids in ``supersedes`` and alerts raised under an old id are resolve
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -15,7 +16,9 @@ from typing import Any, Literal
 from vasscm.durations import iso_ms, to_ms
 from vasscm.events import Alert, ClearanceRecord, Rejection
 from vasscm.tracking.alerts import AlertSpec, Row, retired_alert
-from vasscm.tracking.state import Book
+from vasscm.tracking.obligations import obligations
+from vasscm.tracking.policy import Policy
+from vasscm.tracking.state import Book, Facts
 from vasscm.tracking.visit import Visit
 
 Outcome = Literal["accepted", "duplicate", "stale", "future"]
@@ -44,7 +47,9 @@ class Effects:
         return [Alert.model_validate(row) for row in self.alert_rows]
 
 
-def record(v: Visit, desired: dict[str, AlertSpec]) -> dict[str, Any]:
+def record(
+    v: Visit, desired: dict[str, AlertSpec], calls: Mapping[str, Facts], policy: Policy
+) -> dict[str, Any]:
     """The record content (no revision): its digest decides whether to re-emit."""
     assert v.exited is not None
     segments: dict[str, float] = {}
@@ -76,6 +81,7 @@ def record(v: Visit, desired: dict[str, AlertSpec]) -> dict[str, Any]:
         "scanned": v.scanned is not None,
         "scan_result": v.scan_result,
         "alerts": kinds,
+        "obligations": [duty.row() for duty in obligations(v, calls, policy)],
     }
 
 

@@ -36,7 +36,11 @@ class Policy:
     # Contract 7.2: the GATE_OUT of an export (a truck passing a land border's
     # supervision area, form 21/22) within 30 min.
     late_gate_out_export: int = 30 * 60 * MS
-    late_loaded: int = 30 * 60 * MS  # Art. 52a: LOADED reported within 30 min
+    # Art. 52a, contract 7.2: LOADED reported within 30 min of its voyage's departure.
+    late_loaded: int = 30 * 60 * MS
+    # Contract 7.2: customs' notices, due this long before the vessel's arrival.
+    notice_expected: int = 8 * HOUR  # form 01
+    notice_scan_selected: int = 4 * HOUR  # form 03
     retention: int = 7 * 24 * HOUR  # how long a closed visit accepts late events
     future_skew: int = HOUR  # an event may occur this much after it was received
     # stall_after's answers by (stage, direction): asked at every event and check.

@@ -18,18 +18,33 @@ import orjson
 from pydantic import BaseModel
 
 from vasscm.events import MODEL_OF_TYPE, ContainerEvent, trimmed
-from vasscm.tracking.codes import CODE_OF_TYPE, EXITS
+from vasscm.tracking.codes import CODE_OF_TYPE, EXITS, NOTICES
+
+#: Events whose received time the state keeps (as Ev.lag): the reports and notices
+#: whose deadlines are judged (contract 7.2).
+LAGGED: Final = EXITS | NOTICES
 
 if TYPE_CHECKING:
     from vasscm.tracking.visit import Fold
 
+
+class Facts(NamedTuple):
+    """What is known of a vessel call (vasscm.tracking.calls): epoch ms or None."""
+
+    eta: int | None
+    arrived: int | None
+    departed: int | None
+
+
 #: Version of the stored form. 1: {c, h, d, e, b}; a state without "v" is version 1.
-STATE_VERSION: Final = 1
+#: 2: events carry a voyage (a ninth item), and {k}: facts of the vessel calls named.
+STATE_VERSION: Final = 2
+_READS: Final = frozenset({1, 2})
 UNKNOWN: Final = -1  # ContainerState.due not computed yet
 
 
 class Ev(NamedTuple):
-    """One event as the state keeps it (a JSON array of 8 items)."""
+    """One event as the state keeps it (a JSON array of 9 items; 8 in version 1)."""
 
     t: int  # occurred_at, epoch ms
     code: int
@@ -38,7 +53,8 @@ class Ev(NamedTuple):
     val: str | None  # direction, channel, basis or scan result, by type
     seal: str | None
     decl: str | None  # declaration_no of customs events
-    lag: int  # received_at - occurred_at, ms (exits only; 0 elsewhere)
+    lag: int  # received_at - occurred_at, ms (exits and notices only; 0 elsewhere)
+    voyage: str | None = None  # the vessel call of DISCHARGED and LOADED (contract 7.2)
 
 
 def digest(data: bytes) -> int:
@@ -62,6 +78,7 @@ class _Shape(NamedTuple):
     value: str | None  # the field kept as Ev.val
     seal: bool  # declares seal_no
     customs: bool  # declares declaration_no and containers
+    voyage: bool  # declares voyage
 
 
 def _shape(kind: str, model: type[BaseModel]) -> _Shape:
@@ -71,11 +88,11 @@ def _shape(kind: str, model: type[BaseModel]) -> _Shape:
     # the fuzzer, tests/fuzz/parse_and_track.py).
     declared = model.model_fields
     seal, customs = "seal_no" in declared, "declaration_no" in declared
-    return _Shape(CODE_OF_TYPE[kind], _VALUE_FIELD.get(kind), seal, customs)
+    return _Shape(CODE_OF_TYPE[kind], _VALUE_FIELD.get(kind), seal, customs, "voyage" in declared)
 
 
 _SHAPES: Final[dict[type, _Shape]] = {
-    model: _shape(kind, model) for kind, model in MODEL_OF_TYPE.items()
+    model: _shape(kind, model) for kind, model in MODEL_OF_TYPE.items() if kind in CODE_OF_TYPE
 }
 
 
@@ -93,7 +110,8 @@ def compact(event: ContainerEvent, container_no: str, occurred: int, received: i
             if ref.container_no == container_no:
                 seal = ref.seal_no
                 break
-    lag = received - occurred if code in EXITS and received is not None else 0
+    lag = received - occurred if code in LAGGED and received is not None else 0
+    voyage: str | None = event.voyage if shape.voyage else None  # type: ignore[union-attr]
     # Interned: a visit repeats its site, seal and declaration in every event, and
     # a yard holds hundreds of thousands of visits.
     return Ev(
@@ -105,6 +123,7 @@ def compact(event: ContainerEvent, container_no: str, occurred: int, received: i
         None if seal is None else intern(seal),
         None if decl is None else intern(decl),
         lag,
+        None if voyage is None else intern(voyage),
     )
 
 
@@ -138,6 +157,9 @@ class ContainerState:
     # Next deadline as of the last settle: serialised, so rebuilding a deadline
     # index after a restart reads it instead of deriving every visit again.
     due: int | None = field(default=UNKNOWN, compare=False)
+    # Facts of the vessel calls its events name, by voyage (vasscm.tracking.calls):
+    # a copy, so that judging a visit needs nothing outside its state.
+    calls: dict[str, Facts] = field(default_factory=dict)
     # The open visit folded so far (never stored): an event that arrives in order
     # extends it instead of deriving the visit again. None when not known.
     last: Fold | None = field(default=None, compare=False, repr=False)
@@ -159,6 +181,7 @@ class ContainerState:
                         + ([b.retired] if b.retired else [])
                         for b in self.books
                     ],
+                    **({"k": self.calls} if self.calls else {}),
                 },
                 default=tuple,  # Ev is a NamedTuple: stored as a plain array
             )
@@ -168,7 +191,7 @@ class ContainerState:
     def from_json(cls, data: bytes | str) -> ContainerState:
         doc = orjson.loads(data)
         version = doc.get("v", 1)
-        if version != STATE_VERSION:
+        if version not in _READS:
             raise ValueError(
                 f"container state version {version!r} is not one this release reads "
                 f"(it reads {STATE_VERSION}); was it written by a newer vasscm?"
@@ -179,6 +202,7 @@ class ContainerState:
             due=doc.get("d", UNKNOWN),
             events=[Ev(*e) for e in doc["e"]],
             books=[Book(*b) for b in doc["b"]],
+            calls={voyage: Facts(*facts) for voyage, facts in doc.get("k", {}).items()},
         )
 
     @property

@@ -44,7 +44,8 @@ def published_records(
         if v.closed and book is not None and book.revision > 0:
             assert v.exited is not None
             # A closed visit's alerts do not depend on the clock: judge at its exit.
-            row = to_record(record(v, desired_alerts(v, v.exited, policy)), book)
+            desired = desired_alerts(v, v.exited, policy, state.calls)
+            row = to_record(record(v, desired, state.calls, policy), book)
             out[v.visit_id] = ClearanceRecord.model_validate(row)
     return out
 

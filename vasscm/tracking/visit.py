@@ -19,6 +19,7 @@ from vasscm.tracking.codes import (
     ARRIVALS,
     CHANNEL_ASSIGNED,
     DECISIONS,
+    DISCHARGED,
     DISCREPANCY,
     ELIGIBILITY_CANCELLED,
     ELIGIBLE,
@@ -58,6 +59,12 @@ class Visit:
     pending: tuple[str, ...] = ()  # at exit: deciding declarations not eligible, sorted
     not_released: bool = True  # at exit: not eligible, or suspended
     timeline: list[tuple[Stage, int]] = field(default_factory=list)
+    # Contract 7.2: the vessel calls and the notices whose deadlines are judged.
+    discharged: int | None = None  # the DISCHARGED (the vessel's arrival, failing its eta)
+    voyage_in: str | None = None  # the call it was discharged from
+    voyage_out: str | None = None  # the call it was loaded on (at a LOADED exit)
+    expected_rx: int | None = None  # first form 01 (EXPECTED) received, ms
+    selected_rx: int | None = None  # first form 03 (SCAN_SELECTED) received, ms
 
     @property
     def stage(self) -> Stage:
@@ -148,12 +155,17 @@ class Fold:
             v.site = ev.site
             self._set_anchor(ev.t)
         if code in ARRIVALS:
+            if code == DISCHARGED and v.discharged is None:
+                v.discharged, v.voyage_in = ev.t, ev.voyage
             if v.arrived is None:
                 v.arrived = ev.t
                 v.direction = ev.val or "unknown"
                 v.site = ev.site
                 self._set_anchor(ev.t)
         elif code == EXPECTED:
+            rx = ev.t + ev.lag
+            if v.expected_rx is None or rx < v.expected_rx:
+                v.expected_rx = rx
             if self._expected_direction is None:
                 self._expected_direction = ev.val
                 if v.arrived is None and ev.val is not None:
@@ -165,6 +177,9 @@ class Fold:
         elif code == SCAN_SELECTED:
             if v.selected is None:
                 v.selected = ev.t
+            rx = ev.t + ev.lag
+            if v.selected_rx is None or rx < v.selected_rx:
+                v.selected_rx = rx
         elif code == SCANNED:
             if v.scanned is None:
                 v.scanned = ev.t
@@ -196,6 +211,7 @@ class Fold:
                 self._held = False  # a discrepancy holds until the container is eligible
         elif code in EXITS:
             v.exited, v.exit_code, v.exit_seal, v.exit_lag = ev.t, code, ev.seal, ev.lag
+            v.voyage_out = ev.voyage
             v.not_released = v.eligible is None or v.suspended
             eligible = self._eligible_by or {}
             v.pending = tuple(sorted(d for d in self._deciding if d not in eligible))
