@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import cache
 from itertools import pairwise
@@ -22,7 +23,7 @@ import orjson
 import pytest
 from stdnum import iso6346
 
-from vasscm.events import Rejection, parse_event
+from vasscm.events import VESSEL_TYPES, Rejection, parse_event
 from vasscm.replay import Replayer
 from vasscm.simulate import (
     EXPORT_TARGET,
@@ -48,8 +49,14 @@ def log(n: int = N, seed: int = 7, spec: LogSpec = DEFAULT_SPEC) -> tuple[bytes,
 
 
 @cache
-def docs(n: int = N, seed: int = 7, spec: LogSpec = DEFAULT_SPEC) -> tuple[dict[str, Any], ...]:
+def all_docs(n: int = N, seed: int = 7, spec: LogSpec = DEFAULT_SPEC) -> tuple[dict[str, Any], ...]:
     return tuple(orjson.loads(raw) for raw in log(n, seed, spec))
+
+
+@cache
+def docs(n: int = N, seed: int = 7, spec: LogSpec = DEFAULT_SPEC) -> tuple[dict[str, Any], ...]:
+    """The containers' events (not the vessel calls')."""
+    return tuple(d for d in all_docs(n, seed, spec) if d["type"] not in VESSEL_TYPES)
 
 
 def container_of(doc: dict[str, Any]) -> str:
@@ -95,7 +102,7 @@ def test_every_line_is_a_contract_valid_event() -> None:
 
     rejected = [
         (raw, parsed.reason)
-        for raw, doc in zip(log(), docs(), strict=True)
+        for raw, doc in zip(log(), all_docs(), strict=True)
         if isinstance(parsed := parse_event(raw, topic=TOPIC_OF_TYPE[doc["type"]]), Rejection)
     ]
 
@@ -188,7 +195,8 @@ def releases(lines: Iterable[bytes]) -> dict[str, tuple[str, float]]:
     seen: dict[str, dict[str, Any]] = defaultdict(dict)
     for raw in lines:
         doc = orjson.loads(raw)
-        seen[container_of(doc)][doc["type"]] = doc
+        if doc["type"] not in VESSEL_TYPES:
+            seen[container_of(doc)][doc["type"]] = doc
     out = {}
     for c, kinds in seen.items():
         arrival = kinds.get("DISCHARGED") or kinds.get("GATE_IN")
@@ -339,3 +347,45 @@ def test_command_refuses_bad_options_naming_them(args: list[str], message: bytes
     assert 2 == done.returncode
     assert message in done.stderr
     assert b"" == done.stdout
+
+
+# --- vessel calls (contract 7.2) -------------------------------------------------------------
+
+
+def test_ships_call_at_the_seaport_and_containers_name_the_call_at_berth() -> None:
+    """Every discharge and loading at Cái Lân names a voyage whose ship is at berth then;
+    the border gate has none (trucks)."""
+    calls: dict[str, dict[str, datetime]] = defaultdict(dict)
+    for doc in all_docs():
+        if doc["type"] in ("VESSEL_ARRIVED", "VESSEL_DEPARTED"):
+            calls[doc["voyage"]][doc["type"]] = when(doc)
+    named = [d for d in docs() if d["type"] in ("DISCHARGED", "LOADED")]
+    at_berth = [
+        calls[d["voyage"]]["VESSEL_ARRIVED"] <= when(d) < calls[d["voyage"]]["VESSEL_DEPARTED"]
+        for d in named
+        if d["voyage"] in calls and len(calls[d["voyage"]]) == 2
+    ]
+
+    assert {"cai-lan"} == {d["site"] for d in named}
+    assert all(at_berth)
+    assert len(at_berth) > 0.9 * len(named) > 1_000
+
+
+def test_without_faults_both_sides_report_on_time() -> None:
+    """The plain simulator gives every notice and exit report in time; its faults give
+    a few of each late."""
+
+    def late(spec: LogSpec) -> Counter[str]:
+        alerts: list[bytes] = []
+        replayer = Replayer(on_record=lambda _: None, on_alert=alerts.append, on_rejected=len)
+        for raw in log(N, 7, spec):
+            replayer.feed(raw)
+        return Counter(
+            a["kind"] for a in map(orjson.loads, alerts) if a["kind"].startswith("LATE_")
+        )
+
+    plain, faulty = late(DEFAULT_SPEC), late(replace(DEFAULT_SPEC, faults=Faults.realistic()))
+
+    assert Counter() == plain
+    assert faulty["LATE_NOTICE"] > 20
+    assert faulty["LATE_REPORT"] > 20

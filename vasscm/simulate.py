@@ -12,9 +12,17 @@ for exports. Release times are log-normal per channel (green fast, red slow); ea
 channel's mean is scaled so that the mix of channels averages exactly the target, so
 the long-run mean release of completed visits lands on it (tested within 5 %).
 
+Vessel calls (contract 7.2). Each seaport has a ship every ``call_every`` (6 h): two
+estimates of its arrival (48 h and 12 h ahead), its arrival and its departure a
+berth stay later. An import is discharged from the call at berth when its visit
+starts, and announced ahead of that call's arrival (form 01 10 to 30 h, form 03 4.5
+to 12 h before); an export is loaded on the call at berth when it leaves, and
+reported before the ship sails.
+
 Faults (:class:`Faults`, off unless asked for): duplicates, out-of-order delivery,
-exits reported after the Art. 52/52a deadlines, malformed records, and containers
-that leave without release. A delayed line carries ``received_at`` (as a live
+exits reported after the Art. 52/52a deadlines (a loading after its ship sailed),
+customs' notices given late, malformed records, and containers that leave without
+release. A delayed line carries ``received_at`` (as a live
 processor would have recorded it), and the log comes in the order lines were
 received, as a port's systems publish them.
 
@@ -34,6 +42,7 @@ from itertools import islice
 from typing import Any, Final
 
 import orjson
+from stdnum import imo
 from stdnum.iso6346 import calc_check_digit
 
 __all__ = [
@@ -51,8 +60,12 @@ IMPORT_TARGET: Final = timedelta(hours=24, seconds=29)
 EXPORT_TARGET: Final = timedelta(hours=4, minutes=12, seconds=11)
 
 _OWNERS = ("CSQU", "MSKU", "TGHU", "HLXU", "OOLU", "CAIU", "TCNU", "SEGU")
-_LEAD: Final = timedelta(hours=2)  # EXPECTED precedes the arrival by this much
+_LEAD: Final = timedelta(hours=2)  # EXPECTED precedes a road arrival by this much
 _H: Final = 3600.0
+#: The earliest any event is received before the start of the visit or call it
+#: belongs to: a call's first estimate, 48 h ahead (and a little jitter).
+_MAX_LEAD: Final = timedelta(hours=50)
+_ESTIMATES: Final = (48.0, 12.0)  # hours before arrival a VESSEL_EXPECTED is sent
 
 
 def container_number(i: int) -> str:
@@ -70,6 +83,7 @@ class Faults:
     late_report: float = 0.0  # an exit reported 16 to 90 minutes after it occurred
     malformed: float = 0.0  # a record that is not a valid event, after an event
     unreleased_exit: float = 0.0  # a visit whose container leaves without release
+    late_notice: float = 0.0  # a form 01 or 03 short of its lead time (per notice)
 
     @classmethod
     def realistic(cls) -> Faults:
@@ -80,6 +94,7 @@ class Faults:
             late_report=0.03,
             malformed=0.001,
             unreleased_exit=0.002,
+            late_notice=0.04,
         )
 
 
@@ -105,12 +120,85 @@ class LogSpec:
     discrepancy_share: float = 0.01
     suspension_share: float = 0.02
     open_share: float = 1 / 3  # visits released but never collected (still in the yard)
+    call_every: timedelta = timedelta(hours=6)  # a ship at each seaport this often
+    berth_stay: timedelta = timedelta(hours=9)  # from a ship's arrival to its departure
     faults: Faults = Faults()
+
+    @property
+    def seaports(self) -> tuple[str, ...]:
+        return tuple(s for s in dict.fromkeys(self.sites) if s not in self.land_gates)
+
+    def call(self, site: str, k: int) -> _Call:
+        """Call ``k`` at ``site`` (deterministic: its own generator, not the visits')."""
+        rng = random.Random(f"{site}/{k}")
+        arrival = self.start + self.call_every * k + timedelta(minutes=rng.uniform(-20, 20))
+        return _Call(site, k, arrival, arrival + self.berth_stay, rng.gauss(0, 0.5))
+
+    def call_at(self, site: str, when: datetime) -> _Call:
+        """The call at berth at ``when`` that arrived last before it."""
+        k = math.floor((when - self.start) / self.call_every) + 1
+        while (call := self.call(site, k)).arrival > when:
+            k -= 1
+        return call
 
     def channel_means(self, mean: timedelta) -> dict[str, float]:
         """Mean release per channel, in seconds, so that the mix averages ``mean``."""
         weight = sum(share * factor for _, share, factor in self.channels)
         return {c: mean.total_seconds() * f / weight for c, _, f in self.channels}
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """One ship's call at a seaport."""
+
+    site: str
+    k: int
+    arrival: datetime
+    departure: datetime
+    eta_error: float  # hours the first estimate is off by
+
+    @property
+    def voyage(self) -> str:
+        return f"{self.site.upper()}-{1000 + self.k:05d}"
+
+    @property
+    def vessel(self) -> str:
+        stem = f"{900000 + self.k % 100000:06d}"
+        return stem + imo.calc_check_digit(stem)
+
+    def events(self) -> list[tuple[datetime, dict[str, Any]]]:
+        out = []
+        for n, ahead in enumerate(_ESTIMATES):
+            error = timedelta(hours=self.eta_error / (4 * n + 1))  # the later, the closer
+            out.append(
+                self._ev(
+                    "VESSEL_EXPECTED",
+                    self.arrival - timedelta(hours=ahead),
+                    n,
+                    eta=_stamp(self.arrival + error),
+                )
+            )
+        out.append(self._ev("VESSEL_ARRIVED", self.arrival, 2))
+        out.append(self._ev("VESSEL_DEPARTED", self.departure, 3))
+        return out
+
+    def _ev(
+        self, kind: str, when: datetime, n: int, **fields: Any
+    ) -> tuple[datetime, dict[str, Any]]:
+        doc = {
+            "event_id": f"vsl-{self.voyage}-{n}",
+            "type": kind,
+            "occurred_at": _stamp(when),
+            "site": self.site,
+            "vessel": self.vessel,
+            "voyage": self.voyage,
+            **fields,
+        }
+        return when, doc
+
+
+def _stamp(when: datetime) -> str:
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +223,12 @@ class _Visit:
         self.decl = f"{10 if self.imports else 30}{i:010d}"
         self.seal = f"VN{i:07d}"
         self.events: list[tuple[datetime, dict[str, Any]]] = []
+        self.seaport = self.site not in spec.land_gates
+        # A seaport import is discharged from the ship at berth when its visit starts.
+        self.inbound = (
+            spec.call_at(self.site, self.start) if self.seaport and self.imports else None
+        )
+        self.reported: dict[int, datetime] = {}  # event index -> received, when not at once
 
     def ev(self, kind: str, at: float, **fields: Any) -> None:
         """An event ``at`` hours after arrival."""
@@ -142,7 +236,7 @@ class _Visit:
         doc = {
             "event_id": f"{kind[:3].lower()}-{self.i}-{len(self.events)}",
             "type": kind,
-            "occurred_at": when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "occurred_at": _stamp(when),
             "site": self.site,
             **fields,
         }
@@ -155,10 +249,23 @@ class _Visit:
     def build(self) -> list[tuple[datetime, dict[str, Any]]]:
         spec, rng, c = self.spec, self.rng, self.container
         direction = "import" if self.imports else "export"
-        seaport = self.site not in spec.land_gates
-        self.customs("EXPECTED", -_LEAD.total_seconds() / _H, direction=direction)
-        if self.imports and seaport:
-            self.ev("DISCHARGED", 0, container_no=c, direction="import", seal_no=self.seal)
+        late = spec.faults.late_notice
+        inbound = self.inbound
+        if inbound is not None:  # form 01 ahead of the ship (contract 7.2: at least 8 h)
+            lead = rng.uniform(1, 7.5) if rng.random() < late else rng.uniform(10, 30)
+            self.customs("EXPECTED", self._before(inbound, lead), direction=direction)
+        else:
+            self.customs("EXPECTED", -_LEAD.total_seconds() / _H, direction=direction)
+        if inbound is not None:
+            self.ev(
+                "DISCHARGED",
+                0,
+                container_no=c,
+                direction="import",
+                seal_no=self.seal,
+                vessel=inbound.vessel,
+                voyage=inbound.voyage,
+            )
         else:
             self.ev("GATE_IN", 0, container_no=c, direction=direction, gate="G1", seal_no=self.seal)
         channel = rng.choices([ch for ch, _, _ in spec.channels], [s for _, s, _ in spec.channels])[
@@ -171,7 +278,12 @@ class _Visit:
         self.customs("CHANNEL_ASSIGNED", min(0.5, release / 2), channel=channel)
         if rng.random() < dict(spec.scan_share).get(channel, 0.0):
             selected = min(1.0, release * 0.6)
-            self.customs("SCAN_SELECTED", selected)
+            if inbound is not None:  # form 03 ahead of the ship (at least 4 h)
+                lead = rng.uniform(0.5, 3.5) if rng.random() < late else rng.uniform(4.5, 12)
+                self.customs("SCAN_SELECTED", self._before(inbound, lead))
+                selected = 0.0
+            else:
+                self.customs("SCAN_SELECTED", selected)
             scanned = selected + (release - selected) * rng.uniform(0.3, 0.9)
             self.ev("SCANNED", scanned, container_no=c, scanner="NII-1", result="CLEAR")
         if rng.random() < spec.discrepancy_share:
@@ -190,9 +302,20 @@ class _Visit:
             self.exit(ready + 0.25 + min(7.0, rng.expovariate(1 / 1.5)))
         return self.events
 
+    def _before(self, call: _Call, hours: float) -> float:
+        """Hours after this visit's start of an instant ``hours`` before the call's
+        latest estimated arrival."""
+        return (call.arrival - self.start).total_seconds() / _H - hours
+
     def exit(self, at: float) -> None:
-        if not self.imports and self.site not in self.spec.land_gates:
-            self.ev("LOADED", at, container_no=self.container, vessel="HAIAN BELL")
+        if not self.imports and self.seaport:
+            ship = self.spec.call_at(self.site, self.start + timedelta(hours=at))
+            self.ev(
+                "LOADED", at, container_no=self.container, vessel=ship.vessel, voyage=ship.voyage
+            )
+            if self.rng.random() < self.spec.faults.late_report:  # after the ship sailed
+                late = timedelta(minutes=self.rng.uniform(31, 90))
+                self.reported[len(self.events) - 1] = ship.departure + late
         else:
             self.ev("GATE_OUT", at, container_no=self.container, gate="G2", seal_no=self.seal)
 
@@ -207,12 +330,18 @@ _MALFORMED: Final = (
 
 
 def _deliveries(
-    visit: list[tuple[datetime, dict[str, Any]]], rng: random.Random, faults: Faults
+    visit: list[tuple[datetime, dict[str, Any]]],
+    rng: random.Random,
+    faults: Faults,
+    reported: dict[int, datetime] | None = None,
 ) -> Iterator[tuple[datetime, bytes]]:
-    """Each event as (received, line): late ones carry ``received_at``."""
-    for when, doc in visit:
+    """Each event as (received, line): late ones carry ``received_at``; ``reported``
+    gives the received time of some, by index."""
+    for n, (when, doc) in enumerate(visit):
         received = when
-        if doc["type"] in ("GATE_OUT", "LOADED") and rng.random() < faults.late_report:
+        if reported and n in reported:
+            received = reported[n]
+        elif doc["type"] == "GATE_OUT" and rng.random() < faults.late_report:
             received = when + timedelta(minutes=rng.uniform(16, 90))
         elif rng.random() < faults.disorder:
             received = when + timedelta(minutes=rng.uniform(1, 30))
@@ -238,14 +367,24 @@ def port_feed(spec: LogSpec = LogSpec(), *, seed: int = 7) -> Iterator[tuple[dat
     heap: list[_Event] = []
     seq = 0
     i = 0
+    calls = dict.fromkeys(spec.seaports, -2)  # the next call of each seaport to send
     while True:
-        for received, line in _deliveries(_Visit(i, rng, spec).build(), rng, spec.faults):
+        visit = _Visit(i, rng, spec)
+        for received, line in _deliveries(visit.build(), rng, spec.faults, visit.reported):
             heapq.heappush(heap, _Event(received, seq, line))
             seq += 1
-        # Visits start in order: nothing a later visit sends can come before the
-        # next visit's start minus the announcement's lead.
         i += 1
-        horizon = spec.start + spec.every * i - _LEAD
+        start = spec.start + spec.every * i
+        for site, k in calls.items():  # the calls whose first estimate is due by then
+            while (call := spec.call(site, k)).arrival - _MAX_LEAD < start:
+                for when, doc in call.events():
+                    heapq.heappush(heap, _Event(when, seq, orjson.dumps(doc)))
+                    seq += 1
+                k += 1
+            calls[site] = k
+        # Visits and calls start in order: nothing a later one sends can come before
+        # the next visit's start minus the longest lead.
+        horizon = start - _MAX_LEAD
         while heap and heap[0].received < horizon:
             event = heapq.heappop(heap)
             yield event.received, event.line
