@@ -39,6 +39,7 @@ from vasscm.topics import (
     DEAD_LETTER,
     PORT_EVENTS,
     SCAN_EVENTS,
+    VESSEL_EVENTS,
 )
 
 READY = b"deadline index rebuilt"
@@ -46,7 +47,7 @@ READY = b"deadline index rebuilt"
 # on one worker while the other runs the rest of the suite.
 KILLS = pytest.mark.xdist_group("kill9")
 # What the worker consumes: the inputs and its own repartition topic.
-CONSUMED = (CUSTOMS_EVENTS, PORT_EVENTS, SCAN_EVENTS, CONTAINER_EVENTS)
+CONSUMED = (CUSTOMS_EVENTS, VESSEL_EVENTS, PORT_EVENTS, SCAN_EVENTS, CONTAINER_EVENTS)
 
 
 @dataclass

@@ -9,7 +9,7 @@ CUSTOMS_IN = ("container-events", 0)
 
 
 def order(customs: int = 1, grace: int = 100) -> ArrivalOrder:
-    arrival = ArrivalOrder(customs_partitions=customs, grace_ms=grace)
+    arrival = ArrivalOrder(hop_partitions=customs, grace_ms=grace)
     arrival.assign(0, [PORT, SCAN])
     return arrival
 
@@ -127,7 +127,7 @@ def test_a_revoked_partition_drops_what_it_held() -> None:
 def test_the_event_clock_never_passes_a_record_still_held() -> None:
     """The clock is the newest occurred_at released with nothing received earlier
     still held on any partition of the worker."""
-    arrival = ArrivalOrder(customs_partitions=0, grace_ms=0)
+    arrival = ArrivalOrder(hop_partitions=0, grace_ms=0)
     arrival.assign(0, [PORT])
     arrival.assign(1, [("port", 1)])
     arrival.delivered(0, PORT, 100)

@@ -57,6 +57,8 @@ def exported_names() -> set[str]:
     metrics.clearances.labels("s", "import", "green").inc()
     metrics.revisions.labels("s", "import").inc()
     metrics.event("t", "GATE_IN", "accepted")
+    metrics.obligations.labels("s", "port", "GATE_OUT", "on_time").inc()
+    metrics.notice_lead.labels("s", "EXPECTED").observe(1)
     return {s.name for family in registry.collect() for s in family.samples}
 
 

@@ -122,12 +122,8 @@ document.body.dataset.checked = "yes";
 </script>"""
 
 
-@pytest.mark.parametrize("lang", ["vi", "en"])
-def test_the_html_report_fits_1280_px_in_its_language(
-    two_years: tuple[Path, Path], tmp_path: Path, lang: str
-) -> None:
-    now, before = two_years
-    page = _report(now, "html", lang, tmp_path, compare=before)
+def _probed(page: str, lang: str, tmp_path: Path) -> str:
+    """The page's DOM in Chromium at 1280 px, asserted to overflow nowhere."""
     assert f'<html lang="{lang}">' in page
     probe = tmp_path / f"probe-{lang}.html"
     probe.write_text(
@@ -144,6 +140,16 @@ def test_the_html_report_fits_1280_px_in_its_language(
     assert body is not None
     assert 'data-checked="yes"' in body.group(1)
     assert 'data-overflow=""' in body.group(1), body.group(1)
+    return dom
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_the_html_report_fits_1280_px_in_its_language(
+    two_years: tuple[Path, Path], tmp_path: Path, lang: str
+) -> None:
+    now, before = two_years
+    page = _report(now, "html", lang, tmp_path, compare=before)
+    dom = _probed(page, lang, tmp_path)
 
     headings = re.findall(r"<h2>(.*?)</h2>", dom)
     if lang == "vi":
@@ -176,3 +182,66 @@ def test_the_pdf_is_the_html_printed_on_a4(two_years: tuple[Path, Path], tmp_pat
     assert sizes, "no page size found"
     for width, height in sizes:  # A4: 595 x 842 points
         assert (round(float(width)), round(float(height))) == (595, 842)
+
+
+# --- both sides' obligations (contract 7.2) ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def replayed_port(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A day and a half of the simulated port with its faults, replayed."""
+    from dataclasses import replace
+
+    from vasscm.replay import replay_file
+    from vasscm.simulate import Faults, LogSpec, synthetic_log
+
+    tmp = tmp_path_factory.mktemp("port")
+    spec = replace(LogSpec(), faults=Faults.realistic())
+    (tmp / "events.jsonl").write_bytes(b"\n".join(synthetic_log(8000, seed=5, spec=spec)) + b"\n")
+    replay_file(tmp / "events.jsonl", tmp / "out")
+    return tmp / "out" / "clearances.jsonl"
+
+
+def test_the_report_counts_both_sides_obligations_per_site(
+    replayed_port: Path, tmp_path: Path
+) -> None:
+    """Its figures are the records' obligations (latest revisions), in Vietnamese."""
+    import orjson
+
+    latest: dict[str, dict[str, object]] = {}
+    for line in replayed_port.read_bytes().splitlines():
+        record = orjson.loads(line)
+        latest[record["visit_id"]] = record
+    superseded = {old for r in latest.values() for old in r["supersedes"]}  # type: ignore[union-attr]
+    expected: dict[tuple[str, str], list[int]] = {}
+    for visit_id, record in latest.items():
+        if visit_id in superseded:
+            continue
+        for duty in record["obligations"]:  # type: ignore[union-attr]
+            tally = expected.setdefault((record["site"], duty["form"]), [0, 0])  # type: ignore[index]
+            tally[0] += 1
+            tally[1] += duty["on_time"]  # type: ignore[index]
+
+    doc = orjson.loads(_report(replayed_port, "json", "en", tmp_path))
+    got = {(d["site"], d["form"]): [d["judged"], d["on_time"]] for d in doc["obligations"]}
+    md = _report(replayed_port, "md", "vi", tmp_path)
+
+    assert expected == got
+    assert {"EXPECTED", "SCAN_SELECTED", "GATE_OUT", "LOADED"} == {form for _, form in got}
+    assert all(0 < on_time < judged for judged, on_time in got.values() if judged > 100)
+    assert "## Nghĩa vụ của hai bên" in md
+    assert "| Cảng Cái Lân | tháng 1/2018 | Hải quan | Hàng dự kiến đến (mẫu 01) |" in md
+    assert "Doanh nghiệp kinh doanh cảng | Báo cáo hàng xếp lên tàu" in md
+
+
+def test_the_obligations_table_fits_1280_px(replayed_port: Path, tmp_path: Path) -> None:
+    page = _report(replayed_port, "html", "vi", tmp_path)
+    dom = _probed(page, "vi", tmp_path)
+
+    assert "Nghĩa vụ của hai bên" in re.findall(r"<h2>(.*?)</h2>", dom)
+    shot = screenshot("report-obligations-vi-1280.png")
+    chromium(
+        "--window-size=1280,3600", f"--screenshot={shot}", (tmp_path / "report-vi.html").as_uri(),
+        profile=tmp_path / "profile-shot",
+    )  # fmt: skip
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -60,7 +60,7 @@ class Core:
             self.registry,
             self.intake,
             self.publisher,
-            ArrivalOrder(customs_partitions=1, grace_ms=0),
+            ArrivalOrder(hop_partitions=1, grace_ms=0),
             self.readiness,
             now=lambda: NOW,
             highwater=lambda tp: None,

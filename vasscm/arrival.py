@@ -12,7 +12,8 @@ everything received before it, then releases them in received order: the order
 What an input has delivered
     A *local* input (port or scan events of the partition) has delivered everything
     up to the ``received_at`` of the last record taken from it in order. A *customs*
-    partition reports the same through the fan-out, as marks written to every
+    partition (or a vessel-events partition: the hop's inputs, numbered customs
+    first) reports the same through the fan-out, as marks written to every
     partition of the repartition topic after the records it fanned out (so a mark is
     read after the records it covers). Timestamps that go backwards in a partition
     make their record late: it is released at once, in the order it was read.
@@ -94,8 +95,8 @@ class _Partition:
 class ArrivalOrder:
     """Per partition, a merge of its inputs by received time; one event clock."""
 
-    def __init__(self, *, customs_partitions: int, grace_ms: int) -> None:
-        self.customs_partitions = customs_partitions
+    def __init__(self, *, hop_partitions: int, grace_ms: int) -> None:
+        self.hop_partitions = hop_partitions  # customs partitions, then vessel partitions
         self.grace = grace_ms
         self._parts: dict[int, _Partition] = {}
         self._seq = count()
@@ -204,7 +205,7 @@ class ArrivalOrder:
             if upto < held.received and source not in idle_local:
                 return False
         seen_by = held.taken + self.grace  # an idle customs partition, seen idle since
-        for c in range(self.customs_partitions):
+        for c in range(self.hop_partitions):
             mark = part.marks.get(c)
             if mark is None:
                 return False

@@ -53,6 +53,7 @@ __all__ = [
     "SCAN_TYPES",
     "SITE_PATTERN",
     "TOPIC_OF_TYPE",
+    "VESSEL_MODELS",
     "VESSEL_TYPES",
     "Alert",
     "AlertKind",
@@ -614,6 +615,7 @@ class VesselDeparted(_VesselLevel):
 
 
 VesselEvent: TypeAlias = VesselExpected | VesselArrived | VesselDeparted
+VESSEL_MODELS: Final = (VesselExpected, VesselArrived, VesselDeparted)  # for isinstance
 PortEvent: TypeAlias = Discharged | GateIn | GateOut | Loaded | SealChanged | Discrepancy
 CustomsEvent: TypeAlias = (
     Expected

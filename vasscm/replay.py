@@ -23,13 +23,11 @@ import orjson
 from vasscm.durations import from_ms, to_ms
 from vasscm.events import (
     MAX_EVENT_BYTES,
+    VESSEL_MODELS,
     InputEvent,
     RejectCode,
     Rejection,
-    VesselArrived,
-    VesselDeparted,
     VesselEvent,
-    VesselExpected,
     dead_letter,
     dump_json,
     fan_out,
@@ -40,7 +38,6 @@ from vasscm.yard import Yard
 
 __all__ = ["Replayer", "Summary", "replay_file"]
 
-VESSEL_MODELS: Final = (VesselExpected, VesselArrived, VesselDeparted)
 _END: Final = 10**12 - 1  # the line number of the closing check (replay --jobs sorts by it)
 _OUTPUTS: Final = ("clearances.jsonl", "alerts.jsonl", "rejected.jsonl", "state.jsonl")
 

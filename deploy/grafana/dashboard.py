@@ -118,8 +118,39 @@ PANELS: list[tuple[str, str, str, int, int, list[tuple[str, str]], str]] = [
                 "{{type}}",
             )
         ],
-        "Received minus occurred; an import's GATE_OUT must be reported within 15 min, an "
-        "export's and a LOADED within 30 min.",
+        "Received minus what starts the clock: an import's GATE_OUT within 15 min of it, "
+        "an export's within 30 min, a LOADED within 30 min of its vessel's departure.",
+    ),
+    (
+        "Both sides on time, last 24 h (contract 7.2)",
+        "timeseries",
+        "percentunit",
+        12,
+        8,
+        [
+            (
+                'site_party_form:vasscm_obligations_on_time:ratio_1d{site=~"$site"}',
+                "{{site}} {{party}} {{form}}",
+            )
+        ],
+        "Share received in time: the port's exit reports (GATE_OUT, LOADED) and customs' "
+        "notices (EXPECTED, form 01, 8 h before the vessel's arrival; SCAN_SELECTED, "
+        "form 03, 4 h before).",
+    ),
+    (
+        "Customs notices: median lead before the vessel's arrival",
+        "timeseries",
+        "s",
+        12,
+        8,
+        [
+            (
+                'site_form:vasscm_notice_lead_seconds:p50_1d{site=~"$site"}',
+                "{{site}} {{form}}",
+            )
+        ],
+        "Against the vessel's latest estimated arrival (else the discharge); due at least "
+        "8 h (form 01) and 4 h (form 03) ahead.",
     ),
     (
         "Events per second",

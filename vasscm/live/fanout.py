@@ -1,10 +1,13 @@
-"""The fan-out agent: a customs declaration -> one event per container, keyed by
+"""The fan-out agents: a customs declaration -> one event per container, keyed by
 ``container_no`` on the repartition topic, with the received time of the original
-record; and the marks that tell each tracker partition how far the customs
-partitions have been fanned out (vasscm.live.marks, vasscm.arrival)."""
+record; a vessel call's event -> one copy on every partition of it (the containers
+naming the voyage may be on any); and the marks that tell each tracker partition how
+far the customs and vessel partitions have been fanned out (vasscm.live.marks,
+vasscm.arrival: vessel partition ``v`` is hop input ``customs_partitions + v``)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 import faust
@@ -15,7 +18,7 @@ from vasscm.events import dump_json, fan_out
 from vasscm.live import marks
 from vasscm.live.intake import Intake, received, wall_ms
 from vasscm.live.tracker import partition_for
-from vasscm.topics import CUSTOMS_EVENTS
+from vasscm.topics import CUSTOMS_EVENTS, VESSEL_EVENTS
 
 __all__ = ["FanOut"]
 
@@ -23,26 +26,67 @@ _IDLE_REFRESH_MS: Final = 1000
 
 
 class FanOut:
-    def __init__(self, app: faust.App, intake: Intake, container_events: Any, partitions: int):
+    def __init__(
+        self,
+        app: faust.App,
+        intake: Intake,
+        container_events: Any,
+        partitions: int,
+        customs_partitions: int,
+    ):
         self.app = app
         self.intake = intake
         self.container_events = container_events
         self.partitions = partitions  # of the repartition topic: a mark goes to each
-        self.progress: dict[Any, int] = {}  # customs TP -> received ms fanned out up to
+        self.customs_partitions = customs_partitions  # vessel partitions are numbered after
+        self.progress: dict[Any, int] = {}  # hop TP -> received ms fanned out up to
         self._last_shape: dict[int, tuple[int, bool]] = {}
         self._last_sent = 0
         self._last_taken = -1
 
     async def agent(self, stream: faust.StreamT[bytes]) -> None:
+        """Customs declarations."""
+        await self._consume(stream, self._one)
+
+    async def vessel_agent(self, stream: faust.StreamT[bytes]) -> None:
+        """Vessel calls' events."""
+        await self._consume(stream, self._vessel)
+
+    async def _consume(
+        self,
+        stream: faust.StreamT[bytes],
+        handle: Callable[[faust.EventT[bytes]], Awaitable[None]],
+    ) -> None:
         async for event in stream.events():
             message = event.message
             in_order = self.intake.take(message)
             with self.intake.busy(message):
                 async with self.intake.poison_guard(event):
-                    await self._one(event)
+                    await handle(event)
             stamp = to_ms(received(message))
             if in_order and stamp > self.progress.get(message.tp, NEVER):
                 self.progress[message.tp] = stamp  # after its copies are handed over
+
+    async def _vessel(self, event: faust.EventT[bytes]) -> None:
+        message = event.message
+        self.intake.took(message)
+        parsed = await self.intake.parse(event.value, message)
+        if parsed is None:
+            return
+        self.intake.metrics.event(message.topic, parsed.type, "accepted")
+        copy = parsed.model_copy(update={"received_at": received(message)})
+        value = dump_json(copy, exclude_none=True)
+        key = parsed.voyage.encode()  # type: ignore[union-attr]
+        for partition in range(self.partitions):
+            await self.container_events.send(key=key, value=value, partition=partition)
+
+    def _hop(self, tp: Any) -> int | None:
+        """The hop input a partition of ours is (vasscm.arrival: marks are by it)."""
+        if tp.topic == CUSTOMS_EVENTS:
+            return int(tp.partition)
+        if tp.topic == VESSEL_EVENTS:
+            return self.customs_partitions + int(tp.partition)
+        return None
 
     async def _one(self, event: faust.EventT[bytes]) -> None:
         message = event.message
@@ -62,18 +106,16 @@ class FanOut:
             )
 
     async def send_marks(self) -> None:
-        """Every partition of the repartition topic hears how far each customs
-        partition of this worker is fanned out, and which of them are idle."""
+        """Every partition of the repartition topic hears how far each customs and
+        vessel partition of this worker is fanned out, and which of them are idle."""
         consumer = self.app.consumer
         wall = wall_ms()
-        ours = [tp for tp in consumer.assignment() if tp.topic == CUSTOMS_EVENTS]
+        ours = [(tp, hop) for tp in consumer.assignment() if (hop := self._hop(tp)) is not None]
         if not ours:
             return
         state = {
-            tp.partition: Mark(
-                self.progress.get(tp, NEVER), wall if consumer.caught_up(tp) else None
-            )
-            for tp in ours
+            hop: Mark(self.progress.get(tp, NEVER), wall if consumer.caught_up(tp) else None)
+            for tp, hop in ours
         }
         # Sent at every interval while this worker reads records (a record may wait
         # on an idle customs partition's mark); when all is quiet, when a position

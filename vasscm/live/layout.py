@@ -4,7 +4,8 @@ In production the input topics are created by whoever runs Kafka, often before a
 worker starts, and a producer may auto-create one with the broker's default count.
 The tracker reads the port and scan events, its repartition topic, its stall checks
 and its table's changelog *together*, partition by partition, so they must have one
-partition count; the customs topic (read by the fan-out alone) may have any. Before
+partition count; the customs and vessel topics (read by the fan-out alone) may
+have any. Before
 it builds its app the worker reads the counts of the topics that exist and either
 takes theirs, creating the rest alike, or refuses to start with a message that names
 each topic and its count. It never starts with a layout that would dead-letter good
@@ -20,7 +21,14 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
 from vasscm.errors import VasscmError
-from vasscm.topics import CONTAINER_EVENTS, CUSTOMS_EVENTS, PORT_EVENTS, SCAN_EVENTS, STALL_CHECKS
+from vasscm.topics import (
+    CONTAINER_EVENTS,
+    CUSTOMS_EVENTS,
+    PORT_EVENTS,
+    SCAN_EVENTS,
+    STALL_CHECKS,
+    VESSEL_EVENTS,
+)
 
 __all__ = ["CHANGELOG", "COPARTITIONED", "Layout", "LayoutError", "plan", "read_partitions"]
 
@@ -38,6 +46,12 @@ class Layout:
     partitions: int  # of every topic the tracker reads, and of those vasscm creates
     customs_partitions: int  # of vasscm.customs-events
     existing: dict[str, int]
+    vessel_partitions: int = 1  # of vasscm.vessel-events
+
+    @property
+    def hop_partitions(self) -> int:
+        """Partitions the fan-out reads (customs, then vessel): each sends marks."""
+        return self.customs_partitions + self.vessel_partitions
 
 
 def plan(existing: dict[str, int], default: int) -> Layout:
@@ -53,7 +67,12 @@ def plan(existing: dict[str, int], default: int) -> Layout:
             f"{CHANGELOG}, are rebuilt from the inputs if deleted while no worker runs)"
         )
     partitions = counts.pop() if counts else default
-    return Layout(partitions, existing.get(CUSTOMS_EVENTS, partitions), dict(existing))
+    return Layout(
+        partitions,
+        existing.get(CUSTOMS_EVENTS, partitions),
+        dict(existing),
+        existing.get(VESSEL_EVENTS, partitions),
+    )
 
 
 async def read_partitions(
@@ -66,7 +85,7 @@ async def read_partitions(
     try:
         await asyncio.wait_for(consumer.start(), timeout)
         names = await asyncio.wait_for(consumer.topics(), timeout)
-        wanted = {*COPARTITIONED, CUSTOMS_EVENTS}
+        wanted = {*COPARTITIONED, CUSTOMS_EVENTS, VESSEL_EVENTS}
         return {
             name: len(consumer.partitions_for_topic(name) or ())
             for name in sorted(names)

@@ -67,6 +67,12 @@ ARRIVAL_WAIT_BUCKETS: Final = (
     0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0,
 )  # fmt: skip
 
+# Customs' notices: the legal floors (4 h, 8 h) are bucket bounds, so the share late
+# is a bucket's ratio; a notice after the arrival counts in le=0.
+NOTICE_LEAD_BUCKETS: Final = (
+    0.0, 3600.0, 7200.0, 14400.0, 21600.0, 28800.0, 43200.0, 86400.0, 172800.0, 259200.0,
+)  # fmt: skip
+
 OTHER: Final = "other"
 UNKNOWN: Final = "unknown"
 _TYPES: Final = frozenset(t.value for t in EventType)
@@ -105,6 +111,8 @@ class Metrics:
     report_delay: Histogram
     processing_delay: Histogram
     arrival_wait: Histogram
+    notice_lead: Histogram
+    obligations: Counter
 
     def event(self, topic: str, type_: str | None, outcome: str) -> None:
         """One input record: ``accepted``, ``duplicate`` or ``rejected``."""
@@ -122,6 +130,7 @@ class Metrics:
             self.revisions.labels(self.site(record.site), record.direction).inc()
             self._count(previous, withdraw=True)
         self._count(record, withdraw=False)
+        self._duties(record, previous)
 
     def _count(self, record: ClearanceRecord, *, withdraw: bool) -> None:
         labels = (self.site(record.site), record.direction, record.channel)
@@ -131,6 +140,23 @@ class Metrics:
             observed = self.clearance_duration.labels(*labels, segment)
             superseded = self.superseded_duration.labels(*labels, segment)
             (superseded if withdraw else observed).observe(seconds)
+
+    def _duties(self, record: ClearanceRecord, previous: ClearanceRecord | None) -> None:
+        """Both sides' obligations, each counted once: when a record first shows it
+        judged (a LOADED's when its vessel's departure is known). A revision that only
+        changes how one was judged (a later eta) does not count it again."""
+        known = {d.form for d in previous.obligations} if previous is not None else set()
+        site = self.site(record.site)
+        for duty in record.obligations:
+            if duty.form in known:
+                continue
+            outcome = "on_time" if duty.on_time else "late"
+            self.obligations.labels(site, duty.party, duty.form, outcome).inc()
+            seconds = (duty.received_at - duty.reference_at).total_seconds()
+            if duty.party == "customs":  # received this long before the vessel's arrival
+                self.notice_lead.labels(site, duty.form).observe(-seconds)
+            else:  # reported this long after its clock started (the exit, the departure)
+                self.report_delay.labels(duty.form).observe(max(0.0, seconds))
 
     def alert(self, alert: Alert) -> None:
         if alert.status is AlertStatus.FIRING:
@@ -202,7 +228,9 @@ def build_metrics(registry: CollectorRegistry, *, max_sites: int = 64) -> Metric
         ),
         report_delay=Histogram(
             "vasscm_report_delay_seconds",
-            "Received minus occurred, per event type (Art. 52/52a reporting deadlines)",
+            "Received minus occurred, per event type; for an exit (GATE_OUT, LOADED), "
+            "received minus what starts its reporting clock: the gate-out, or the "
+            "vessel's departure (Art. 52/52a, contract 7.2)",
             ("type",),
             buckets=REPORT_DELAY_BUCKETS,
             registry=r,
@@ -219,6 +247,22 @@ def build_metrics(registry: CollectorRegistry, *, max_sites: int = 64) -> Metric
             "Wall time a record waited before it was judged, for the records received "
             "before it on other inputs (the customs hop, an idle partition) to be read",
             buckets=ARRIVAL_WAIT_BUCKETS,
+            registry=r,
+        ),
+        notice_lead=Histogram(
+            "vasscm_notice_lead_seconds",
+            "How long before the vessel's arrival (its latest eta, else the discharge) "
+            "customs' notices were received: form EXPECTED (01, due 8 h ahead) and "
+            "SCAN_SELECTED (03, due 4 h ahead); one received after it counts at 0",
+            ("site", "form"),
+            buckets=NOTICE_LEAD_BUCKETS,
+            registry=r,
+        ),
+        obligations=Counter(
+            "vasscm_obligations",
+            "Reports and notices that were due, by party (port: exit reports; customs: "
+            "notices), form and outcome (on_time, late), counted when first judged",
+            ("site", "party", "form", "outcome"),
             registry=r,
         ),
     )

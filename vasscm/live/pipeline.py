@@ -59,6 +59,7 @@ from vasscm.topics import (
     SCAN_EVENTS,
     STALL_CHECKS,
     TOPIC_BY_NAME,
+    VESSEL_EVENTS,
 )
 
 __all__ = ["Pipeline", "partition_for"]
@@ -78,9 +79,11 @@ class Pipeline:
         app, settings, n = self.app, self.settings, self.layout.partitions
         self._generation = 0  # assignments revoked so far
         self.partitions = n
-        topics = {name: self._topic(name, n) for name in TOPIC_BY_NAME if name != CUSTOMS_EVENTS}
+        hops = (CUSTOMS_EVENTS, VESSEL_EVENTS)  # read by the fan-out alone: any count
+        topics = {name: self._topic(name, n) for name in TOPIC_BY_NAME if name not in hops}
         customs = self._topic(CUSTOMS_EVENTS, self.layout.customs_partitions)
-        self._declared = [customs, *topics.values()]  # with the contract's settings
+        vessels = self._topic(VESSEL_EVENTS, self.layout.vessel_partitions)
+        self._declared = [customs, vessels, *topics.values()]  # with the contract's settings
         outputs = {
             name: topics[name] for name in (CLEARANCES, ALERTS, CONTAINER_STATE, DEAD_LETTER)
         }
@@ -103,12 +106,14 @@ class Pipeline:
         self.metrics = build_metrics(self.registry, max_sites=settings.metrics_max_sites)
         self.intake = Intake(app, self.metrics, outputs, settings.max_event_bytes)
         self.arrival = ArrivalOrder(
-            customs_partitions=self.layout.customs_partitions,
+            hop_partitions=self.layout.hop_partitions,
             grace_ms=int(settings.arrival_grace.total_seconds() * 1000),
         )
         self.publisher = Publisher(self.intake, self.visits, settings.policy())
         self.readiness = Readiness(app)
-        self.fan_out = FanOut(app, self.intake, topics[CONTAINER_EVENTS], n)
+        self.fan_out = FanOut(
+            app, self.intake, topics[CONTAINER_EVENTS], n, self.layout.customs_partitions
+        )
         self.tracker = Tracker(
             app,
             self.intake,
@@ -141,6 +146,7 @@ class Pipeline:
             **_RAW,
         )
         app.agent(customs, name="vasscm.fan-out")(self.fan_out.agent)
+        app.agent(vessels, name="vasscm.vessel-fan-out")(self.fan_out.vessel_agent)
         app.agent(tracked, name="vasscm.track")(self.tracker.agent)
         app.timer(interval=settings.stall_check_interval.total_seconds())(self._each_second)
         app.timer(interval=settings.mark_interval.total_seconds())(self._marks)
@@ -215,6 +221,7 @@ class Pipeline:
                 open_partition(p)
         policy = self.publisher.policy
         rebuild = Rebuild(assigned, lambda c: partition_for(c, self.partitions), policy)
+        # (calls are stored under keys that name their partition: vasscm.tracking.calls)
         for count, (container_no, data) in enumerate(self.visits.items(), 1):
             rebuild.add(container_no, data)
             if count % 2000 == 0:
@@ -222,7 +229,10 @@ class Pipeline:
         if generation != self._generation:  # revoked meanwhile: the next rebuild counts
             return
         self.publisher.yards = {
-            p: self.publisher.new_yard(rebuild.boards[p], rebuild.indexes[p]) for p in assigned
+            p: self.publisher.new_yard(
+                rebuild.boards[p], rebuild.indexes[p], rebuild.calls[p], rebuild.naming[p]
+            )
+            for p in assigned
         }
         self.arrival.floor(rebuild.newest)
         self.readiness.assigned = True

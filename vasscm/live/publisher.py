@@ -23,15 +23,30 @@ import orjson
 
 from vasscm.board import Board
 from vasscm.deadlines import DeadlineIndex
-from vasscm.events import ContainerEvent, container_of, dump_json, trimmed
+from vasscm.durations import to_ms
+from vasscm.events import (
+    EXIT_TYPES,
+    VESSEL_MODELS,
+    InputEvent,
+    VesselEvent,
+    container_of,
+    dump_json,
+    trimmed,
+)
 from vasscm.live.delivery import Batch, Outbox, VisitsTable
 from vasscm.live.intake import Intake
 from vasscm.recent import Recent
 from vasscm.topics import ALERTS, CLEARANCES, CONTAINER_STATE
-from vasscm.tracking import ContainerState, Effects, Policy
+from vasscm.tracking import Call, ContainerState, Effects, Policy
+from vasscm.tracking.calls import call_key
 from vasscm.yard import Step, Yard
 
 __all__ = ["Publisher"]
+
+
+def _stored(value: ContainerState | Call) -> bytes:
+    """What the visits table stores: a container's state, or a partition's call."""
+    return value.to_json()
 
 
 class Publisher:
@@ -41,8 +56,9 @@ class Publisher:
         self.visits = visits
         self.policy = policy
         self.outbox = Outbox()  # outputs wait there for their state change to be written
-        # States and outputs of the records applied since it last closed.
-        self.batch = Batch(visits, self.outbox, ContainerState.to_json, dump_json)
+        # States (and vessel calls) and outputs of the records applied since it last
+        # closed; a call is stored under a key naming its partition (tracking.calls).
+        self.batch = Batch(visits, self.outbox, _stored, dump_json)
         self.recent = Recent()  # the dashboard's window of recent clearances and alerts
         self.yards: dict[int, Yard] = {}  # per partition owned
         self.resent: set[str] = set()  # containers whose outputs were sent again
@@ -60,13 +76,27 @@ class Publisher:
             yard = self.yards[partition] = self.new_yard(Board(), DeadlineIndex())
         return yard
 
-    def new_yard(self, board: Board, deadlines: DeadlineIndex) -> Yard:
-        return Yard(self.load, self.policy, board=board, deadlines=deadlines, withdraw=True)
+    def new_yard(
+        self,
+        board: Board,
+        deadlines: DeadlineIndex,
+        calls: dict[str, Call] | None = None,
+        naming: dict[str, set[str]] | None = None,
+    ) -> Yard:
+        return Yard(
+            self.load,
+            self.policy,
+            board=board,
+            deadlines=deadlines,
+            withdraw=True,
+            calls=calls,
+            naming=naming,
+        )
 
     # --- steps --------------------------------------------------------------------
 
     async def event(
-        self, parsed: ContainerEvent, received: datetime, origin: Any, now: datetime
+        self, parsed: InputEvent, received: datetime, origin: Any, now: datetime
     ) -> None:
         """Apply one record (its turn has come), store and publish what it did."""
         try:
@@ -75,8 +105,11 @@ class Publisher:
             self.batch.done()
 
     async def _event(
-        self, parsed: ContainerEvent, received: datetime, origin: Any, now: datetime
+        self, parsed: InputEvent, received: datetime, origin: Any, now: datetime
     ) -> None:
+        if isinstance(parsed, VESSEL_MODELS):
+            self._vessel(parsed, received, origin, now)
+            return
         container_no = container_of(parsed)
         yard = self.yard(origin.partition)
         step = yard.event(container_no, parsed, now=now, received_at=received)
@@ -90,11 +123,31 @@ class Publisher:
             self._resend(container_no, step.state, now, origin.partition)
             return
         self.metrics.event(origin.topic, parsed.type, "accepted")
-        delay = (received - parsed.occurred_at).total_seconds()
-        self.metrics.report_delay.labels(parsed.type).observe(max(0.0, delay))
+        if parsed.type not in EXIT_TYPES:  # an exit's delay runs from its clock's start
+            delay = (received - parsed.occurred_at).total_seconds()
+            self.metrics.report_delay.labels(parsed.type).observe(max(0.0, delay))
         assert step.state is not None
         self.batch.put_state(origin.partition, container_no, step.state)
         self._publish(container_no, step, origin.partition)
+
+    def _vessel(self, parsed: VesselEvent, received: datetime, origin: Any, now: datetime) -> None:
+        """A vessel call's event, copied to this partition: the call and the containers
+        here that name its voyage (vasscm.yard.Yard.vessel)."""
+        p = origin.partition
+        step = self.yard(p).vessel(parsed, now=to_ms(now), received=to_ms(received))
+        self.metrics.event(origin.topic, parsed.type, "accepted" if step.changed else "duplicate")
+        for voyage in step.expired:
+            self.batch.put_state(p, call_key(p, voyage), None)
+        if not step.changed:  # delivered again: what it did may have been lost
+            for container_no in step.named:
+                state = self.load(container_no)
+                if state is not None:
+                    self._resend(container_no, state, now, p)
+            return
+        self.batch.put_state(p, call_key(p, parsed.voyage), step.call)
+        for container_no, one in step.steps:
+            self.batch.put_state(p, container_no, one.state)
+            self._publish(container_no, one, p)
 
     async def stall_check(self, container_no: str, partition: int, now: datetime) -> None:
         try:

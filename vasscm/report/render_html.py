@@ -11,7 +11,7 @@ from vasscm.language import N_
 from vasscm.report.formatting import FIGURES
 from vasscm.report.stats import GroupStats, Histogram, Report
 from vasscm.report.visit import SEGMENTS
-from vasscm.report.wording import Wording
+from vasscm.report.wording import DUTIES_HEADING, DUTIES_INTRO, Wording
 
 __all__ = ["render_html"]
 
@@ -205,6 +205,25 @@ def render_html(report: Report, words: Wording) -> str:
                     f"{figures}<td>{pct(st.within_target)}</td></tr>"
                 )
             body.append(f"</table></div><div>{_svg_means(report, segment, words)}</div></div>")
+        if report.duties:
+            heads = "".join(
+                f'<th class="k">{_e(h)}</th>' if i < 5 else f"<th>{_e(h)}</th>"
+                for i, h in enumerate(words.duty_heads())
+            )
+            body.append(
+                f"<h2>{_e(words.label(DUTIES_HEADING))}</h2>"
+                f'<p class="def">{_e(words._(DUTIES_INTRO))}</p>'
+                f'<table class="duties"><tr>{heads}</tr>'
+            )
+            for duty in report.duties:
+                cells = words.duty_row(duty)
+                body.append(
+                    "<tr>"
+                    + "".join(f'<td class="k">{_e(c)}</td>' for c in cells[:5])
+                    + "".join(f'<td class="d">{_e(c)}</td>' for c in cells[5:])
+                    + "</tr>"
+                )
+            body.append("</table>")
         if report.comparison is not None:
             cmp = report.comparison
             compared = words.format(

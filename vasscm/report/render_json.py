@@ -107,6 +107,19 @@ def _report_obj(report: Report) -> dict[str, Any]:
         "targets": {s: _duration_obj(t) for s, t in report.targets.items()},
         "groups": groups,
         "comparison": comparison,
+        # Contract 7.2: both sides' obligations per site and period.
+        "obligations": [
+            {
+                "site": d.site,
+                "period": d.period,
+                "party": d.party,
+                "form": d.form,
+                "judged": d.due,
+                "on_time": d.on_time,
+                "share_on_time": round(d.share, 6),
+            }
+            for d in report.duties
+        ],
     }
 
 

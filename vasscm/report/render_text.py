@@ -11,7 +11,7 @@ from vasscm.language import N_
 from vasscm.report.formatting import FIGURES, plain_number
 from vasscm.report.stats import GroupStats, Report
 from vasscm.report.visit import SEGMENTS
-from vasscm.report.wording import Wording
+from vasscm.report.wording import DUTIES_HEADING, DUTIES_INTRO, Wording
 
 __all__ = ["render_csv", "render_md"]
 
@@ -93,6 +93,17 @@ def render_md(report: Report, words: Wording) -> str:
                 words.lang.percent(st.within_target),
             ]
             lines.append(_md_row(row))
+    if report.duties:
+        lines += [
+            "",
+            f"## {words.label(DUTIES_HEADING)}",
+            "",
+            f"_{words._(DUTIES_INTRO)}_",
+            "",
+            _md_row(_md_cell(h) for h in words.duty_heads()),
+            _md_row(["---"] * 5 + ["---:"] * 3),
+        ]
+        lines += [_md_row(_md_cell(c) for c in words.duty_row(d)) for d in report.duties]
     if report.comparison is not None:
         cmp = report.comparison
         compared = words.format(

@@ -21,6 +21,7 @@ __all__ = [
     "Change",
     "Comparison",
     "DirectionSummary",
+    "DutyStats",
     "GroupKey",
     "GroupStats",
     "Histogram",
@@ -28,6 +29,7 @@ __all__ = [
     "SegmentStats",
     "build_report",
     "compare_groups",
+    "duty_stats",
     "group_label",
     "group_stats",
     "percentile",
@@ -185,6 +187,54 @@ def group_stats(
     ]
 
 
+#: Contract 7.2: who owes each report or notice, in the order a report lists them.
+PARTY_OF_FORM: Final = {
+    "EXPECTED": "customs",
+    "SCAN_SELECTED": "customs",
+    "GATE_OUT": "port",
+    "LOADED": "port",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DutyStats:
+    """How one side met one obligation at one site in one period (contract 7.2)."""
+
+    site: str
+    period: str
+    party: str  # "customs" or "port"
+    form: str  # EXPECTED, SCAN_SELECTED, GATE_OUT, LOADED
+    due: int  # reports or notices judged
+    on_time: int
+
+    @property
+    def share(self) -> float:
+        return self.on_time / self.due
+
+
+def duty_stats(
+    records: Iterable[RecordLike], *, period: str = "month", tz: timezone = UTC
+) -> list[DutyStats]:
+    """Per site and period, each obligation's count and how many were on time; a
+    visit's period is its exit's, as for the segments."""
+    forms = list(PARTY_OF_FORM)
+    tally: defaultdict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for item in records:
+        visit = Visit.of(item)
+        if not visit.duties:
+            continue
+        when = period_of(visit.exited_at, period, tz)
+        for form, on_time in visit.duties:
+            counts = tally[visit.site, when, form]
+            counts[0] += 1
+            counts[1] += on_time
+    ordered = sorted(tally.items(), key=lambda kv: (kv[0][0], kv[0][1], forms.index(kv[0][2])))
+    return [
+        DutyStats(site, when, PARTY_OF_FORM[form], form, due, on_time)
+        for (site, when, form), (due, on_time) in ordered
+    ]
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
     """One statistic of one (group, segment), now against before."""
@@ -321,6 +371,7 @@ class Report:
     histogram: Histogram
     comparison: Comparison | None
     summaries: tuple[DirectionSummary, ...] = ()
+    duties: tuple[DutyStats, ...] = ()  # both sides' obligations (contract 7.2)
 
 
 def build_report(
@@ -365,4 +416,5 @@ def build_report(
         histogram=release_histogram(source.records),
         comparison=comparison,
         summaries=tuple(direction_summaries(by_direction, before_by_direction)),
+        duties=tuple(duty_stats(source.records, period=period, tz=tz)),
     )

@@ -29,6 +29,8 @@ class Visit:
     pre_cleared: bool
     scanned: bool
     alerted: bool
+    # Contract 7.2: (form, on time) of each report or notice that was due.
+    duties: tuple[tuple[str, bool], ...] = ()
 
     @classmethod
     def of(cls, record: ClearanceRecord | Visit) -> Visit:
@@ -46,6 +48,7 @@ class Visit:
             pre_cleared=record.pre_cleared,
             scanned=record.scanned,
             alerted=bool(record.alerts),
+            duties=tuple((d.form, d.on_time) for d in record.obligations),
         )
 
 

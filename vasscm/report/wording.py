@@ -14,7 +14,7 @@ from typing import Final
 
 from vasscm.language import DEFAULT_LANGUAGE, N_, Language, language
 from vasscm.report.load import Loaded
-from vasscm.report.stats import Change, DirectionSummary, GroupKey, Report
+from vasscm.report.stats import Change, DirectionSummary, DutyStats, GroupKey, Report
 from vasscm.sites import Registry, load_registry
 
 __all__ = ["Wording", "wording"]
@@ -69,6 +69,7 @@ _MONTHS: Final = (
 _LABELS: Final = {
     text: text
     for text in (
+        N_("Both sides' obligations"),
         N_("Counts"),
         N_("Exits covered"),
         N_("Grouped by"),
@@ -303,6 +304,53 @@ class Wording:
             self.lang.duration(change.previous),
             self.change(change),
         ]
+
+    # --- both sides' obligations (contract 7.2) ---------------------------------------------
+
+    def duty_heads(self) -> list[str]:
+        return [
+            self.field("site"),
+            self.field("period"),
+            self._(N_("who")),
+            self._(N_("obligation")),
+            self._(N_("rule")),
+            self._(N_("judged")),
+            self._(N_("on time")),
+            self._(N_("share on time")),
+        ]
+
+    def duty_row(self, duty: DutyStats) -> list[str]:
+        n = self.lang.number
+        return [
+            self.value("site", duty.site),
+            self.period_value(duty.period),
+            self._(_PARTIES[duty.party]),
+            self._(_DUTIES[duty.form][0]),
+            self._(_DUTIES[duty.form][1]),
+            n(duty.due),
+            n(duty.on_time),
+            self.lang.percent(duty.share),
+        ]
+
+
+_PARTIES: Final = {"customs": N_("Customs"), "port": N_("Port operator")}
+#: Each obligation's name and its legal rule (the defaults of vasscm's settings).
+_DUTIES: Final = {
+    "EXPECTED": (N_("Goods expected (form 01)"), N_("at least 8 h before the vessel arrives")),
+    "SCAN_SELECTED": (
+        N_("Selected for scanning (form 03)"),
+        N_("at least 4 h before the vessel arrives"),
+    ),
+    "GATE_OUT": (N_("Gate-out report"), N_("within 15 min; an export at a land border 30 min")),
+    "LOADED": (N_("Loading report"), N_("within 30 min of the vessel's departure")),
+}
+DUTIES_HEADING: Final = "Both sides' obligations"  # a label: translated by label()
+DUTIES_INTRO: Final = N_(
+    "Reports and notices judged against their legal deadlines: customs' notices before "
+    "the vessel's arrival (its latest estimate, else the discharge), the port's reports "
+    "after the gate-out or the vessel's departure. A loading whose vessel's departure is "
+    "not known is not counted."
+)
 
 
 _PERIOD_NAMES: Final = {
