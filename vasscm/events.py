@@ -853,7 +853,7 @@ def _parse_document(doc: Any, topic: str | None) -> InputEvent | Rejection:
 _CONTROL: Final = re.compile(f"[{_CC}]")
 
 
-def _unknown_text_fault(event: ContainerEvent) -> str | None:
+def _unknown_text_fault(event: InputEvent) -> str | None:
     """The path of the first unknown field, of the event or of one of its container
     entries, that holds a control character; None when there is none."""
     extra = event.__pydantic_extra__
