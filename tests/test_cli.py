@@ -109,6 +109,12 @@ def test_negative_event_count_is_a_usage_error() -> None:
     one_line_failure(vasscm("simulate", "--events", "-5"), 2, "--events", "-5")
 
 
+def test_dcsa_with_a_broker_is_a_usage_error() -> None:
+    one_line_failure(
+        vasscm("simulate", "--dcsa", "--broker", "127.0.0.1:9"), 2, "--dcsa", "vasscm produce"
+    )
+
+
 def test_unknown_command_is_a_usage_error() -> None:
     one_line_failure(vasscm("replya"), 2, "replya", "vasscm --help")
 

@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import cache
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -24,12 +25,13 @@ import pytest
 from stdnum import iso6346
 
 from vasscm.events import VESSEL_TYPES, Rejection, parse_event
-from vasscm.replay import Replayer
+from vasscm.replay import Replayer, replay_file
 from vasscm.simulate import (
     EXPORT_TARGET,
     IMPORT_TARGET,
     Faults,
     LogSpec,
+    as_dcsa,
     container_number,
     synthetic_log,
 )
@@ -389,3 +391,28 @@ def test_without_faults_both_sides_report_on_time() -> None:
     assert Counter() == plain
     assert faulty["LATE_NOTICE"] > 20
     assert faulty["LATE_REPORT"] > 20
+
+
+def test_the_log_written_as_dcsa_replays_to_the_native_logs_outputs(tmp_path: Path) -> None:
+    """`vasscm simulate --dcsa`: the same visits, alerts and rejections when replayed,
+    by one process or shared out among two (a vessel call's DCSA event is every
+    worker's, an equipment event its container's)."""
+    from vasscm.shards import replay_sharded
+
+    spec = replace(DEFAULT_SPEC, faults=Faults.realistic())
+    native = list(synthetic_log(4000, seed=9, spec=spec))
+    dcsa = list(as_dcsa(native))
+    assert sum(b'"eventType"' in line for line in dcsa) > 1500
+    outputs = {}
+    for name, lines in (("native", native), ("dcsa", dcsa)):
+        (tmp_path / f"{name}.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+        replay_file(tmp_path / f"{name}.jsonl", tmp_path / name)
+        outputs[name] = {
+            f: (tmp_path / name / f).read_bytes()
+            for f in ("clearances.jsonl", "alerts.jsonl", "state.jsonl")
+        }
+    replay_sharded(tmp_path / "dcsa.jsonl", tmp_path / "dcsa2", jobs=2)
+    sharded = {f: (tmp_path / "dcsa2" / f).read_bytes() for f in outputs["dcsa"]}
+
+    assert outputs["native"] == outputs["dcsa"] == sharded
+    assert outputs["native"]["clearances.jsonl"].count(b"\n") > 300

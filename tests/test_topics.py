@@ -144,7 +144,8 @@ def test_registry_covers_the_contract() -> None:
     for topic in topics.TOPICS:
         by_dir.setdefault(topic.direction, []).append(topic.name)
 
-    assert sorted(ev.INPUT_TOPICS) == sorted(by_dir["input"])
+    # the contract's, and DCSA T&T events, mapped to them (vasscm.dcsa)
+    assert sorted([*ev.INPUT_TOPICS, topics.DCSA_EVENTS]) == sorted(by_dir["input"])
     assert [topics.CONTAINER_EVENTS, topics.STALL_CHECKS] == by_dir["internal"]
     assert sorted(
         [topics.CLEARANCES, topics.ALERTS, topics.CONTAINER_STATE, topics.DEAD_LETTER]

@@ -20,6 +20,7 @@ from typing import IO, Final
 
 import orjson
 
+from vasscm.dcsa import read_dcsa
 from vasscm.durations import from_ms, to_ms
 from vasscm.events import (
     MAX_EVENT_BYTES,
@@ -127,7 +128,7 @@ class Replayer:
 
     def feed(self, raw: bytes, *, line: int | None = None) -> None:
         self.summary.lines += 1
-        parsed = parse_event(raw, max_bytes=self.max_event_bytes)
+        parsed = parse_line(raw, max_bytes=self.max_event_bytes)
         if isinstance(parsed, Rejection):
             self.refuse(raw, parsed, line=line)
             return
@@ -251,6 +252,19 @@ class Replayer:
     ) -> None:
         self.summary.rejected[rejection.code.value] += 1
         self._on_rejected(dump_json(dead_letter(raw, rejection, line=line, size=size)))
+
+
+def parse_line(raw: bytes, *, max_bytes: int = MAX_EVENT_BYTES) -> InputEvent | Rejection:
+    """A log line: a contract event, or a DCSA Track & Trace event (a document with
+    ``eventType`` and no ``type``: vasscm.dcsa maps it), or why it is refused."""
+    parsed = parse_event(raw, max_bytes=max_bytes)
+    if (
+        isinstance(parsed, Rejection)
+        and parsed.code is RejectCode.MISSING_TYPE
+        and (b'"eventType"' in raw or b'"metadata"' in raw)
+    ):
+        return read_dcsa(raw, max_bytes=max_bytes)
+    return parsed
 
 
 def numbered_lines(stream: IO[bytes], limit: int) -> Iterator[tuple[int, int, bytes, bool]]:

@@ -128,6 +128,12 @@ class Settings(BaseSettings):
         description="LOADED reported within this of its voyage's VESSEL_DEPARTED "
         "(Art. 52a, contract 7.2)",
     )
+    dcsa_site: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][a-z0-9-]{0,31}$",
+        description="the site of DCSA events whose UN/LOCODE the site registry does not "
+        "know (a terminal feeding one site)",
+    )
     notice_expected: Duration = Field(
         timedelta(hours=8),
         description="EXPECTED (form 01) due at least this before the vessel's arrival "

@@ -50,9 +50,8 @@ from vasscm.events import (
     VESSEL_TYPES,
     Rejection,
     parse_container_no,
-    parse_event,
 )
-from vasscm.replay import _OUTPUTS, Replayer, Summary, numbered_lines
+from vasscm.replay import _OUTPUTS, Replayer, Summary, numbered_lines, parse_line
 from vasscm.tracking import DEFAULT_POLICY, Policy
 
 __all__ = ["ShardFailed", "replay_sharded"]
@@ -80,6 +79,8 @@ def owners(line: bytes, number: int, jobs: int) -> tuple[int, ...]:
             refs = doc.get("containers")
             if doc.get("type") in VESSEL_TYPES:  # every worker: its containers may name it
                 return tuple(range(jobs))
+            if "type" not in doc and ("eventType" in doc or "metadata" in doc):
+                return _dcsa_owners(doc, jobs)
             if doc.get("type") not in CUSTOMS_TYPES or not isinstance(refs, list):
                 return (_raw_shard(doc["container_no"], jobs),)
             found = sorted({_raw_shard(ref["container_no"], jobs) for ref in refs})
@@ -88,6 +89,17 @@ def owners(line: bytes, number: int, jobs: int) -> tuple[int, ...]:
     except Exception:  # not readable here: the parser says why, once
         pass
     return (number % jobs,)
+
+
+def _dcsa_owners(doc: dict[str, Any], jobs: int) -> tuple[int, ...]:
+    """A DCSA T&T line (vasscm.dcsa): a transport event is every worker's (a vessel
+    call), an equipment event its container's; raises when neither can be read."""
+    payload, meta = doc.get("payload"), doc.get("metadata")
+    body: dict[str, Any] = payload if isinstance(payload, dict) else doc
+    head: dict[str, Any] = meta if isinstance(meta, dict) else doc
+    if head.get("eventType") == "TRANSPORT":
+        return tuple(range(jobs))
+    return (_raw_shard(body["equipmentReference"], jobs),)
 
 
 def _raw_shard(raw: str, jobs: int) -> int:
@@ -150,7 +162,7 @@ def _worker(
                         continue
                     # From the bytes (the parser's fast path), not from ``doc``: a
                     # third faster than validating the dict orjson made for routing.
-                    parsed = parse_event(line, max_bytes=max_event_bytes)
+                    parsed = parse_line(line, max_bytes=max_event_bytes)
                     if isinstance(parsed, Rejection):
                         if primary:
                             summary.lines += 1

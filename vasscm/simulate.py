@@ -35,7 +35,7 @@ from __future__ import annotations
 import heapq
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -50,6 +50,7 @@ __all__ = [
     "IMPORT_TARGET",
     "Faults",
     "LogSpec",
+    "as_dcsa",
     "container_number",
     "port_feed",
     "synthetic_log",
@@ -393,3 +394,20 @@ def port_feed(spec: LogSpec = LogSpec(), *, seed: int = 7) -> Iterator[tuple[dat
 def synthetic_log(n_events: int, *, seed: int = 7, spec: LogSpec = LogSpec()) -> Iterator[bytes]:
     """The first ``n_events`` lines of :func:`port_feed` (streamed)."""
     return (line for _, line in islice(port_feed(spec, seed=seed), n_events))
+
+
+def as_dcsa(lines: Iterable[bytes]) -> Iterator[bytes]:
+    """The log with each event that DCSA Track & Trace can say written as DCSA 2.2
+    (vasscm.dcsa.to_dcsa: gate, yard and ship moves, vessel calls, customs' scan
+    selections and releases; a declaration as one document per container), the rest
+    (customs' other messages, scans, seals, malformed lines) as they were."""
+    from vasscm.dcsa import to_dcsa
+    from vasscm.events import Rejection, parse_event
+
+    for line in lines:
+        event = parse_event(line)
+        docs = [] if isinstance(event, Rejection) else to_dcsa(event)
+        if not docs:
+            yield line
+        for doc in docs:
+            yield orjson.dumps(doc)

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 from stdnum import iso6346
 
 from vasscm import events as ev
+from vasscm.dcsa.records import DcsaEvent
 from vasscm.settings import Settings
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "CONTAINER_EVENTS",
     "CONTAINER_STATE",
     "CUSTOMS_EVENTS",
+    "DCSA_EVENTS",
     "DEAD_LETTER",
     "DEFAULT_PARTITIONS",
     "PORT_EVENTS",
@@ -51,6 +53,7 @@ PORT_EVENTS: Final = "vasscm.port-events"
 SCAN_EVENTS: Final = "vasscm.scan-events"
 CUSTOMS_EVENTS: Final = "vasscm.customs-events"
 VESSEL_EVENTS: Final = "vasscm.vessel-events"
+DCSA_EVENTS: Final = "vasscm.dcsa-events"
 CONTAINER_EVENTS: Final = "vasscm.container-events"
 CLEARANCES: Final = "vasscm.clearances"
 ALERTS: Final = "vasscm.alerts"
@@ -162,6 +165,21 @@ TOPICS: Final[tuple[TopicSpec, ...]] = (
         "(contract 7.2). A departure starts the reporting clock of the voyage's LOADED; "
         "the estimated arrival is what customs' notices are measured against.",
         models=_input_models(VESSEL_EVENTS),
+    ),
+    TopicSpec(
+        name=DCSA_EVENTS,
+        key="equipmentReference",
+        key_description="the container number (equipmentReference), else the DCSA eventID: "
+        "one container's events share a partition",
+        direction="input",
+        cleanup_policy="delete",
+        retention=30 * _DAY,
+        description="DCSA Track & Trace events as a terminal or carrier publishes them (2.2, "
+        "or 3.0 metadata/payload), also posted to the worker's POST /dcsa/events: GTIN, GTOT, "
+        "LOAD, DISC (actual), ARRI/DEPA (actual; ARRI estimated), CUSS/CUSR; mapped to "
+        "contract events (vasscm.dcsa), what cannot be mapped dead-lettered with the DCSA "
+        "field named.",
+        models=(DcsaEvent,),
     ),
     TopicSpec(
         name=CONTAINER_EVENTS,

@@ -147,6 +147,13 @@ def produce(
     show_default=True,
     help="sites, repeated to weigh them; mong-cai is the land border gate",
 )
+@click.option(
+    "--dcsa",
+    "dcsa",
+    is_flag=True,
+    help="write the terminal's and the ships' events, and customs' scan selections and "
+    "releases, as DCSA Track & Trace 2.2 events (the rest as they are)",
+)
 @click.option("--broker", "broker", default=None, help="publish to this bootstrap host:port")
 @click.option(
     "--speed",
@@ -173,6 +180,7 @@ def simulate(
     import_mean: str,
     export_mean: str,
     sites: str,
+    dcsa: bool,
     broker: str | None,
     speed: float,
     warmup: float,
@@ -186,7 +194,7 @@ def simulate(
 
     from vasscm.events import SITE_PATTERN
     from vasscm.report.options import parse_duration
-    from vasscm.simulate import Faults, LogSpec, synthetic_log
+    from vasscm.simulate import Faults, LogSpec, as_dcsa, synthetic_log
 
     try:
         means = [timedelta(seconds=parse_duration(t)) for t in (import_mean, export_mean)]
@@ -207,6 +215,8 @@ def simulate(
         export_mean_release=means[1],
         sites=names,
     )
+    if broker is not None and dcsa:
+        raise click.UsageError("--dcsa writes a log: publish it with `vasscm produce`")
     if broker is not None:
         from vasscm.live.kafka_auth import aiokafka_options
         from vasscm.live.simfeed import publish_feed
@@ -231,7 +241,8 @@ def simulate(
         spec = replace(spec, start=start)
     stream = out.open("wb") if out is not None else sys.stdout.buffer
     try:
-        for line in synthetic_log(events, seed=seed, spec=spec):
+        lines = synthetic_log(events, seed=seed, spec=spec)
+        for line in as_dcsa(lines) if dcsa else lines:
             stream.write(line + b"\n")
     finally:
         if out is not None:

@@ -62,7 +62,13 @@ def create_app(settings: Settings, layout: Layout | None = None) -> tuple[faust.
     token = settings.web_token.get_secret_value() if settings.web_token else None
     sites = load_registry(settings.sites_file)
     web = WebServer(
-        pipeline.lookups, app.conf, token=token, sites=sites, language=settings.language
+        pipeline.lookups,
+        app.conf,
+        token=token,
+        sites=sites,
+        language=settings.language,
+        inbox=pipeline.dcsa_inbox,
+        dcsa_site=settings.dcsa_site,
     )
     app.add_dependency(web)
     return app, pipeline

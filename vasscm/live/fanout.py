@@ -1,9 +1,11 @@
-"""The fan-out agents: a customs declaration -> one event per container, keyed by
-``container_no`` on the repartition topic, with the received time of the original
-record; a vessel call's event -> one copy on every partition of it (the containers
-naming the voyage may be on any); and the marks that tell each tracker partition how
-far the customs and vessel partitions have been fanned out (vasscm.live.marks,
-vasscm.arrival: vessel partition ``v`` is hop input ``customs_partitions + v``)."""
+"""The fan-out agents, the hop to the repartition topic: a customs declaration -> one
+event per container, keyed by ``container_no``, with the received time of the
+original record; a vessel call's event -> one copy on every partition (the containers
+naming the voyage may be on any); a DCSA Track & Trace event -> the contract event it
+maps to (vasscm.dcsa), routed as either; and the marks that tell each tracker
+partition how far each hop input has been fanned out (vasscm.live.marks,
+vasscm.arrival). The hop inputs are numbered customs partitions first, then vessel,
+then DCSA partitions."""
 
 from __future__ import annotations
 
@@ -13,12 +15,12 @@ from typing import Any, Final
 import faust
 
 from vasscm.arrival import NEVER, Mark
+from vasscm.dcsa import read_dcsa
 from vasscm.durations import to_ms
-from vasscm.events import dump_json, fan_out
+from vasscm.events import VESSEL_MODELS, InputEvent, Rejection, dump_json, fan_out
 from vasscm.live import marks
 from vasscm.live.intake import Intake, received, wall_ms
 from vasscm.live.tracker import partition_for
-from vasscm.topics import CUSTOMS_EVENTS, VESSEL_EVENTS
 
 __all__ = ["FanOut"]
 
@@ -32,25 +34,27 @@ class FanOut:
         intake: Intake,
         container_events: Any,
         partitions: int,
-        customs_partitions: int,
+        hops: dict[str, int],
+        dcsa_site: str | None = None,
     ):
         self.app = app
         self.intake = intake
         self.container_events = container_events
         self.partitions = partitions  # of the repartition topic: a mark goes to each
-        self.customs_partitions = customs_partitions  # vessel partitions are numbered after
+        self.hops = hops  # hop topic -> the number of its partition 0 among the inputs
+        self.dcsa_site = dcsa_site  # the site of DCSA events whose location is not ours
         self.progress: dict[Any, int] = {}  # hop TP -> received ms fanned out up to
         self._last_shape: dict[int, tuple[int, bool]] = {}
         self._last_sent = 0
         self._last_taken = -1
 
     async def agent(self, stream: faust.StreamT[bytes]) -> None:
-        """Customs declarations."""
-        await self._consume(stream, self._one)
+        """Customs declarations, and vessel calls' events."""
+        await self._consume(stream, self._native)
 
-    async def vessel_agent(self, stream: faust.StreamT[bytes]) -> None:
-        """Vessel calls' events."""
-        await self._consume(stream, self._vessel)
+    async def dcsa_agent(self, stream: faust.StreamT[bytes]) -> None:
+        """DCSA Track & Trace events (vasscm.dcsa)."""
+        await self._consume(stream, self._dcsa)
 
     async def _consume(
         self,
@@ -67,35 +71,36 @@ class FanOut:
             if in_order and stamp > self.progress.get(message.tp, NEVER):
                 self.progress[message.tp] = stamp  # after its copies are handed over
 
-    async def _vessel(self, event: faust.EventT[bytes]) -> None:
+    async def _native(self, event: faust.EventT[bytes]) -> None:
         message = event.message
         self.intake.took(message)
         parsed = await self.intake.parse(event.value, message)
         if parsed is None:
             return
         self.intake.metrics.event(message.topic, parsed.type, "accepted")
-        copy = parsed.model_copy(update={"received_at": received(message)})
-        value = dump_json(copy, exclude_none=True)
-        key = parsed.voyage.encode()  # type: ignore[union-attr]
-        for partition in range(self.partitions):
-            await self.container_events.send(key=key, value=value, partition=partition)
+        await self._route(parsed, message)
 
-    def _hop(self, tp: Any) -> int | None:
-        """The hop input a partition of ours is (vasscm.arrival: marks are by it)."""
-        if tp.topic == CUSTOMS_EVENTS:
-            return int(tp.partition)
-        if tp.topic == VESSEL_EVENTS:
-            return self.customs_partitions + int(tp.partition)
-        return None
-
-    async def _one(self, event: faust.EventT[bytes]) -> None:
+    async def _dcsa(self, event: faust.EventT[bytes]) -> None:
         message = event.message
         self.intake.took(message)
-        parsed = await self.intake.parse(event.value, message)
-        if parsed is None:
+        raw = event.value or b""
+        mapped = read_dcsa(raw, site=self.dcsa_site, max_bytes=self.intake.max_bytes)
+        if isinstance(mapped, Rejection):
+            await self.intake.dead_letter(raw, mapped, message)
             return
-        self.intake.metrics.event(message.topic, parsed.type, "accepted")
+        self.intake.metrics.event(message.topic, mapped.type, "accepted")
+        await self._route(mapped, message)
+
+    async def _route(self, parsed: InputEvent, message: Any) -> None:
+        """Onto the repartition topic, stamped with the original record's time: a
+        vessel call's event on every partition, any other once per container."""
         stamp = received(message)
+        if isinstance(parsed, VESSEL_MODELS):
+            copy = parsed.model_copy(update={"received_at": stamp})
+            value, key = dump_json(copy, exclude_none=True), parsed.voyage.encode()
+            for partition in range(self.partitions):
+                await self.container_events.send(key=key, value=value, partition=partition)
+            return
         for container_no, one in fan_out(parsed):
             copy = one.model_copy(update={"received_at": stamp})
             await self.container_events.send(
@@ -104,6 +109,11 @@ class FanOut:
                 # the default partitioner's choice, without its murmur2 per record
                 partition=partition_for(container_no, self.partitions),
             )
+
+    def _hop(self, tp: Any) -> int | None:
+        """The hop input a partition of ours is (vasscm.arrival: marks are by it)."""
+        first = self.hops.get(tp.topic)
+        return None if first is None else first + int(tp.partition)
 
     async def send_marks(self) -> None:
         """Every partition of the repartition topic hears how far each customs and

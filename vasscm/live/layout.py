@@ -4,8 +4,8 @@ In production the input topics are created by whoever runs Kafka, often before a
 worker starts, and a producer may auto-create one with the broker's default count.
 The tracker reads the port and scan events, its repartition topic, its stall checks
 and its table's changelog *together*, partition by partition, so they must have one
-partition count; the customs and vessel topics (read by the fan-out alone) may
-have any. Before
+partition count; the customs, vessel and DCSA topics (read by the fan-out alone)
+may have any. Before
 it builds its app the worker reads the counts of the topics that exist and either
 takes theirs, creating the rest alike, or refuses to start with a message that names
 each topic and its count. It never starts with a layout that would dead-letter good
@@ -24,6 +24,7 @@ from vasscm.errors import VasscmError
 from vasscm.topics import (
     CONTAINER_EVENTS,
     CUSTOMS_EVENTS,
+    DCSA_EVENTS,
     PORT_EVENTS,
     SCAN_EVENTS,
     STALL_CHECKS,
@@ -47,11 +48,21 @@ class Layout:
     customs_partitions: int  # of vasscm.customs-events
     existing: dict[str, int]
     vessel_partitions: int = 1  # of vasscm.vessel-events
+    dcsa_partitions: int = 1  # of vasscm.dcsa-events
+
+    @property
+    def hops(self) -> dict[str, int]:
+        """The topics the fan-out reads, each with the number its partition 0 has among
+        the hop inputs (customs, vessel, DCSA partitions in turn): each sends marks."""
+        return {
+            CUSTOMS_EVENTS: 0,
+            VESSEL_EVENTS: self.customs_partitions,
+            DCSA_EVENTS: self.customs_partitions + self.vessel_partitions,
+        }
 
     @property
     def hop_partitions(self) -> int:
-        """Partitions the fan-out reads (customs, then vessel): each sends marks."""
-        return self.customs_partitions + self.vessel_partitions
+        return self.customs_partitions + self.vessel_partitions + self.dcsa_partitions
 
 
 def plan(existing: dict[str, int], default: int) -> Layout:
@@ -72,6 +83,7 @@ def plan(existing: dict[str, int], default: int) -> Layout:
         existing.get(CUSTOMS_EVENTS, partitions),
         dict(existing),
         existing.get(VESSEL_EVENTS, partitions),
+        existing.get(DCSA_EVENTS, partitions),
     )
 
 
@@ -85,7 +97,7 @@ async def read_partitions(
     try:
         await asyncio.wait_for(consumer.start(), timeout)
         names = await asyncio.wait_for(consumer.topics(), timeout)
-        wanted = {*COPARTITIONED, CUSTOMS_EVENTS, VESSEL_EVENTS}
+        wanted = {*COPARTITIONED, CUSTOMS_EVENTS, VESSEL_EVENTS, DCSA_EVENTS}
         return {
             name: len(consumer.partitions_for_topic(name) or ())
             for name in sorted(names)

@@ -35,6 +35,7 @@ import faust
 from prometheus_client import CollectorRegistry
 
 from vasscm.arrival import ArrivalOrder
+from vasscm.dcsa import dcsa_key
 from vasscm.live import hooks
 from vasscm.live.delivery import Checkpoint, VisitsTable
 from vasscm.live.fanout import FanOut
@@ -54,6 +55,7 @@ from vasscm.topics import (
     CONTAINER_EVENTS,
     CONTAINER_STATE,
     CUSTOMS_EVENTS,
+    DCSA_EVENTS,
     DEAD_LETTER,
     PORT_EVENTS,
     SCAN_EVENTS,
@@ -79,11 +81,14 @@ class Pipeline:
         app, settings, n = self.app, self.settings, self.layout.partitions
         self._generation = 0  # assignments revoked so far
         self.partitions = n
-        hops = (CUSTOMS_EVENTS, VESSEL_EVENTS)  # read by the fan-out alone: any count
+        layout = self.layout
+        hops = layout.hops  # read by the fan-out alone: any partition count
         topics = {name: self._topic(name, n) for name in TOPIC_BY_NAME if name not in hops}
-        customs = self._topic(CUSTOMS_EVENTS, self.layout.customs_partitions)
-        vessels = self._topic(VESSEL_EVENTS, self.layout.vessel_partitions)
-        self._declared = [customs, vessels, *topics.values()]  # with the contract's settings
+        customs = self._topic(CUSTOMS_EVENTS, layout.customs_partitions)
+        vessels = self._topic(VESSEL_EVENTS, layout.vessel_partitions)
+        dcsa = self._topic(DCSA_EVENTS, layout.dcsa_partitions)
+        self._declared = [customs, vessels, dcsa, *topics.values()]  # the contract's settings
+        self._dcsa = dcsa
         outputs = {
             name: topics[name] for name in (CLEARANCES, ALERTS, CONTAINER_STATE, DEAD_LETTER)
         }
@@ -112,7 +117,7 @@ class Pipeline:
         self.publisher = Publisher(self.intake, self.visits, settings.policy())
         self.readiness = Readiness(app)
         self.fan_out = FanOut(
-            app, self.intake, topics[CONTAINER_EVENTS], n, self.layout.customs_partitions
+            app, self.intake, topics[CONTAINER_EVENTS], n, hops, dcsa_site=settings.dcsa_site
         )
         self.tracker = Tracker(
             app,
@@ -146,7 +151,8 @@ class Pipeline:
             **_RAW,
         )
         app.agent(customs, name="vasscm.fan-out")(self.fan_out.agent)
-        app.agent(vessels, name="vasscm.vessel-fan-out")(self.fan_out.vessel_agent)
+        app.agent(vessels, name="vasscm.vessel-fan-out")(self.fan_out.agent)
+        app.agent(dcsa, name="vasscm.dcsa-in")(self.fan_out.dcsa_agent)
         app.agent(tracked, name="vasscm.track")(self.tracker.agent)
         app.timer(interval=settings.stall_check_interval.total_seconds())(self._each_second)
         app.timer(interval=settings.mark_interval.total_seconds())(self._marks)
@@ -154,6 +160,14 @@ class Pipeline:
         app.task(self._start)
         app.on_partitions_revoked.connect(self._on_revoked)
         app.on_rebalance_complete.connect(self._on_rebalance_complete)
+
+    async def dcsa_inbox(self, docs: list[bytes]) -> None:
+        """DCSA documents posted to the worker, onto vasscm.dcsa-events as they came
+        (keyed by container, else by event), acknowledged by the broker."""
+        acks = []
+        for raw in docs:
+            acks.append(await self._dcsa.send(key=dcsa_key(raw), value=raw))
+        await asyncio.gather(*acks)
 
     def _highwater(self, tp: Any) -> int | None:
         consumer = self.app._consumer  # not the property: a scrape must not create one

@@ -4,7 +4,8 @@ Each line goes to the topic its ``type`` belongs on, keyed as the contract says
 (``container_no``, or ``declaration_no`` for customs). Lines that are not valid
 events are published too, to ``vasscm.port-events`` unless their type names
 another topic, so the processor's dead-letter path sees exactly what a replay
-of the same file rejects.
+of the same file rejects. A DCSA Track & Trace document (``eventType``, no ``type``)
+goes to ``vasscm.dcsa-events``, keyed by its container.
 
 Record timestamps are what the processor takes as ``received_at``. A recorded log
 keeps its own (``--timestamps recorded``: the line's ``received_at``, else its
@@ -28,6 +29,7 @@ from typing import Any, Literal
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from vasscm.dcsa import dcsa_key
 from vasscm.durations import to_ms
 from vasscm.events import (
     CUSTOMS_TYPES,
@@ -38,7 +40,7 @@ from vasscm.events import (
     VESSEL_TYPES,
 )
 from vasscm.live.clients import start_producer
-from vasscm.topics import PORT_EVENTS
+from vasscm.topics import DCSA_EVENTS, PORT_EVENTS
 
 __all__ = ["ProduceSummary", "produce_file", "route"]
 
@@ -75,6 +77,12 @@ def route(line: bytes) -> tuple[str, bytes | None, int | None]:
         return PORT_EVENTS, None, None
     if not isinstance(doc, dict):
         return PORT_EVENTS, None, None
+    if "type" not in doc and ("eventType" in doc or "metadata" in doc):  # DCSA T&T
+        stamp = _ms(doc.get("vasscmReceivedAt")) or _ms(doc.get("eventCreatedDateTime"))
+        meta = doc.get("metadata")
+        if stamp is None and isinstance(meta, dict):
+            stamp = _ms(meta.get("eventCreatedDateTime"))
+        return DCSA_EVENTS, dcsa_key(line), stamp
     kind = doc.get("type")
     kind = kind if isinstance(kind, str) else ""
     topic = TOPIC_OF_TYPE.get(kind, PORT_EVENTS)

@@ -17,6 +17,9 @@ holds the two together).
   two filtered by ``site``, ``direction``, and ``stage`` or ``severity``/``status``).
 - ``GET /api/sites`` — the site registry (names, kind, time zone); ``GET /api/texts``
   — the dashboard's texts in ``?lang=`` or the browser's language (vasscm.language).
+- ``POST /dcsa/events`` — DCSA Track & Trace events (one object or an array, 2.2 or
+  3.0), put on ``vasscm.dcsa-events`` as they came; 202 with those that the adapter
+  will dead-letter and why (vasscm.dcsa), 400 for a body that is not JSON objects.
 
 With a token (``VASSCM_WEB_TOKEN``), every route but ``/healthz`` wants
 ``Authorization: Bearer <token>``; a browser opens ``/?token=<token>`` once and gets
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import hmac
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -36,10 +40,12 @@ from mode import Service
 from prometheus_client import CollectorRegistry
 from prometheus_client.aiohttp import make_aiohttp_handler
 
+from vasscm.dcsa import read_dcsa
 from vasscm.events import (
     SITE_PATTERN,
     AlertStatus,
     Direction,
+    Rejection,
     Severity,
     Stage,
     VisitState,
@@ -48,7 +54,11 @@ from vasscm.events import (
 from vasscm.language import DEFAULT_LANGUAGE, LANGUAGES, negotiate, texts
 from vasscm.sites import DEFAULT_TZ, Registry, load_registry
 
-__all__ = ["DASHBOARD", "Lookup", "WebServer", "build_web"]
+__all__ = ["DASHBOARD", "Inbox", "Lookup", "WebServer", "build_web"]
+
+#: Puts raw DCSA documents on vasscm.dcsa-events; returns once they are on the broker.
+Inbox = Callable[[list[bytes]], Awaitable[None]]
+_DCSA_BATCH: Final = 1000  # documents one POST may carry
 
 DASHBOARD: Final = Path(__file__).parent / "dashboard"
 # Everything the page loads comes from here; no inline script can run.
@@ -173,10 +183,33 @@ def build_web(
     *,
     sites: Registry | None = None,
     language: str = DEFAULT_LANGUAGE,
+    inbox: Inbox | None = None,
+    dcsa_site: str | None = None,
 ) -> web.Application:
     """The routes over ``lookup``; ``sites`` names the sites on the dashboard, which
-    speaks ``language`` to a browser that asks for neither of vasscm's languages."""
+    speaks ``language`` to a browser that asks for neither of vasscm's languages.
+    With ``inbox``, ``POST /dcsa/events`` takes DCSA events (``dcsa_site``: the site of
+    those whose location the registry does not know)."""
     registry = sites if sites is not None else load_registry()
+
+    async def dcsa_events(request: web.Request) -> web.Response:
+        assert inbox is not None
+        try:
+            body = orjson.loads(await request.read())
+        except orjson.JSONDecodeError as exc:
+            return _json({"error": "bad request", "detail": f"the body is not JSON: {exc}"}, 400)
+        docs = body if isinstance(body, list) else [body]
+        if not docs or len(docs) > _DCSA_BATCH or not all(isinstance(d, dict) for d in docs):
+            detail = f"expected a DCSA event object or an array of 1..{_DCSA_BATCH} of them"
+            return _json({"error": "bad request", "detail": detail}, 400)
+        raws = [orjson.dumps(doc) for doc in docs]
+        refused = []
+        for index, raw in enumerate(raws):
+            mapped = read_dcsa(raw, site=dcsa_site)
+            if isinstance(mapped, Rejection):
+                refused.append({"index": index, "field": mapped.field, "reason": mapped.reason})
+        await inbox(raws)  # all of them: what cannot be mapped is dead-lettered there
+        return _json({"received": len(raws), "dead_lettered": refused}, 202)
 
     async def healthz(request: web.Request) -> web.Response:
         return _json({"status": "ok"})
@@ -265,6 +298,8 @@ def build_web(
     app.router.add_get("/api/alerts", alerts)
     app.router.add_get("/api/sites", site_registry)
     app.router.add_get("/api/texts", catalog)
+    if inbox is not None:
+        app.router.add_post("/dcsa/events", dcsa_events)
     return app
 
 
@@ -280,16 +315,26 @@ class WebServer(Service):
         *,
         sites: Registry | None = None,
         language: str = DEFAULT_LANGUAGE,
+        inbox: Inbox | None = None,
+        dcsa_site: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.lookup, self.conf, self._token = lookup, conf, token
         self._sites, self._language = sites, language
+        self._inbox, self._dcsa_site = inbox, dcsa_site
         self._runner: web.AppRunner | None = None
 
     async def on_start(self) -> None:
         host, port = self.conf.web_bind, self.conf.web_port
-        app = build_web(self.lookup, self._token, sites=self._sites, language=self._language)
+        app = build_web(
+            self.lookup,
+            self._token,
+            sites=self._sites,
+            language=self._language,
+            inbox=self._inbox,
+            dcsa_site=self._dcsa_site,
+        )
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()

@@ -1,153 +1,37 @@
-"""DCSA Track & Trace events to and from the contract's input events. Pure: no I/O.
-
-A terminal or carrier that speaks DCSA T&T can feed vasscm through :func:`from_dcsa`,
-and the simulator's log can be written as DCSA with :func:`to_dcsa`; the round trip
-gives back the contract events (tested on a simulated log).
-
-Specs followed, from github.com/dcsaorg/DCSA-OpenAPI at commit 5d0f8337a994:
-
-- ``tnt/v2/test/tnt_v2.2.0.yaml``: T&T 2.2.0 with Event Domain 1.0.4 resolved (the
-  ``tnt/v2/TNT_v2.2.0.yaml`` beside it only points at SwaggerHub). Flat events:
-  ``eventType``, ``eventClassifierCode``, ``equipmentEventTypeCode`` /
-  ``transportEventTypeCode``, ``transportCall`` with ``UNLocationCode``,
-  ``importVoyageNumber``, ``exportVoyageNumber``, ``vessel.vesselIMONumber``. The
-  output of :func:`to_dcsa` is this shape.
-- ``tnt/v2/tnt_v2.3.0.yaml`` (Event Domain 2.0.0): ``transportCall.location.UNLocationCode``
-  replaces ``transportCall.UNLocationCode``; both are read.
-- ``tnt/v3/tnt.yaml``, which is 3.0.0-Beta-1 (Event Domain 3.1.0), the only 3.x T&T in
-  that repository: an event is ``{"metadata": {...}, "payload": {...}}``, the vessel's
-  name is ``name``, a seal's number ``number``, the voyages
-  ``carrierImportVoyageNumber`` / ``carrierExportVoyageNumber``, document links
-  ``relatedDocumentReferences`` of ``type``/``value``. Read by :func:`from_dcsa`, with
-  rejections naming ``payload.…`` / ``metadata.…``. Its codes are still the four-letter
-  ones; no full-word enums (``GATED_OUT``…) exist in that repository, so none are read.
-- ``domain/event/event_domain_v3.1.0.yaml``: the customs codes ``CUSS`` (selected for
-  scan), ``CUSI`` (selected for inspection), ``CUSR`` (released), and the document type
-  ``CUC`` (Customs Clearance) that carries the declaration number.
-
-Choices, each because DCSA has no place for what the contract needs:
-
-- Only ``ACT`` equipment events map: a planned or estimated move is not a movement.
-  ``ARRI`` ``EST``/``PLN`` is a ``VESSEL_EXPECTED`` (``eta`` = ``eventDateTime``,
-  ``occurred_at`` = ``eventCreatedDateTime``); ``DEPA`` ``EST``/``PLN`` has no contract
-  event and is refused. ``CUSI`` is refused: a physical inspection is no contract
-  stage, and reading it as a scan selection would invent one.
-- The voyage is the import voyage for ``DISC`` and ``ARRI`` and the export voyage for
-  ``LOAD`` and ``DEPA`` (``carrierVoyageNumber``, deprecated in 2.x, failing both): each
-  pairing the core makes (a discharge with its arrival, a loading with its departure)
-  then reads the same number. A carrier whose two numbers differ puts a call's
-  arrival and departure under two voyages.
-- ``GTIN`` needs a direction DCSA does not give (``emptyIndicatorCode`` and
-  ``modeOfTransport`` do not tell import from export): the ``direction`` argument,
-  ``"export"`` by default, a gate-in at a seaport being an export's arrival.
-- The gate of ``GTIN``/``GTOT`` is ``transportCall.facilityCode`` or
-  ``eventLocation.facilityCode`` or ``transportCall.otherFacility``; an event with none
-  is refused rather than given a made-up gate.
-- ``declaration_no`` is the ``CUC`` document reference. DCSA 2.2's ``references``
-  types (FF, SI, PO, CR, AAO, EQ) hold no customs reference (CR is the customer's), so
-  a 2.x document gives it as ``documentReferences`` with ``documentReferenceType``
-  ``CUC``, outside the 2.2 enum (which lists only BKG and TRD).
-- The site is the ``site`` argument, else the UN/LOCODE through :data:`SITE_OF_LOCODE`.
-- Contract fields without a DCSA field travel as vendor fields ``vasscm…`` (the 2.2
-  schemas do not forbid extra properties): the contract ``event_id`` (DCSA's
-  ``eventID`` must be a UUID: a UUID5 of it), ``received_at``, ``source``, a GATE_IN's
-  direction, gate and plate, ELIGIBLE's basis (``released`` when absent), a vessel
-  known only by name (2.2's ``vessel`` requires the IMO number), a site without a
-  UN/LOCODE. They win over the arguments, so a log written as DCSA reads back as it was.
-- :func:`to_dcsa` writes ``emptyIndicatorCode`` ``LADEN`` and ``sealType`` ``BLT``,
-  required by 2.2 and unknown to the contract.
-"""
+"""DCSA T&T events in: :func:`from_dcsa` (vasscm.dcsa says which specs and choices)."""
 
 from __future__ import annotations
 
-import uuid
-from typing import Any, Final, Literal, NoReturn, cast
+from typing import Any, Literal, NoReturn, cast
 
 import orjson
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 from stdnum import imo
 
+from vasscm.dcsa.codes import (
+    CLASSIFIERS,
+    EQUIPMENT,
+    METADATA,
+    SITE_OF_LOCODE,
+    TIMESTAMP,
+    UNMAPPED,
+)
 from vasscm.events import (
-    Discharged,
-    Eligible,
-    GateIn,
-    GateOut,
     InputEvent,
-    Loaded,
     RejectCode,
     Rejection,
-    ScanSelected,
-    Timestamp,
-    VesselArrived,
-    VesselDeparted,
-    VesselExpected,
-    fan_out,
     parse_container_no,
     parse_event,
     timestamp_error,
 )
 
-__all__ = ["LOCODE_OF_SITE", "NAMESPACE", "SITE_OF_LOCODE", "event_uuid", "from_dcsa", "to_dcsa"]
-
-#: UN/LOCODEs of the sites. VNCLN (Cai Lan) and VNCLI (Cat Lai) are in UN/LOCODE;
-#: VNHPH is Haiphong as carriers write it (VNHAP, UN/LOCODE's Hai Phong, read too);
-#: VNMOC for Mong Cai is not confirmed against the UN/LOCODE table.
-SITE_OF_LOCODE: Final = {
-    "VNCLN": "cai-lan",
-    "VNHPH": "hai-phong",
-    "VNHAP": "hai-phong",
-    "VNCLI": "cat-lai",
-    "VNMOC": "mong-cai",
-}
-LOCODE_OF_SITE: Final = {
-    "cai-lan": "VNCLN",
-    "hai-phong": "VNHPH",
-    "cat-lai": "VNCLI",
-    "mong-cai": "VNMOC",
-}
-#: UUID5 namespace of the DCSA ``eventID`` made from a contract ``event_id``.
-NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, "urn:vasscm:dcsa:eventID")
-
-_EQUIPMENT: Final = {
-    "GTIN": "GATE_IN",
-    "GTOT": "GATE_OUT",
-    "LOAD": "LOADED",
-    "DISC": "DISCHARGED",
-    "CUSS": "SCAN_SELECTED",
-    "CUSR": "ELIGIBLE",
-}
-_CODE_OF: Final = {kind: code for code, kind in _EQUIPMENT.items()}
-_UNMAPPED: Final = {  # Event Domain 3.1.0's other equipmentEventTypeCodes
-    "STUF": "Stuffed",
-    "STRP": "Stripped",
-    "PICK": "Pick-up",
-    "AVPU": "Available for Pick-up",
-    "DROP": "Drop-off",
-    "AVDO": "Available for Drop-off",
-    "INSP": "Inspected",
-    "RSEA": "Resealed",
-    "RMVD": "Removed",
-    "CROS": "Crossed",
-}
-_CLASSIFIERS: Final = ("ACT", "PLN", "EST")
-_METADATA: Final = frozenset({"eventID", "eventCreatedDateTime", "eventType", "retractedEventID"})
-_TIMESTAMP: Final[TypeAdapter[Any]] = TypeAdapter(Timestamp)
+__all__ = ["from_dcsa"]
 
 
 class _Refused(Exception):
     def __init__(self, code: RejectCode, field: str | None, reason: str) -> None:
         super().__init__(reason)
         self.code, self.field, self.reason = code, field, reason
-
-
-def event_uuid(event_id: str, container_no: str | None = None) -> str:
-    """The DCSA ``eventID`` of a contract event (of one container of a customs event:
-    each DCSA document is one message and needs its own id)."""
-    name = event_id if container_no is None else f"{event_id}/{container_no}"
-    return str(uuid.uuid5(NAMESPACE, name))
-
-
-# --- inbound ------------------------------------------------------------------------
 
 
 class _Reader:
@@ -177,10 +61,10 @@ class _Reader:
     def path(self, key: str) -> str:
         if not self.v3 or key in ("metadata", "payload"):
             return key
-        return ("metadata." if key.split(".")[0] in _METADATA else "payload.") + key
+        return ("metadata." if key.split(".")[0] in METADATA else "payload.") + key
 
     def get(self, key: str) -> Any:
-        node: Any = self.meta if self.v3 and key.split(".")[0] in _METADATA else self.body
+        node: Any = self.meta if self.v3 and key.split(".")[0] in METADATA else self.body
         for part in key.split("."):
             if isinstance(node, dict):
                 node = node.get(part)
@@ -218,14 +102,14 @@ class _Reader:
     def when(self, key: str, to: str) -> str:
         value = cast(str, self.text(key, required=True, to=to))
         try:
-            _TIMESTAMP.validate_python(value)
+            TIMESTAMP.validate_python(value)
         except ValidationError:
             self.refuse(RejectCode.INVALID_FIELD, key, timestamp_error(value)[1])
         return value
 
     def classifier(self) -> str:
         value = cast(str, self.text("eventClassifierCode", required=True))
-        if value not in _CLASSIFIERS:
+        if value not in CLASSIFIERS:
             self.refuse(
                 RejectCode.INVALID_FIELD,
                 "eventClassifierCode",
@@ -349,13 +233,13 @@ def _equipment(r: _Reader, direction: str, trust_customs: bool) -> dict[str, Any
             "Inspection) has no contract event: an inspection is no contract stage, and "
             "taking it for a scan selection (CUSS) would invent one",
         )
-    kind = _EQUIPMENT.get(code)
+    kind = EQUIPMENT.get(code)
     if kind is None:
-        known = f"DCSA's {_UNMAPPED[code]}" if code in _UNMAPPED else "not a DCSA code"
+        known = f"DCSA's {UNMAPPED[code]}" if code in UNMAPPED else "not a DCSA code"
         r.refuse(
             RejectCode.UNKNOWN_TYPE,
             "equipmentEventTypeCode",
-            f"{code!r:.20} ({known}) has no contract event; mapped are {', '.join(_EQUIPMENT)}",
+            f"{code!r:.20} ({known}) has no contract event; mapped are {', '.join(EQUIPMENT)}",
         )
     r.kind = kind
     classifier = r.classifier()
@@ -525,106 +409,3 @@ def _map(
             }
         )
     return event
-
-
-# --- outbound -----------------------------------------------------------------------
-
-
-def _stamp(value: Any) -> str:
-    """RFC 3339 in the event's own offset (DCSA's date-times are local ones)."""
-    spec = "microseconds" if value.microsecond % 1000 else "milliseconds"
-    return cast(str, value.isoformat(timespec=spec)).replace("+00:00", "Z")
-
-
-def _base(
-    event: InputEvent, kind: str, classifier: str, at: Any, container: str | None
-) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "eventID": event_uuid(event.event_id, container),
-        "eventCreatedDateTime": _stamp(event.occurred_at),
-        "eventType": kind,
-        "eventClassifierCode": classifier,
-        "eventDateTime": _stamp(at),
-        "vasscmEventID": event.event_id,
-    }
-    if event.received_at is not None:
-        doc["vasscmReceivedAt"] = _stamp(event.received_at)
-    if event.source is not None:
-        doc["vasscmSource"] = event.source
-    if event.site not in LOCODE_OF_SITE:
-        doc["vasscmSite"] = event.site
-    return doc
-
-
-def _call(
-    doc: dict[str, Any], site: str, vessel: str | None, voyage: str | None, side: str
-) -> None:
-    call: dict[str, Any] = {
-        "transportCallID": f"{site}/{voyage or vessel}"[:100],
-        "modeOfTransport": "VESSEL",
-    }
-    if site in LOCODE_OF_SITE:
-        call["UNLocationCode"] = LOCODE_OF_SITE[site]
-    if voyage is not None:
-        call[f"{side}VoyageNumber"] = voyage
-    if vessel is not None and len(vessel) == 7 and vessel.isdigit() and imo.is_valid(vessel):
-        call["vessel"] = {"vesselIMONumber": vessel}
-    elif vessel is not None:  # 2.2's vessel requires the IMO number
-        doc["vasscmVessel"] = vessel
-    doc["transportCall"] = call
-
-
-def _equipment_doc(event: Any, container: str, seal: str | None, customs: bool) -> dict[str, Any]:
-    doc = _base(event, "EQUIPMENT", "ACT", event.occurred_at, container if customs else None)
-    doc.update(
-        equipmentEventTypeCode=_CODE_OF[event.type],
-        equipmentReference=container,
-        emptyIndicatorCode="LADEN",
-    )
-    if event.site in LOCODE_OF_SITE:
-        doc["eventLocation"] = {"UNLocationCode": LOCODE_OF_SITE[event.site]}
-    if seal is not None:
-        doc["seals"] = [{"sealNumber": seal, "sealType": "BLT"}]
-    return doc
-
-
-def to_dcsa(event: InputEvent, *, version: Literal["2.2"] = "2.2") -> list[dict[str, Any]]:
-    """The DCSA T&T 2.2 documents of a contract event: one, one per container of a
-    customs event, or none for a type without a DCSA counterpart (EXPECTED,
-    CHANNEL_ASSIGNED, SUSPENDED, RESUMED, ELIGIBILITY_CANCELLED, SEAL_CHANGED,
-    DISCREPANCY, SCANNED)."""
-    if version != "2.2":
-        raise ValueError(f"DCSA T&T version {version!r} is not written; 2.2 is")
-    if isinstance(event, (ScanSelected, Eligible)):
-        docs = []
-        for no, one in fan_out(event):
-            ref = cast(ScanSelected | Eligible, one).containers[0]
-            doc = _equipment_doc(one, no, ref.seal_no, customs=True)
-            doc["documentReferences"] = [
-                {"documentReferenceType": "CUC", "documentReferenceValue": event.declaration_no}
-            ]
-            if isinstance(one, Eligible):
-                doc["vasscmBasis"] = one.basis
-            docs.append(doc)
-        return docs
-    if isinstance(event, (GateIn, GateOut, Loaded, Discharged)):
-        doc = _equipment_doc(event, event.container_no, event.seal_no, customs=False)
-        if isinstance(event, (GateIn, GateOut)):
-            doc["vasscmGate"] = event.gate
-            if event.vehicle_plate is not None:
-                doc["vasscmVehiclePlate"] = event.vehicle_plate
-            if isinstance(event, GateIn):
-                doc["vasscmDirection"] = event.direction
-        elif event.vessel is not None or event.voyage is not None:
-            side = "import" if isinstance(event, Discharged) else "export"
-            _call(doc, event.site, event.vessel, event.voyage, side)
-        return [doc]
-    if isinstance(event, (VesselArrived, VesselDeparted, VesselExpected)):
-        arrival = not isinstance(event, VesselDeparted)
-        at = event.eta if isinstance(event, VesselExpected) else event.occurred_at
-        classifier = "EST" if isinstance(event, VesselExpected) else "ACT"
-        doc = _base(event, "TRANSPORT", classifier, at, None)
-        doc["transportEventTypeCode"] = "ARRI" if arrival else "DEPA"
-        _call(doc, event.site, event.vessel, event.voyage, "import" if arrival else "export")
-        return [doc]
-    return []
