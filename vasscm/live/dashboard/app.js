@@ -67,6 +67,7 @@ const KIND_NAMES = {
   SEAL_MISMATCH: N_("seal mismatch"),
   STALLED: N_("stalled"),
   LATE_REPORT: N_("late report"),
+  LATE_NOTICE: N_("late customs notice"),
 };
 const EVENT_NAMES = {
   DISCHARGED: N_("discharged"),
