@@ -371,6 +371,30 @@ def test_the_site_table_is_consistent() -> None:
     assert all(SITE_OF_LOCODE[code] == site for site, code in LOCODE_OF_SITE.items())
 
 
+def test_the_site_registry_names_the_un_locodes_and_a_default_site_the_rest(
+    tmp_path: Path,
+) -> None:
+    """A deployment's registry (VASSCM_SITES_FILE) adds its sites' UN/LOCODEs; an
+    event from a place no site is known by takes the default site, when there is one."""
+    from vasscm.sites import load_registry
+
+    path = tmp_path / "sites.toml"
+    path.write_text('[nghi-son]\nname.vi = "Cảng Nghi Sơn"\nname.en = "Nghi Son port"\n'
+                    'kind = "seaport"\nunlocode = "VNNGH"\n', encoding="utf-8")  # fmt: skip
+    ours = load_registry(path)
+    elsewhere = _disc()
+    elsewhere["transportCall"] = {**elsewhere["transportCall"], "UNLocationCode": "VNNGH"}
+
+    mapped = from_dcsa(elsewhere, sites=ours)
+    refused = from_dcsa(elsewhere)
+    defaulted = from_dcsa(elsewhere, default_site="cai-lan")
+
+    assert "nghi-son" == getattr(mapped, "site", None)
+    assert isinstance(refused, Rejection)
+    assert "transportCall.UNLocationCode" == refused.field
+    assert "cai-lan" == getattr(defaulted, "site", None)
+
+
 # --- malformed documents ------------------------------------------------------------
 
 

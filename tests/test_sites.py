@@ -20,6 +20,14 @@ def test_the_packaged_registry_names_the_demo_sites_in_both_languages() -> None:
     assert cai_lan.zone.key == "Asia/Ho_Chi_Minh"
 
 
+def test_the_packaged_registry_knows_the_seaports_by_their_un_locodes() -> None:
+    registry = load_registry()
+
+    assert {"VNCLN": "cai-lan", "VNMOC": "mong-cai"}.items() <= registry.locodes.items()
+    assert ("VNHPH", "hai-phong") == (registry.locode_of("hai-phong"), registry.locodes["VNHAP"])
+    assert None is registry.locode_of("noi-bai")
+
+
 def test_an_unknown_code_is_shown_as_itself() -> None:
     site = load_registry().get("lao-cai-2")
     assert (site.name("vi"), site.kind, site.tz) == ("lao-cai-2", "unknown", "Asia/Ho_Chi_Minh")
@@ -46,6 +54,8 @@ def test_a_file_replaces_the_registry(tmp_path: Path) -> None:
         ('[a]\nname.en = "x"\ntz = "Mars/Olympus"\n', "tz: 'Mars/Olympus' is not an IANA"),
         ('[a]\nname.fr = "x"\n', "unknown languages ['fr']"),
         ('[a]\nname.en = "x"\nport = 1\n', "unknown fields ['port']"),
+        ('[a]\nname.en = "x"\nunlocode = "vncln"\n', "unlocode: a UN/LOCODE"),
+        ('[a]\nname.en = "x"\nunlocode = ["VNCLN", 5]\n', "unlocode: a UN/LOCODE"),
         ("[a\n", "not TOML"),
     ],
 )

@@ -8,6 +8,7 @@ same shape. A code the registry does not know still works, shown as its code.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -37,6 +38,8 @@ class Site:
     kind: SiteKind = "unknown"
     branches: dict[str, str] = field(default_factory=dict)  # language -> customs branch
     tz: str = DEFAULT_TZ
+    # UN/LOCODEs it is known by (DCSA events give the location so); the first is written.
+    unlocodes: tuple[str, ...] = ()
 
     def name(self, language: str) -> str:
         return self.names.get(language) or self.names.get("en") or self.code
@@ -58,6 +61,16 @@ class Registry:
         known = self.sites.get(code)
         return known if known is not None else Site(code)
 
+    @property
+    def locodes(self) -> dict[str, str]:
+        """UN/LOCODE -> site code, for every UN/LOCODE a site is known by."""
+        return {code: site.code for site in self.sites.values() for code in site.unlocodes}
+
+    def locode_of(self, code: str) -> str | None:
+        """The UN/LOCODE a site is written with (its first), if it has one."""
+        site = self.sites.get(code)
+        return site.unlocodes[0] if site is not None and site.unlocodes else None
+
 
 def _texts(where: str, value: object, name: str) -> dict[str, str]:
     if value is None:
@@ -76,9 +89,10 @@ def _site(source: str, code: str, table: object) -> Site:
     where = f"{source}: site {code!r}"
     if not isinstance(table, dict):
         raise SitesError(f"{where}: expected a table of fields")
-    unknown = sorted(set(table) - {"name", "kind", "branch", "tz"})
+    fields = ("name", "kind", "branch", "tz", "unlocode")
+    unknown = sorted(set(table) - set(fields))
     if unknown:
-        raise SitesError(f"{where}: unknown fields {unknown} (name, kind, branch, tz)")
+        raise SitesError(f"{where}: unknown fields {unknown} ({', '.join(fields)})")
     names = _texts(where, table.get("name"), "name")
     if not names:
         raise SitesError(f"{where}: name: required (name.vi and name.en)")
@@ -90,12 +104,23 @@ def _site(source: str, code: str, table: object) -> Site:
         ZoneInfo(str(tz))
     except (ZoneInfoNotFoundError, ValueError):
         raise SitesError(f"{where}: tz: {tz!r} is not an IANA time zone") from None
-    return Site(code, names, kind, _texts(where, table.get("branch"), "branch"), str(tz))
+    branches = _texts(where, table.get("branch"), "branch")
+    return Site(code, names, kind, branches, str(tz), _locodes(where, table.get("unlocode")))
+
+
+def _locodes(where: str, value: object) -> tuple[str, ...]:
+    codes = [value] if isinstance(value, str) else value if value is not None else []
+    if not isinstance(codes, list) or not all(
+        isinstance(c, str) and re.fullmatch(r"[A-Z]{2}[A-Z2-9]{3}", c) for c in codes
+    ):
+        raise SitesError(
+            f"{where}: unlocode: a UN/LOCODE (country and place, 5 capitals like VNCLN) "
+            "or a list of them"
+        )
+    return tuple(codes)
 
 
 def _parse(text: str, source: str) -> Registry:
-    import re
-
     from vasscm.events import SITE_PATTERN
 
     try:

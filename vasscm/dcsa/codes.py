@@ -8,23 +8,15 @@ from typing import Any, Final
 from pydantic import TypeAdapter
 
 from vasscm.events import Timestamp
+from vasscm.sites import load_registry
 
-#: UN/LOCODEs of the sites. VNCLN (Cai Lan) and VNCLI (Cat Lai) are in UN/LOCODE;
-#: VNHPH is Haiphong as carriers write it (VNHAP, UN/LOCODE's Hai Phong, read too);
-#: VNMOC for Mong Cai is not confirmed against the UN/LOCODE table.
-SITE_OF_LOCODE: Final = {
-    "VNCLN": "cai-lan",
-    "VNHPH": "hai-phong",
-    "VNHAP": "hai-phong",
-    "VNCLI": "cat-lai",
-    "VNMOC": "mong-cai",
-}
-LOCODE_OF_SITE: Final = {
-    "cai-lan": "VNCLN",
-    "hai-phong": "VNHPH",
-    "cat-lai": "VNCLI",
-    "mong-cai": "VNMOC",
-}
+#: UN/LOCODEs of the packaged site registry's sites (vasscm/data/sites.toml, where a
+#: deployment's own registry adds its sites'). VNCLN (Cai Lan) and VNCLI (Cat Lai) are
+#: in UN/LOCODE; VNHPH is Haiphong as carriers write it (VNHAP, UN/LOCODE's Hai Phong,
+#: read too); VNMOC for Mong Cai is not confirmed against the UN/LOCODE table.
+PACKAGED: Final = load_registry()
+SITE_OF_LOCODE: Final = PACKAGED.locodes
+LOCODE_OF_SITE: Final = {s: c for s in PACKAGED.sites if (c := PACKAGED.locode_of(s))}
 #: UUID5 namespace of the DCSA ``eventID`` made from a contract ``event_id``.
 NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, "urn:vasscm:dcsa:eventID")
 

@@ -12,7 +12,7 @@ from vasscm.dcsa.codes import (
     CLASSIFIERS,
     EQUIPMENT,
     METADATA,
-    SITE_OF_LOCODE,
+    PACKAGED,
     TIMESTAMP,
     UNMAPPED,
 )
@@ -24,6 +24,7 @@ from vasscm.events import (
     parse_event,
     timestamp_error,
 )
+from vasscm.sites import Registry
 
 __all__ = ["from_dcsa"]
 
@@ -171,7 +172,7 @@ class _Reader:
             )
         return value
 
-    def site(self, site: str | None) -> str:
+    def site(self, site: str | None, default: str | None, sites: Registry) -> str:
         if site is not None:
             self.origin["site"] = "site (argument)"
             return site
@@ -186,15 +187,21 @@ class _Reader:
         for key in keys:
             code = self.text(key, to="site")
             if code is not None:
-                if code.upper() not in SITE_OF_LOCODE:
-                    known = ", ".join(f"{c} {s}" for c, s in SITE_OF_LOCODE.items())
-                    self.refuse(
-                        RejectCode.INVALID_FIELD,
-                        key,
-                        f"UN/LOCODE {code!r:.20} is not a "
-                        f"vasscm site ({known}); pass site= for events from elsewhere",
-                    )
-                return SITE_OF_LOCODE[code.upper()]
+                known = sites.locodes
+                if code.upper() in known:
+                    return known[code.upper()]
+                if default is not None:
+                    return default
+                listed = ", ".join(f"{c} {s}" for c, s in known.items())
+                self.refuse(
+                    RejectCode.INVALID_FIELD,
+                    key,
+                    f"UN/LOCODE {code!r:.20} is not a vasscm site's ({listed}); the site "
+                    "registry (VASSCM_SITES_FILE) names a site's UN/LOCODE, VASSCM_DCSA_SITE "
+                    "the site of events from elsewhere",
+                )
+        if default is not None:
+            return default
         where = keys[1 if self.v3 else 0] if "transportCall" in self.body else keys[2]
         self.refuse(
             RejectCode.MISSING_FIELD,
@@ -339,11 +346,16 @@ def from_dcsa(
     source: str | None = None,
     direction: Literal["import", "export"] = "export",
     trust_customs: bool = True,
+    default_site: str | None = None,
+    sites: Registry | None = None,
 ) -> InputEvent | Rejection:
     """The contract event of one DCSA T&T event (a dict, or its JSON text), checked by
     :func:`vasscm.events.parse_event`, or a :class:`Rejection` naming the DCSA field.
     Never raises. ``trust_customs=False`` refuses CUSS and CUSR, for a feed that is
-    not customs' own (DCSA's publishers are carriers and service providers)."""
+    not customs' own (DCSA's publishers are carriers and service providers).
+
+    The site: ``site`` when given; else the one the registry (``sites``, by default the
+    packaged one) knows the document's UN/LOCODE for; else ``default_site``."""
     reader: _Reader | None = None
     try:
         if isinstance(doc, (bytes, str)):
@@ -354,7 +366,7 @@ def from_dcsa(
                 reason=f"expected a JSON object (one DCSA event), got {type(doc).__name__}",
             )
         reader = _Reader(doc)
-        return _map(reader, site, source, direction, trust_customs)
+        return _map(reader, site, source, direction, trust_customs, default_site, sites)
     except _Refused as exc:
         return Rejection(
             code=exc.code,
@@ -373,7 +385,13 @@ def from_dcsa(
 
 
 def _map(
-    r: _Reader, site: str | None, source: str | None, direction: str, trust_customs: bool
+    r: _Reader,
+    site: str | None,
+    source: str | None,
+    direction: str,
+    trust_customs: bool,
+    default_site: str | None = None,
+    sites: Registry | None = None,
 ) -> InputEvent | Rejection:
     kind = r.text("eventType", required=True)
     if kind == "EQUIPMENT":
@@ -394,7 +412,7 @@ def _map(
             "eventID",
             "required field is missing: the contract's event_id (for idempotency) is the eventID",
         )
-    out["site"] = r.site(site)
+    out["site"] = r.site(site, default_site, sites or PACKAGED)
     out["source"] = r.text("vasscmSource", to="source") or source
     out["received_at"] = r.text("vasscmReceivedAt", to="received_at")
     event = parse_event(orjson.dumps({k: v for k, v in out.items() if v is not None}))

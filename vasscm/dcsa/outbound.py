@@ -6,7 +6,7 @@ from typing import Any, Literal, cast
 
 from stdnum import imo
 
-from vasscm.dcsa.codes import CODE_OF, LOCODE_OF_SITE, event_uuid
+from vasscm.dcsa.codes import CODE_OF, PACKAGED, event_uuid
 from vasscm.events import (
     Discharged,
     Eligible,
@@ -20,6 +20,7 @@ from vasscm.events import (
     VesselExpected,
     fan_out,
 )
+from vasscm.sites import Registry
 
 __all__ = ["to_dcsa"]
 
@@ -31,7 +32,12 @@ def _stamp(value: Any) -> str:
 
 
 def _base(
-    event: InputEvent, kind: str, classifier: str, at: Any, container: str | None
+    event: InputEvent,
+    kind: str,
+    classifier: str,
+    at: Any,
+    container: str | None,
+    locode: str | None,
 ) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "eventID": event_uuid(event.event_id, container),
@@ -45,20 +51,25 @@ def _base(
         doc["vasscmReceivedAt"] = _stamp(event.received_at)
     if event.source is not None:
         doc["vasscmSource"] = event.source
-    if event.site not in LOCODE_OF_SITE:
+    if locode is None:  # a site the registry knows no UN/LOCODE of
         doc["vasscmSite"] = event.site
     return doc
 
 
 def _call(
-    doc: dict[str, Any], site: str, vessel: str | None, voyage: str | None, side: str
+    doc: dict[str, Any],
+    site: str,
+    locode: str | None,
+    vessel: str | None,
+    voyage: str | None,
+    side: str,
 ) -> None:
     call: dict[str, Any] = {
         "transportCallID": f"{site}/{voyage or vessel}"[:100],
         "modeOfTransport": "VESSEL",
     }
-    if site in LOCODE_OF_SITE:
-        call["UNLocationCode"] = LOCODE_OF_SITE[site]
+    if locode is not None:
+        call["UNLocationCode"] = locode
     if voyage is not None:
         call[f"{side}VoyageNumber"] = voyage
     if vessel is not None and len(vessel) == 7 and vessel.isdigit() and imo.is_valid(vessel):
@@ -68,32 +79,39 @@ def _call(
     doc["transportCall"] = call
 
 
-def _equipment_doc(event: Any, container: str, seal: str | None, customs: bool) -> dict[str, Any]:
-    doc = _base(event, "EQUIPMENT", "ACT", event.occurred_at, container if customs else None)
+def _equipment_doc(
+    event: Any, container: str, seal: str | None, customs: bool, locode: str | None
+) -> dict[str, Any]:
+    doc = _base(
+        event, "EQUIPMENT", "ACT", event.occurred_at, container if customs else None, locode
+    )
     doc.update(
         equipmentEventTypeCode=CODE_OF[event.type],
         equipmentReference=container,
         emptyIndicatorCode="LADEN",
     )
-    if event.site in LOCODE_OF_SITE:
-        doc["eventLocation"] = {"UNLocationCode": LOCODE_OF_SITE[event.site]}
+    if locode is not None:
+        doc["eventLocation"] = {"UNLocationCode": locode}
     if seal is not None:
         doc["seals"] = [{"sealNumber": seal, "sealType": "BLT"}]
     return doc
 
 
-def to_dcsa(event: InputEvent, *, version: Literal["2.2"] = "2.2") -> list[dict[str, Any]]:
+def to_dcsa(
+    event: InputEvent, *, version: Literal["2.2"] = "2.2", sites: Registry | None = None
+) -> list[dict[str, Any]]:
     """The DCSA T&T 2.2 documents of a contract event: one, one per container of a
     customs event, or none for a type without a DCSA counterpart (EXPECTED,
     CHANNEL_ASSIGNED, SUSPENDED, RESUMED, ELIGIBILITY_CANCELLED, SEAL_CHANGED,
     DISCREPANCY, SCANNED)."""
     if version != "2.2":
         raise ValueError(f"DCSA T&T version {version!r} is not written; 2.2 is")
+    locode = (sites or PACKAGED).locode_of(event.site)
     if isinstance(event, (ScanSelected, Eligible)):
         docs = []
         for no, one in fan_out(event):
             ref = cast(ScanSelected | Eligible, one).containers[0]
-            doc = _equipment_doc(one, no, ref.seal_no, customs=True)
+            doc = _equipment_doc(one, no, ref.seal_no, True, locode)
             doc["documentReferences"] = [
                 {"documentReferenceType": "CUC", "documentReferenceValue": event.declaration_no}
             ]
@@ -102,7 +120,7 @@ def to_dcsa(event: InputEvent, *, version: Literal["2.2"] = "2.2") -> list[dict[
             docs.append(doc)
         return docs
     if isinstance(event, (GateIn, GateOut, Loaded, Discharged)):
-        doc = _equipment_doc(event, event.container_no, event.seal_no, customs=False)
+        doc = _equipment_doc(event, event.container_no, event.seal_no, False, locode)
         if isinstance(event, (GateIn, GateOut)):
             doc["vasscmGate"] = event.gate
             if event.vehicle_plate is not None:
@@ -111,14 +129,15 @@ def to_dcsa(event: InputEvent, *, version: Literal["2.2"] = "2.2") -> list[dict[
                 doc["vasscmDirection"] = event.direction
         elif event.vessel is not None or event.voyage is not None:
             side = "import" if isinstance(event, Discharged) else "export"
-            _call(doc, event.site, event.vessel, event.voyage, side)
+            _call(doc, event.site, locode, event.vessel, event.voyage, side)
         return [doc]
     if isinstance(event, (VesselArrived, VesselDeparted, VesselExpected)):
         arrival = not isinstance(event, VesselDeparted)
         at = event.eta if isinstance(event, VesselExpected) else event.occurred_at
         classifier = "EST" if isinstance(event, VesselExpected) else "ACT"
-        doc = _base(event, "TRANSPORT", classifier, at, None)
+        doc = _base(event, "TRANSPORT", classifier, at, None, locode)
         doc["transportEventTypeCode"] = "ARRI" if arrival else "DEPA"
-        _call(doc, event.site, event.vessel, event.voyage, "import" if arrival else "export")
+        side = "import" if arrival else "export"
+        _call(doc, event.site, locode, event.vessel, event.voyage, side)
         return [doc]
     return []

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vasscm.dcsa.inbound import from_dcsa
 from vasscm.events import MAX_EVENT_BYTES, InputEvent, RejectCode, Rejection
+from vasscm.sites import Registry
 
 __all__ = ["DcsaEvent", "dcsa_key", "read_dcsa"]
 
@@ -42,9 +43,15 @@ _KEYS: Final = ("equipmentReference", "eventID")
 
 
 def read_dcsa(
-    raw: bytes, *, site: str | None = None, max_bytes: int = MAX_EVENT_BYTES
+    raw: bytes,
+    *,
+    default_site: str | None = None,
+    sites: Registry | None = None,
+    max_bytes: int = MAX_EVENT_BYTES,
 ) -> InputEvent | Rejection:
-    """The contract event of one DCSA record, or why not. Never raises."""
+    """The contract event of one DCSA record, or why not. Never raises. The site is
+    the one ``sites`` (the site registry) knows its UN/LOCODE for, else
+    ``default_site`` (VASSCM_DCSA_SITE)."""
     if len(raw) > max_bytes:
         return Rejection(
             code=RejectCode.TOO_LARGE,
@@ -54,7 +61,7 @@ def read_dcsa(
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         return Rejection(code=RejectCode.INVALID_JSON, reason=f"invalid JSON: {exc}")
-    return from_dcsa(doc, site=site)
+    return from_dcsa(doc, default_site=default_site, sites=sites)
 
 
 def dcsa_key(raw: bytes) -> bytes | None:

@@ -21,6 +21,7 @@ from vasscm.events import VESSEL_MODELS, InputEvent, Rejection, dump_json, fan_o
 from vasscm.live import marks
 from vasscm.live.intake import Intake, received, wall_ms
 from vasscm.live.tracker import partition_for
+from vasscm.sites import Registry
 
 __all__ = ["FanOut"]
 
@@ -35,6 +36,8 @@ class FanOut:
         container_events: Any,
         partitions: int,
         hops: dict[str, int],
+        *,
+        sites: Registry | None = None,
         dcsa_site: str | None = None,
     ):
         self.app = app
@@ -42,6 +45,7 @@ class FanOut:
         self.container_events = container_events
         self.partitions = partitions  # of the repartition topic: a mark goes to each
         self.hops = hops  # hop topic -> the number of its partition 0 among the inputs
+        self.sites = sites  # whose UN/LOCODEs name the sites of DCSA events
         self.dcsa_site = dcsa_site  # the site of DCSA events whose location is not ours
         self.progress: dict[Any, int] = {}  # hop TP -> received ms fanned out up to
         self._last_shape: dict[int, tuple[int, bool]] = {}
@@ -84,7 +88,9 @@ class FanOut:
         message = event.message
         self.intake.took(message)
         raw = event.value or b""
-        mapped = read_dcsa(raw, site=self.dcsa_site, max_bytes=self.intake.max_bytes)
+        mapped = read_dcsa(
+            raw, default_site=self.dcsa_site, sites=self.sites, max_bytes=self.intake.max_bytes
+        )
         if isinstance(mapped, Rejection):
             await self.intake.dead_letter(raw, mapped, message)
             return

@@ -49,6 +49,7 @@ from vasscm.live.readiness import PROBE_EVERY, Readiness
 from vasscm.live.tracker import Tracker, partition_for
 from vasscm.partitions import Rebuild
 from vasscm.settings import Settings
+from vasscm.sites import load_registry
 from vasscm.topics import (
     ALERTS,
     CLEARANCES,
@@ -117,7 +118,13 @@ class Pipeline:
         self.publisher = Publisher(self.intake, self.visits, settings.policy())
         self.readiness = Readiness(app)
         self.fan_out = FanOut(
-            app, self.intake, topics[CONTAINER_EVENTS], n, hops, dcsa_site=settings.dcsa_site
+            app,
+            self.intake,
+            topics[CONTAINER_EVENTS],
+            n,
+            hops,
+            sites=load_registry(settings.sites_file),
+            dcsa_site=settings.dcsa_site,
         )
         self.tracker = Tracker(
             app,

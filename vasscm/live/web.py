@@ -205,7 +205,7 @@ def build_web(
         raws = [orjson.dumps(doc) for doc in docs]
         refused = []
         for index, raw in enumerate(raws):
-            mapped = read_dcsa(raw, site=dcsa_site)
+            mapped = read_dcsa(raw, default_site=dcsa_site, sites=registry)
             if isinstance(mapped, Rejection):
                 refused.append({"index": index, "field": mapped.field, "reason": mapped.reason})
         await inbox(raws)  # all of them: what cannot be mapped is dead-lettered there
