@@ -22,7 +22,14 @@ from datetime import datetime
 from vasscm.board import Board
 from vasscm.deadlines import DeadlineIndex
 from vasscm.durations import to_ms
-from vasscm.events import ClearanceRecord, ContainerEvent, VesselEvent, VisitState
+from vasscm.events import (
+    ClearanceRecord,
+    ContainerEvent,
+    Discharged,
+    Loaded,
+    VesselEvent,
+    VisitState,
+)
 from vasscm.tracking import (
     DEFAULT_POLICY,
     Call,
@@ -113,9 +120,8 @@ class Yard:
         )
         if effects.rejection is not None or effects.outcome == "duplicate":
             return Step(state, effects, save=False)
-        voyage = getattr(event, "voyage", None)
-        if voyage is not None:
-            self.naming.setdefault(voyage, set()).add(container_no)
+        if isinstance(event, (Discharged, Loaded)) and event.voyage is not None:
+            self.naming.setdefault(event.voyage, set()).add(container_no)
         step = Step(state, effects)
         if self.withdraw and any(r["revision"] > 1 or r["supersedes"] for r in effects.record_rows):
             before = self.load(container_no)  # not saved yet: the state before the event

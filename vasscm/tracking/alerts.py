@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
@@ -40,7 +40,9 @@ class AlertSpec:
     stage: Stage
     status: str  # "f" firing / "r" resolved
     since: int
-    detail: str
+    # The text, or what writes it: judged at every event, an alert is written only when
+    # it changes, so a text that costs formatting is made then (a late report's).
+    detail: str | Callable[[], str]
 
 
 def span(ms: int) -> str:
@@ -143,19 +145,26 @@ def _late(v: Visit, duty: Obligation, out: dict[str, AlertSpec]) -> None:
     """The alert of an obligation not met (contract 7.2)."""
     if duty.party == "port":
         assert v.exited is not None
+        out["LATE_REPORT/EXITED"] = AlertSpec(
+            AlertKind.LATE_REPORT, Stage.EXITED, "f", v.exited, lambda: _late_text(duty)
+        )
+        return
+    stage = _NOTICE_STAGE[duty.form]
+    out[f"LATE_NOTICE/{stage}"] = AlertSpec(
+        AlertKind.LATE_NOTICE, stage, "f", duty.received, lambda: _late_text(duty)
+    )
+
+
+def _late_text(duty: Obligation) -> str:
+    if duty.party == "port":
         limit = span(duty.due - duty.reference)
         late = span(duty.received - duty.reference)
         if duty.form == GATE_OUT:
-            text = f"GATE_OUT reported {late} after it occurred (deadline {limit})"
-        else:
-            text = (
-                f"{duty.type} reported {late} after its vessel departed at "
-                f"{iso(duty.reference)} (voyage {duty.voyage}; deadline {limit})"
-            )
-        out["LATE_REPORT/EXITED"] = AlertSpec(
-            AlertKind.LATE_REPORT, Stage.EXITED, "f", v.exited, text
+            return f"GATE_OUT reported {late} after it occurred (deadline {limit})"
+        return (
+            f"{duty.type} reported {late} after its vessel departed at "
+            f"{iso(duty.reference)} (voyage {duty.voyage}; deadline {limit})"
         )
-        return
     lead = duty.reference - duty.received
     when = f"{span(lead)} before" if lead >= 0 else f"{span(-lead)} after"
     what = (
@@ -163,14 +172,9 @@ def _late(v: Visit, duty: Obligation, out: dict[str, AlertSpec]) -> None:
         if duty.voyage is None
         else f"the vessel's estimated arrival at {iso(duty.reference)} (voyage {duty.voyage})"
     )
-    stage = _NOTICE_STAGE[duty.form]
-    out[f"LATE_NOTICE/{stage}"] = AlertSpec(
-        AlertKind.LATE_NOTICE,
-        stage,
-        "f",
-        duty.received,
+    return (
         f"{duty.type} ({_FORM[duty.form]}) received {when} {what}; due at least "
-        f"{span(duty.reference - duty.due)} before",
+        f"{span(duty.reference - duty.due)} before"
     )
 
 
@@ -219,7 +223,7 @@ def alert(v: Visit, spec: AlertSpec, now: int) -> Row:
         "stage": spec.stage.value,
         "since": since,
         "detected_at": since if spec.since >= now else iso_ms(now),
-        "detail": spec.detail,
+        "detail": spec.detail if isinstance(spec.detail, str) else spec.detail(),
         "visit_id": v.visit_id,
     }
 

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from vasscm.durations import iso_ms, to_ms
 from vasscm.events import Alert, ClearanceRecord, Rejection
 from vasscm.tracking.alerts import AlertSpec, Row, retired_alert
-from vasscm.tracking.obligations import obligations
+from vasscm.tracking.obligations import Obligation, obligations
 from vasscm.tracking.policy import Policy
 from vasscm.tracking.state import Book, Facts
 from vasscm.tracking.visit import Visit
@@ -81,7 +81,9 @@ def record(
         "scanned": v.scanned is not None,
         "scan_result": v.scan_result,
         "alerts": kinds,
-        "obligations": [duty.row() for duty in obligations(v, calls, policy)],
+        # As epoch-ms tuples: the content is digested at every event of a closed visit,
+        # and formatted only when it goes out (to_record).
+        "obligations": [duty[:5] for duty in obligations(v, calls, policy)],
     }
 
 
@@ -94,6 +96,7 @@ def to_record(content: dict[str, Any], book: Book) -> Row:
         "arrived_at": None if arrived is None else iso_ms(arrived),
         "eligible_at": None if eligible is None else iso_ms(eligible),
         "exited_at": iso_ms(content["exited_at"]),
+        "obligations": [Obligation(*duty).row() for duty in content["obligations"]],
         "revision": book.revision,
         "supersedes": list(book.aliases),
     }
