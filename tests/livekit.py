@@ -144,7 +144,13 @@ class Worker:
             if path == "/api/overview":
                 parts.append(f"health {orjson.loads(body)['health']}")
             else:
-                wanted = ("vasscm_arrival_", "vasscm_consumer_lag_records", "vasscm_ready")
+                wanted = (
+                    "vasscm_arrival_",
+                    "vasscm_consumer_lag_records",
+                    "vasscm_ready",
+                    "vasscm_outbox_",
+                    "vasscm_events_total",
+                )
                 samples = (ln for ln in body.decode().splitlines() if ln.startswith(wanted))
                 parts += [ln for ln in samples if "_bucket" not in ln and "_created" not in ln]
         return "\n".join(parts)

@@ -39,6 +39,8 @@ class Snapshot:
     ready: bool = False
     held: int = 0  # records waiting for their turn in arrival order (vasscm.arrival)
     oldest_wait_s: float = 0.0
+    outbox: int = 0  # outputs waiting for the state change they report to be written
+    paused: int = 0  # input partitions paused while their partition holds many records
 
 
 class StateCollector(Collector):
@@ -79,6 +81,16 @@ class StateCollector(Collector):
             "vasscm_arrival_oldest_wait_seconds",
             "How long the longest-waiting of those records has waited",
             value=snap.oldest_wait_s,
+        )
+        yield GaugeMetricFamily(
+            "vasscm_arrival_paused_partitions",
+            "Input partitions paused because their tracker partition holds many records",
+            value=snap.paused,
+        )
+        yield GaugeMetricFamily(
+            "vasscm_outbox_waiting_records",
+            "Outputs waiting for the state change they report to be on the broker",
+            value=snap.outbox,
         )
 
     def _families(self, groups: list[GroupStats], now_ms: int) -> Iterator[Metric]:

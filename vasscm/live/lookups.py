@@ -39,6 +39,7 @@ class Lookups:
         now: Callable[[], datetime],
         highwater: Callable[[Any], int | None],
         clock_known: Callable[[], bool] = lambda: True,
+        paused: Callable[[], int] = lambda: 0,
     ) -> None:
         self.registry = registry
         self.intake = intake
@@ -48,6 +49,7 @@ class Lookups:
         self.now = now
         self.clock_known = clock_known
         self.highwater = highwater
+        self.paused = paused  # input partitions the tracker paused (arrival order)
         self._samples: deque[tuple[float, int, int]] = deque(maxlen=11)  # ~10 s of tallies
 
     @property
@@ -139,4 +141,6 @@ class Lookups:
             ready=self.ready,
             held=self.arrival.held(),
             oldest_wait_s=self.arrival.oldest_wait(wall_ms()) / 1000,
+            outbox=self.publisher.outbox.pending,
+            paused=self.paused(),
         )

@@ -146,6 +146,7 @@ class Pipeline:
             now=self.tracker.now,
             highwater=self._highwater,
             clock_known=self.tracker.clock_known,
+            paused=self.tracker.paused_count,
         )
         self.registry.register(StateCollector(self.lookups.snapshot, self.metrics.site))
         tracked = app.topic(

@@ -181,6 +181,10 @@ class Tracker:
 
     # --- flow: a partition's inputs far ahead of the others wait -----------------------
 
+    def paused_count(self) -> int:
+        """Input partitions paused now (for the gauges)."""
+        return sum(len(tps) for tps in self._paused.values())
+
     def _pause_if_ahead(self, p: int) -> None:
         if self.arrival.held(p) <= _HOLD_LIMIT:
             return
