@@ -286,3 +286,15 @@ async def test_the_tansu_transport_reads_true_ends_where_tansu_reports_the_last_
     assert {tps[0]: 151, tps[1]: 150} == await true_ends(client, reported)
     assert {tps[0]: 0} == await true_ends(client, {tps[0]: 0})  # empty: no client made
     assert 1 == len(made)
+
+
+def test_an_automatic_port_is_never_one_to_avoid(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo picks its web port free, then starts the broker: the broker's own pick
+    may return the same port before the worker binds it (seen in CI: the worker then
+    refused to start, its port taken). A port to avoid is skipped."""
+    import vasscm.live.broker as broker_module
+
+    picks = iter([41000, 41000, 41001])
+    monkeypatch.setattr(broker_module, "free_port", lambda: next(picks))
+
+    assert 41001 == broker_module.EmbeddedBroker(0, avoid=frozenset({41000})).port

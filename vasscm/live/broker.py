@@ -102,9 +102,13 @@ class EmbeddedBroker:
         verbose: bool = False,
         log_dir: Path | None = None,
         start_timeout: float = 20.0,
+        avoid: frozenset[int] = frozenset(),
     ) -> None:
         self._auto_port = not port
-        self._port = port or free_port()
+        # Ports another process is about to bind (the demo's web port, picked free
+        # a moment before and not yet bound): an automatic pick never takes one.
+        self._avoid = avoid
+        self._port = port or self._free_port()
         self._verbose = verbose
         self._log_dir = log_dir
         self._start_timeout = start_timeout
@@ -143,6 +147,12 @@ class EmbeddedBroker:
         """The broker's log file; None before start() and when ``verbose``."""
         return self._log_path
 
+    def _free_port(self) -> int:
+        port = free_port()
+        while port in self._avoid:
+            port = free_port()
+        return port
+
     @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
@@ -163,7 +173,7 @@ class EmbeddedBroker:
         if not port_is_free(HOST, self._port):
             if not self._auto_port:
                 raise VasscmError(f"cannot start the broker: {self.bootstrap} is already in use")
-            self._port = free_port()
+            self._port = self._free_port()
         self._spawn(binary)
         self._wait_ready()
         return self

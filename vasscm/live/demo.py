@@ -67,14 +67,15 @@ def _get(url: str) -> int | None:
 
 
 @contextmanager
-def _broker(echo: Callable[[str], None]) -> Iterator[tuple[str, str]]:
-    """(faust URL, flavour): the one VASSCM_BROKER names, else an embedded one."""
+def _broker(echo: Callable[[str], None], web_port: int) -> Iterator[tuple[str, str]]:
+    """(faust URL, flavour): the one VASSCM_BROKER names, else an embedded one (on any
+    free port but ``web_port``, which the worker is about to bind)."""
     settings = get_settings()
     if "broker" in settings.model_fields_set:  # named, not the default
         echo(f"broker     {settings.broker} (VASSCM_BROKER)")
         yield settings.broker, settings.broker_flavour
         return
-    embedded = EmbeddedBroker(0)
+    embedded = EmbeddedBroker(0, avoid=frozenset({web_port}))
     try:
         embedded.start()
         echo(f"broker     {embedded.url} (embedded Tansu, pid {embedded.pid})")
@@ -133,7 +134,7 @@ def run_demo(options: DemoOptions, echo: Callable[[str], None] = print) -> int:
         with ExitStack() as stack:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vasscm-demo-")))
             echo("vasscm demo: Cái Lân seaport and Móng Cái land border gate, supervised live")
-            url, flavour = stack.enter_context(_broker(echo))
+            url, flavour = stack.enter_context(_broker(echo, port))
             worker = stack.enter_context(_worker(url, flavour, port, workdir))
             deadline = time.monotonic() + 120
             while _get(f"{base}/readyz") != 200:
