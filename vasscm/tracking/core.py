@@ -26,6 +26,7 @@ from vasscm.tracking.alerts import (
 from vasscm.tracking.calls import Call
 from vasscm.tracking.codes import EXITS
 from vasscm.tracking.emission import Effects, match_books, record, to_record
+from vasscm.tracking.obligations import obligations
 from vasscm.tracking.policy import DEFAULT_POLICY, MAX_VISITS, Policy
 from vasscm.tracking.state import UNKNOWN, Book, ContainerState, Facts, compact, digest, order
 from vasscm.tracking.visit import Fold, Visit, last_chunk, latest_visit, split
@@ -190,7 +191,8 @@ def resend(state: ContainerState, *, now: datetime, policy: Policy = DEFAULT_POL
             effects.alert_rows.append(
                 retired_alert(visit_id, kind, stage, since, now_ms, [v], book)
             )
-        desired = desired_alerts(v, now_ms, policy, state.calls)
+        duties = obligations(v, state.calls, policy)
+        desired = desired_alerts(v, now_ms, policy, duties)
         for key, (status, since) in book.alerts.items():
             spec = desired.get(key)
             if spec is None or spec.status != status or spec.since != since:
@@ -199,7 +201,7 @@ def resend(state: ContainerState, *, now: datetime, policy: Policy = DEFAULT_POL
                 spec = AlertSpec(AlertKind(kind), Stage(stage), status, since, detail)
             effects.alert_rows.append(alert(v, spec, now_ms))
         if v.closed and book.revision:
-            content = record(v, desired, state.calls, policy)
+            content = record(v, desired, duties)
             if digest(orjson.dumps(content)) == book.digest:  # what went out last
                 effects.record_rows.append(to_record(content, book))
     return effects
@@ -277,10 +279,11 @@ def _emit(
     effects: Effects,
 ) -> None:
     """Judge one visit's alerts at ``now``; add to ``effects`` what differs from its book."""
-    desired = desired_alerts(v, now, policy, calls)
+    duties = obligations(v, calls, policy)
+    desired = desired_alerts(v, now, policy, duties)
     emit_alerts(v, book, desired, now, effects.alert_rows)
     if v.closed:
-        content = record(v, desired, calls, policy)
+        content = record(v, desired, duties)
         content_digest = digest(orjson.dumps(content))
         if content_digest != book.digest:
             book.revision += 1

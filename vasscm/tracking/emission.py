@@ -8,7 +8,7 @@ list the old ids in ``supersedes`` and alerts raised under an old id are resolve
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -16,9 +16,8 @@ from typing import Any, Literal
 from vasscm.durations import iso_ms, to_ms
 from vasscm.events import Alert, ClearanceRecord, Rejection
 from vasscm.tracking.alerts import AlertSpec, Row, retired_alert
-from vasscm.tracking.obligations import Obligation, obligations
-from vasscm.tracking.policy import Policy
-from vasscm.tracking.state import Book, Facts
+from vasscm.tracking.obligations import Obligation
+from vasscm.tracking.state import Book
 from vasscm.tracking.visit import Visit
 
 Outcome = Literal["accepted", "duplicate", "stale", "future"]
@@ -47,9 +46,7 @@ class Effects:
         return [Alert.model_validate(row) for row in self.alert_rows]
 
 
-def record(
-    v: Visit, desired: dict[str, AlertSpec], calls: Mapping[str, Facts], policy: Policy
-) -> dict[str, Any]:
+def record(v: Visit, desired: dict[str, AlertSpec], duties: Sequence[Obligation]) -> dict[str, Any]:
     """The record content (no revision): its digest decides whether to re-emit."""
     assert v.exited is not None
     segments: dict[str, float] = {}
@@ -83,7 +80,7 @@ def record(
         "alerts": kinds,
         # As epoch-ms tuples: the content is digested at every event of a closed visit,
         # and formatted only when it goes out (to_record).
-        "obligations": [duty[:5] for duty in obligations(v, calls, policy)],
+        "obligations": [duty[:5] for duty in duties],
     }
 
 

@@ -10,6 +10,7 @@ from vasscm.events import ClearanceRecord, Stage, VisitState
 from vasscm.tracking.alerts import Row, desired_alerts
 from vasscm.tracking.codes import TYPE_OF_CODE
 from vasscm.tracking.emission import record, to_record
+from vasscm.tracking.obligations import obligations
 from vasscm.tracking.policy import DEFAULT_POLICY, Policy
 from vasscm.tracking.state import Book, ContainerState, Ev
 from vasscm.tracking.visit import Visit, derive, latest_visit, split
@@ -44,8 +45,9 @@ def published_records(
         if v.closed and book is not None and book.revision > 0:
             assert v.exited is not None
             # A closed visit's alerts do not depend on the clock: judge at its exit.
-            desired = desired_alerts(v, v.exited, policy, state.calls)
-            row = to_record(record(v, desired, state.calls, policy), book)
+            duties = obligations(v, state.calls, policy)
+            desired = desired_alerts(v, v.exited, policy, duties)
+            row = to_record(record(v, desired, duties), book)
             out[v.visit_id] = ClearanceRecord.model_validate(row)
     return out
 
