@@ -50,6 +50,26 @@ def _html_key_cells(group: GroupStats, by: Sequence[str], words: Wording) -> str
     return "".join(f'<td class="k">{_e(words.value(name, values[name]))}</td>' for name in by)
 
 
+def _keyed_table(
+    css: str, heads: Sequence[str], rows: Sequence[Sequence[str]], *, keys: int
+) -> list[str]:
+    """A table whose first ``keys`` columns name the row and the rest are figures."""
+    cols = "".join(
+        f'<th class="k">{_e(h)}</th>' if i < keys else f"<th>{_e(h)}</th>"
+        for i, h in enumerate(heads)
+    )
+    out = [f'<table class="{css}"><tr>{cols}</tr>']
+    for cells in rows:
+        out.append(
+            "<tr>"
+            + "".join(f'<td class="k">{_e(c)}</td>' for c in cells[:keys])
+            + "".join(f'<td class="d">{_e(c)}</td>' for c in cells[keys:])
+            + "</tr>"
+        )
+    out.append("</table>")
+    return out
+
+
 def _html_dur(words: Wording, value: float | None) -> str:
     if value is None:
         return "–"
@@ -206,32 +226,16 @@ def render_html(report: Report, words: Wording) -> str:
                 )
             body.append(f"</table></div><div>{_svg_means(report, segment, words)}</div></div>")
         if report.duties:
-            heads = "".join(
-                f'<th class="k">{_e(h)}</th>' if i < 5 else f"<th>{_e(h)}</th>"
-                for i, h in enumerate(words.duty_heads())
-            )
             body.append(
                 f"<h2>{_e(words.label(DUTIES_HEADING))}</h2>"
                 f'<p class="def">{_e(words._(DUTIES_INTRO))}</p>'
-                f'<table class="duties"><tr>{heads}</tr>'
             )
-            for duty in report.duties:
-                cells = words.duty_row(duty)
-                body.append(
-                    "<tr>"
-                    + "".join(f'<td class="k">{_e(c)}</td>' for c in cells[:5])
-                    + "".join(f'<td class="d">{_e(c)}</td>' for c in cells[5:])
-                    + "</tr>"
-                )
-            body.append("</table>")
+            rows = [words.duty_row(duty) for duty in report.duties]
+            body.extend(_keyed_table("duties", words.duty_heads(), rows, keys=5))
         if report.comparison is not None:
             cmp = report.comparison
             compared = words.format(
                 N_("against {path}, {visits} visits"), path=cmp.path, visits=n(cmp.visits)
-            )
-            heads = "".join(
-                f'<th class="k">{_e(h)}</th>' if i < 3 else f"<th>{_e(h)}</th>"
-                for i, h in enumerate(words.comparison_heads(report))
             )
             body.append(
                 f'<h2>{_e(words.comparison_heading(report))}</h2><p class="def">{_e(compared)}</p>'
@@ -240,16 +244,8 @@ def render_html(report: Report, words: Wording) -> str:
                 nothing = words.label("No group and segment has data in both files.")
                 body.append(f"<p>{_e(nothing)}</p>")
             else:
-                body.append(f'<table class="cmp"><tr>{heads}</tr>')
-                for change in cmp.changes:
-                    cells = words.comparison_row(change)
-                    body.append(
-                        "<tr>"
-                        + "".join(f'<td class="k">{_e(c)}</td>' for c in cells[:3])
-                        + "".join(f'<td class="d">{_e(c)}</td>' for c in cells[3:])
-                        + "</tr>"
-                    )
-                body.append("</table>")
+                rows = [words.comparison_row(change) for change in cmp.changes]
+                body.extend(_keyed_table("cmp", words.comparison_heads(report), rows, keys=3))
         body.append(f"<h2>{_e(words.label('Release times by direction'))}</h2>")
         if not report.histogram.counts:
             body.append(f"<p>{_e(words.label('No release times to chart.'))}</p>")
