@@ -1014,6 +1014,17 @@ class VisitState(_Output):
     seal_no: str | None
     alerts_firing: list[str]
     events: int
+    # Added for the customs milestones published as DCSA events (vasscm.dcsa.milestones);
+    # absent from a view written before them.
+    selected_at: Timestamp | None = Field(
+        default=None, description="when customs selected the container for scanning (form 03)"
+    )
+    channel_at: Timestamp | None = Field(
+        default=None, description="when the channel in force was assigned"
+    )
+    exit_type: Literal["GATE_OUT", "LOADED"] | None = Field(
+        default=None, description="how the visit ended, once it has"
+    )
 
 
 class StallCheck(_Output):

@@ -555,6 +555,7 @@ def _output_examples() -> list[BaseModel]:
             seal_no="VNCL2481574",
             alerts_firing=["STALLED"],
             events=4,
+            channel_at=_at(12, 8, 5),
         ),
         ev.dead_letter(
             bad,

@@ -128,4 +128,7 @@ def view_row(v: Visit, book: Book | None) -> Row:
         "seal_no": v.seal,
         "alerts_firing": firing,
         "events": len(v.events),
+        "selected_at": None if v.selected is None else iso_ms(v.selected),
+        "channel_at": None if v.channel_at is None else iso_ms(v.channel_at),
+        "exit_type": None if v.exit_code is None else TYPE_OF_CODE[v.exit_code],
     }

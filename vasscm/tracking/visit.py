@@ -51,6 +51,7 @@ class Visit:
     exit_lag: int = 0
     seal: str | None = None  # last known seal before exit
     channel: str = "unknown"
+    channel_at: int | None = None  # when the channel in force was assigned
     decls: tuple[str, ...] = ()  # sorted
     selected: int | None = None
     scanned: int | None = None
@@ -174,6 +175,7 @@ class Fold:
             self._decides(decl)
             if ev.t >= self._channel_t:
                 v.channel, self._channel_t = ev.val or "unknown", ev.t
+                v.channel_at = ev.t
         elif code == SCAN_SELECTED:
             if v.selected is None:
                 v.selected = ev.t
