@@ -146,9 +146,17 @@ def test_registry_covers_the_contract() -> None:
 
     # the contract's, and DCSA T&T events, mapped to them (vasscm.dcsa)
     assert sorted([*ev.INPUT_TOPICS, topics.DCSA_EVENTS]) == sorted(by_dir["input"])
-    assert [topics.CONTAINER_EVENTS, topics.STALL_CHECKS] == by_dir["internal"]
+    internal = [topics.CONTAINER_EVENTS, topics.STALL_CHECKS, topics.DCSA_SUBSCRIPTIONS]
+    assert internal == by_dir["internal"]
     assert sorted(
-        [topics.CLEARANCES, topics.ALERTS, topics.CONTAINER_STATE, topics.DEAD_LETTER]
+        # and the customs milestones as DCSA events (vasscm.dcsa.milestones)
+        [
+            topics.CLEARANCES,
+            topics.ALERTS,
+            topics.CONTAINER_STATE,
+            topics.DEAD_LETTER,
+            topics.DCSA_OUT,
+        ]
     ) == sorted(by_dir["output"])
     for name, types in ev.INPUT_TOPICS.items():
         models = topics.TOPIC_BY_NAME[name].models
@@ -159,11 +167,14 @@ def test_registry_covers_the_contract() -> None:
 
 
 def test_registry_settings() -> None:
-    """Partitions follow the settings default; container-state alone is compacted."""
+    """Partitions follow the settings default, but the subscriptions' one; the latest
+    per key is kept of container-state and of the subscriptions alone."""
     default = Settings.model_fields["partitions"].default
+    subscriptions = topics.TOPIC_BY_NAME[topics.DCSA_SUBSCRIPTIONS]
 
-    assert {default} == {t.partitions for t in topics.TOPICS}
-    assert {topics.CONTAINER_STATE} == {
+    assert {default} == {t.partitions for t in topics.TOPICS if t is not subscriptions}
+    assert subscriptions.partitions == 1  # every worker reads it whole
+    assert {topics.CONTAINER_STATE, topics.DCSA_SUBSCRIPTIONS} == {
         t.name for t in topics.TOPICS if t.cleanup_policy == "compact"
     }
     assert topics.TOPIC_BY_NAME[topics.CONTAINER_STATE].retention_ms == -1
@@ -175,7 +186,7 @@ def test_registry_settings() -> None:
 
 def test_every_event_type_and_output_has_an_example() -> None:
     """One example per input event type (14) and per output model."""
-    outputs = {"ClearanceRecord", "Alert", "VisitState", "DeadLetter"}
+    outputs = {"ClearanceRecord", "Alert", "VisitState", "DeadLetter", "DcsaMilestone"}
 
     assert set(ev.MODEL_OF_TYPE) | outputs == set(EXAMPLES)
     assert {f"{stem}.json" for stem in EXAMPLES} == {

@@ -6,7 +6,9 @@ worker are exercised by the demo's end-to-end test."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import base64
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import pytest
@@ -17,6 +19,7 @@ from jsonschema import Draft202012Validator
 from prometheus_client import Counter
 from webcore import Core
 
+from vasscm.dcsa.subscriptions import Subscription, new_subscription
 from vasscm.live.web import DASHBOARD, build_web
 
 IMPORT = ROUTES["cai-lan-import"]
@@ -230,19 +233,71 @@ async def test_dashboard_is_served_with_a_strict_content_security_policy(
     assert 200 == (await client.get("/static/style.css")).status
 
 
+class Book:
+    """DCSA subscriptions kept in memory, as the worker's DcsaOut answers the routes."""
+
+    def __init__(self) -> None:
+        self.connected = asyncio.Event()
+        self.connected.set()
+        self.subs: dict[str, Subscription] = {}
+
+    async def add(self, body: Any) -> Subscription:
+        sub = new_subscription(body)
+        self.subs[sub.subscriptionID] = sub
+        return sub
+
+    async def remove(self, sub_id: str) -> bool:
+        return self.subs.pop(sub_id, None) is not None
+
+    def statuses(self) -> Iterable[tuple[Subscription, dict[str, Any] | None]]:
+        return [(s, None) for s in self.subs.values()]
+
+
+async def test_subscriptions_are_made_listed_and_deleted_over_http(core: Core) -> None:
+    book = Book()
+    async with TestClient(TestServer(build_web(core.lookups, subscriptions=book))) as c:
+        secret = base64.b64encode(b"0123456789abcdef").decode()
+        made = await c.post(
+            "/dcsa/subscriptions", json={"callbackUrl": "http://h/x", "secret": secret}
+        )
+        assert made.status == 201
+        sub = await made.json()
+        assert "secret" not in sub
+        assert sub["callbackUrl"] == "http://h/x"
+        listed = await (await c.get("/dcsa/subscriptions")).json()
+        assert [s["subscriptionID"] for s in listed] == [sub["subscriptionID"]]
+        one = await c.get(f"/dcsa/subscriptions/{sub['subscriptionID']}")
+        assert one.status == 200
+        assert "secret" not in await one.json()
+        bad = await c.post("/dcsa/subscriptions", json={"callbackUrl": "http://h/x", "secret": "?"})
+        assert bad.status == 400
+        assert (await bad.json())["field"] == "secret"
+        assert (await c.post("/dcsa/subscriptions", data=b"{nope")).status == 400
+        assert (await c.delete(f"/dcsa/subscriptions/{sub['subscriptionID']}")).status == 204
+        assert (await c.delete(f"/dcsa/subscriptions/{sub['subscriptionID']}")).status == 404
+        assert await (await c.get("/dcsa/subscriptions")).json() == []
+        book.connected.clear()  # starting: not on the broker yet
+        later = await c.post(
+            "/dcsa/subscriptions", json={"callbackUrl": "http://h/", "secret": secret}
+        )
+        assert later.status == 503
+        assert later.headers["Retry-After"] == "1"
+
+
 def test_openapi_documents_exactly_the_routes_served(core: Core) -> None:
     """Every route is in openapi.yaml, with its method, and every documented one is
-    served (POST /dcsa/events where the worker has an inbox for DCSA events)."""
+    served (POST /dcsa/events where the worker has an inbox for DCSA events, the DCSA
+    subscriptions where it has DCSA out)."""
 
     async def inbox(docs: list[bytes]) -> None:
         return None
 
-    app = build_web(core.lookups, inbox=inbox)
+    app = build_web(core.lookups, inbox=inbox, subscriptions=Book())
     served = {
         (r.resource.canonical, r.method.lower())
         for r in app.router.routes()
         if r.resource is not None
-        and r.method in ("GET", "POST")
+        and r.method in ("GET", "POST", "DELETE")
         and not r.resource.canonical.startswith("/static")
     }
     documented = {(path, method) for path, ops in OPENAPI["paths"].items() for method in ops}

@@ -144,6 +144,32 @@ class Settings(BaseSettings):
         description="SCAN_SELECTED (form 03) due at least this before the vessel's arrival "
         "(contract 7.2)",
     )
+    # --- DCSA out: milestones to webhook subscribers (vasscm.live.webhooks)
+    dcsa_out: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="the customs milestones feed (vasscm.container-state to vasscm.dcsa-out): "
+        "auto runs it once a webhook subscription exists, on always, off never (no "
+        "deliveries then)",
+    )
+    webhook_timeout: Duration = Field(
+        default=timedelta(seconds=10), description="a delivery not answered in this failed"
+    )
+    webhook_retry_max: Duration = Field(
+        default=timedelta(seconds=60),
+        description="longest wait between two tries of a failing delivery (doubling from 0.5 s)",
+    )
+    webhook_pause_after: Duration = Field(
+        default=timedelta(minutes=10),
+        description="a subscriber failing this long is paused: tried once per "
+        "webhook_paused_retry, until a delivery succeeds",
+    )
+    webhook_paused_retry: Duration = Field(
+        default=timedelta(minutes=5), description="how often a paused subscriber is tried"
+    )
+    webhook_batch: int = Field(
+        default=100, ge=1, le=1000, description="most events in one delivery"
+    )
+
     # --- how long a closed visit still takes late events
     late_event_retention: Duration = timedelta(days=7)
     max_future_skew: Duration = Field(

@@ -22,7 +22,9 @@ from pydantic import BaseModel, Field, TypeAdapter
 from stdnum import iso6346
 
 from vasscm import events as ev
+from vasscm.dcsa.milestones import DcsaMilestone, milestone_doc, milestones
 from vasscm.dcsa.records import DcsaEvent
+from vasscm.dcsa.subscriptions import Subscription
 from vasscm.settings import Settings
 
 __all__ = [
@@ -32,6 +34,8 @@ __all__ = [
     "CONTAINER_STATE",
     "CUSTOMS_EVENTS",
     "DCSA_EVENTS",
+    "DCSA_OUT",
+    "DCSA_SUBSCRIPTIONS",
     "DEAD_LETTER",
     "DEFAULT_PARTITIONS",
     "PORT_EVENTS",
@@ -54,6 +58,8 @@ SCAN_EVENTS: Final = "vasscm.scan-events"
 CUSTOMS_EVENTS: Final = "vasscm.customs-events"
 VESSEL_EVENTS: Final = "vasscm.vessel-events"
 DCSA_EVENTS: Final = "vasscm.dcsa-events"
+DCSA_OUT: Final = "vasscm.dcsa-out"
+DCSA_SUBSCRIPTIONS: Final = "vasscm.dcsa-subscriptions"
 CONTAINER_EVENTS: Final = "vasscm.container-events"
 CLEARANCES: Final = "vasscm.clearances"
 ALERTS: Final = "vasscm.alerts"
@@ -249,6 +255,32 @@ TOPICS: Final[tuple[TopicSpec, ...]] = (
         description="Every rejected input with its raw bytes, origin and a reason a person "
         "can act on (contract section 5).",
         models=(ev.DeadLetter,),
+    ),
+    TopicSpec(
+        name=DCSA_OUT,
+        key="equipmentReference",
+        key_description=_CONTAINER_KEY,
+        direction="output",
+        cleanup_policy="delete",
+        retention=30 * _DAY,
+        description="Each container's customs milestones as DCSA T&T 2.2 equipment events "
+        "(CUSS selected for scanning, CUSI red channel, CUSR released, GTOT or LOAD the exit), "
+        "read off vasscm.container-state as the tracker concludes them (vasscm.dcsa."
+        "milestones); what the worker's webhook subscriptions deliver (POST /dcsa/subscriptions).",
+        models=(DcsaMilestone,),
+    ),
+    TopicSpec(
+        name=DCSA_SUBSCRIPTIONS,
+        key="subscriptionID",
+        key_description="the subscription's id; a record without value deletes it",
+        direction="internal",
+        cleanup_policy="compact",
+        retention=None,
+        description="DCSA webhook subscriptions made with POST /dcsa/subscriptions, read by "
+        "every worker (vasscm.live.webhooks). Holds each subscriber's signing secret: "
+        "restrict who may read it, as the broker's other credentials.",
+        models=(Subscription,),
+        partitions=1,
     ),
 )
 TOPIC_BY_NAME: Final = {t.name: t for t in TOPICS}
@@ -557,6 +589,7 @@ def _output_examples() -> list[BaseModel]:
             events=4,
             channel_at=_at(12, 8, 5),
         ),
+        _milestone_example(),
         ev.dead_letter(
             bad,
             rejection,
@@ -566,6 +599,20 @@ def _output_examples() -> list[BaseModel]:
             received_at=_at(12, 16, 4, 2),
         ),
     ]
+
+
+def _milestone_example() -> DcsaMilestone:
+    view = {
+        "container_no": _cn("MSKU721094"),
+        "visit_id": _visit_id(_cn("MSKU721094"), _at(12, 7, 58, 30)),
+        "site": "cai-lan",
+        "direction": "import",
+        "eligible_at": "2024-03-12T07:20:00.000Z",
+        "declaration_nos": ["104583920150"],
+        "seal_no": "VNCL2481574",
+    }
+    (release,) = milestones(view)
+    return DcsaMilestone.model_validate(milestone_doc(view, release, "2024-03-12T07:20:01.250Z"))
 
 
 def examples() -> dict[str, tuple[TopicSpec, BaseModel]]:

@@ -69,6 +69,7 @@ def create_app(settings: Settings, layout: Layout | None = None) -> tuple[faust.
         language=settings.language,
         inbox=pipeline.dcsa_inbox,
         dcsa_site=settings.dcsa_site,
+        subscriptions=pipeline.dcsa_out,
     )
     app.add_dependency(web)
     return app, pipeline

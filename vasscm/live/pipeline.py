@@ -36,19 +36,21 @@ from prometheus_client import CollectorRegistry
 
 from vasscm.arrival import ArrivalOrder
 from vasscm.dcsa import dcsa_key
-from vasscm.live import hooks
+from vasscm.live import hooks, tansu
 from vasscm.live.delivery import Checkpoint, VisitsTable
 from vasscm.live.fanout import FanOut
 from vasscm.live.gauges import StateCollector
 from vasscm.live.intake import Intake
+from vasscm.live.kafka_auth import aiokafka_options
 from vasscm.live.layout import Layout
 from vasscm.live.lookups import Lookups
 from vasscm.live.metrics import build_metrics
 from vasscm.live.publisher import Publisher
 from vasscm.live.readiness import PROBE_EVERY, Readiness
 from vasscm.live.tracker import Tracker, partition_for
+from vasscm.live.webhooks import DcsaOut
 from vasscm.partitions import Rebuild
-from vasscm.settings import Settings
+from vasscm.settings import Settings, bootstrap_servers
 from vasscm.sites import load_registry
 from vasscm.topics import (
     ALERTS,
@@ -57,6 +59,7 @@ from vasscm.topics import (
     CONTAINER_STATE,
     CUSTOMS_EVENTS,
     DCSA_EVENTS,
+    DCSA_SUBSCRIPTIONS,
     DEAD_LETTER,
     PORT_EVENTS,
     SCAN_EVENTS,
@@ -84,11 +87,20 @@ class Pipeline:
         self.partitions = n
         layout = self.layout
         hops = layout.hops  # read by the fan-out alone: any partition count
-        topics = {name: self._topic(name, n) for name in TOPIC_BY_NAME if name not in hops}
+        topics = {
+            name: self._topic(name, n)
+            for name in TOPIC_BY_NAME
+            if name not in hops and name != DCSA_SUBSCRIPTIONS
+        }
         customs = self._topic(CUSTOMS_EVENTS, layout.customs_partitions)
         vessels = self._topic(VESSEL_EVENTS, layout.vessel_partitions)
         dcsa = self._topic(DCSA_EVENTS, layout.dcsa_partitions)
-        self._declared = [customs, vessels, dcsa, *topics.values()]  # the contract's settings
+        subscriptions = self._topic(
+            DCSA_SUBSCRIPTIONS, TOPIC_BY_NAME[DCSA_SUBSCRIPTIONS].partitions
+        )
+        # Each with the contract's settings, before anything reads them.
+        self._declared = [customs, vessels, dcsa, subscriptions, *topics.values()]
+        self._topics_declared = asyncio.Event()
         self._dcsa = dcsa
         outputs = {
             name: topics[name] for name in (CLEARANCES, ALERTS, CONTAINER_STATE, DEAD_LETTER)
@@ -149,6 +161,13 @@ class Pipeline:
             paused=self.tracker.paused_count,
         )
         self.registry.register(StateCollector(self.lookups.snapshot, self.metrics.site))
+        client: dict[str, Any] = {
+            "bootstrap_servers": bootstrap_servers(settings.broker),
+            **aiokafka_options(settings),
+        }
+        if settings.broker_flavour == "tansu":
+            client["fetch_max_wait_ms"] = tansu.FETCH_MAX_WAIT_MS
+        self.dcsa_out = DcsaOut(settings, client, load_registry(settings.sites_file), self.registry)
         tracked = app.topic(
             PORT_EVENTS,
             SCAN_EVENTS,
@@ -166,6 +185,7 @@ class Pipeline:
         app.timer(interval=settings.mark_interval.total_seconds())(self._marks)
         app.timer(interval=PROBE_EVERY)(self.readiness.probe)
         app.task(self._start)
+        app.task(self._start_dcsa_out)
         app.on_partitions_revoked.connect(self._on_revoked)
         app.on_rebalance_complete.connect(self._on_rebalance_complete)
 
@@ -202,7 +222,13 @@ class Pipeline:
         self.publisher.outbox.bind(self.app.producer)
         for topic in self._declared:
             await topic.maybe_declare()
+        self._topics_declared.set()
         await self.publisher.outbox.run()
+
+    async def _start_dcsa_out(self) -> None:
+        """DCSA out (vasscm.live.webhooks), once its topics exist."""
+        await self._topics_declared.wait()
+        await self.dcsa_out.run()
 
     async def _each_second(self) -> None:
         self.lookups.sample()

@@ -29,7 +29,7 @@ from vasscm.live.delivery import Consumer, transport
 __all__ = ["SCHEME", "Transport"]
 
 SCHEME: Final = "tansu"
-_FETCH_MAX_WAIT_MS: Final = 50
+FETCH_MAX_WAIT_MS: Final = 50
 _END_READ_TIMEOUT: Final = 20.0  # seconds to read the last batches before giving up
 
 
@@ -67,7 +67,7 @@ async def true_ends(make_client: Callable[[], Any], reported: Mapping[Any, int])
 class _ConsumerThread(driver.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_max_wait_ms = _FETCH_MAX_WAIT_MS  # not a faust setting
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # not a faust setting
         return consumer
 
     async def _highwaters(self, partitions: list[Any]) -> Mapping[Any, int]:
@@ -76,7 +76,7 @@ class _ConsumerThread(driver.AIOKafkaConsumerThread):
 
     def _end_reader(self) -> Any:
         client = self._create_client_consumer(self.transport)  # the app's broker settings
-        client._fetch_max_wait_ms = _FETCH_MAX_WAIT_MS
+        client._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
         return client
 
 

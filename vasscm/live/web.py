@@ -20,6 +20,9 @@ holds the two together).
 - ``POST /dcsa/events`` — DCSA Track & Trace events (one object or an array, 2.2 or
   3.0), put on ``vasscm.dcsa-events`` as they came; 202 with those that the adapter
   will dead-letter and why (vasscm.dcsa), 400 for a body that is not JSON objects.
+- ``POST /dcsa/subscriptions`` — a DCSA webhook subscription (``callbackUrl``, a
+  Base64 ``secret``, filters): 201 with its id; ``GET`` lists them with this worker's
+  delivery state, ``GET``/``DELETE /dcsa/subscriptions/{id}`` (vasscm.live.webhooks).
 
 With a token (``VASSCM_WEB_TOKEN``), every route but ``/healthz`` wants
 ``Authorization: Bearer <token>``; a browser opens ``/?token=<token>`` once and gets
@@ -28,9 +31,10 @@ an HttpOnly, SameSite=Strict cookie instead (then the URL loses the token).
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -41,6 +45,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.aiohttp import make_aiohttp_handler
 
 from vasscm.dcsa import read_dcsa
+from vasscm.dcsa.subscriptions import Subscription, SubscriptionError
 from vasscm.events import (
     SITE_PATTERN,
     AlertStatus,
@@ -58,6 +63,20 @@ __all__ = ["DASHBOARD", "Inbox", "Lookup", "WebServer", "build_web"]
 
 #: Puts raw DCSA documents on vasscm.dcsa-events; returns once they are on the broker.
 Inbox = Callable[[list[bytes]], Awaitable[None]]
+
+
+class Subscriptions(Protocol):
+    """DCSA webhook subscriptions (vasscm.live.webhooks.DcsaOut)."""
+
+    connected: asyncio.Event
+
+    async def add(self, body: Any) -> Subscription: ...
+
+    async def remove(self, sub_id: str) -> bool: ...
+
+    def statuses(self) -> Iterable[tuple[Subscription, dict[str, Any] | None]]: ...
+
+
 _DCSA_BATCH: Final = 1000  # documents one POST may carry
 
 DASHBOARD: Final = Path(__file__).parent / "dashboard"
@@ -185,6 +204,7 @@ def build_web(
     language: str = DEFAULT_LANGUAGE,
     inbox: Inbox | None = None,
     dcsa_site: str | None = None,
+    subscriptions: Subscriptions | None = None,
 ) -> web.Application:
     """The routes over ``lookup``; ``sites`` names the sites on the dashboard, which
     speaks ``language`` to a browser that asks for neither of vasscm's languages.
@@ -210,6 +230,43 @@ def build_web(
                 refused.append({"index": index, "field": mapped.field, "reason": mapped.reason})
         await inbox(raws)  # all of them: what cannot be mapped is dead-lettered there
         return _json({"received": len(raws), "dead_lettered": refused}, 202)
+
+    def described(sub: Subscription, status: dict[str, Any] | None) -> dict[str, Any]:
+        # This worker's share of the deliveries (the workers split the partitions).
+        return {**sub.public(), "vasscmDelivery": status}
+
+    async def subscribe(request: web.Request) -> web.Response:
+        assert subscriptions is not None
+        try:
+            body = orjson.loads(await request.read())
+        except orjson.JSONDecodeError as exc:
+            return _json({"error": "bad request", "detail": f"the body is not JSON: {exc}"}, 400)
+        if not subscriptions.connected.is_set():
+            unavailable = _json(
+                {"error": "unavailable", "detail": "not connected to the broker yet"}, 503
+            )
+            unavailable.headers["Retry-After"] = "1"
+            return unavailable
+        try:
+            sub = await subscriptions.add(body)
+        except SubscriptionError as exc:
+            return _json({"error": "bad request", "field": exc.field, "detail": str(exc)}, 400)
+        return _json(sub.public(), 201)
+
+    async def subscription_list(request: web.Request) -> web.Response:
+        assert subscriptions is not None
+        return _json([described(sub, status) for sub, status in subscriptions.statuses()])
+
+    async def subscription(request: web.Request) -> web.Response:
+        assert subscriptions is not None
+        sub_id = request.match_info["subscription_id"]
+        for sub, status in subscriptions.statuses():
+            if sub.subscriptionID == sub_id:
+                if request.method == "DELETE":
+                    await subscriptions.remove(sub_id)
+                    return web.Response(status=204)
+                return _json(described(sub, status))
+        return _json({"error": "not found", "detail": "no subscription with this id"}, 404)
 
     async def healthz(request: web.Request) -> web.Response:
         return _json({"status": "ok"})
@@ -300,6 +357,11 @@ def build_web(
     app.router.add_get("/api/texts", catalog)
     if inbox is not None:
         app.router.add_post("/dcsa/events", dcsa_events)
+    if subscriptions is not None:
+        app.router.add_post("/dcsa/subscriptions", subscribe)
+        app.router.add_get("/dcsa/subscriptions", subscription_list)
+        app.router.add_get("/dcsa/subscriptions/{subscription_id}", subscription)
+        app.router.add_delete("/dcsa/subscriptions/{subscription_id}", subscription)
     return app
 
 
@@ -317,12 +379,14 @@ class WebServer(Service):
         language: str = DEFAULT_LANGUAGE,
         inbox: Inbox | None = None,
         dcsa_site: str | None = None,
+        subscriptions: Subscriptions | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.lookup, self.conf, self._token = lookup, conf, token
         self._sites, self._language = sites, language
         self._inbox, self._dcsa_site = inbox, dcsa_site
+        self._subscriptions = subscriptions
         self._runner: web.AppRunner | None = None
 
     async def on_start(self) -> None:
@@ -334,6 +398,7 @@ class WebServer(Service):
             language=self._language,
             inbox=self._inbox,
             dcsa_site=self._dcsa_site,
+            subscriptions=self._subscriptions,
         )
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()

@@ -1,0 +1,154 @@
+"""A container's customs milestones as DCSA T&T 2.2 equipment events (DCSA out). Pure.
+
+The milestones are read off the tracker's view of the container's visit
+(:class:`~vasscm.events.VisitState`, the ``vasscm.container-state`` record), so a
+subscriber learns what the tracker concluded, in the order it concluded it, whatever
+the lag (contract 7.3), not every raw event a feed sent:
+
+- ``CUSS`` selected for scanning, at ``selected_at`` (form 03);
+- ``CUSI`` selected for physical inspection: the red channel, at ``channel_at``;
+- ``CUSR`` released: every deciding declaration eligible, at ``eligible_at``;
+- the exit: ``GTOT`` (gate-out) or ``LOAD`` (loaded on a ship), at ``exited_at``.
+
+A milestone is its code and instant. Its ``eventID`` is a UUID5 of the container, the
+code and the instant, so a milestone sent again (after a crash, or a visit published
+under a provisional id first) carries the same id, and a subscriber drops it as seen.
+A release that moves (a later declaration makes the container eligible later) is a
+new milestone: DCSA 2.2 has no retraction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any, Final, Literal, NamedTuple
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from vasscm.dcsa.codes import NAMESPACE, PACKAGED
+from vasscm.sites import Registry
+
+__all__ = [
+    "MILESTONE_CODES",
+    "DcsaMilestone",
+    "Milestone",
+    "milestone_doc",
+    "milestone_id",
+    "milestones",
+    "new_milestones",
+]
+
+#: Every equipmentEventTypeCode DCSA out sends.
+MILESTONE_CODES: Final = ("CUSS", "CUSI", "CUSR", "GTOT", "LOAD")
+_EXIT_CODE: Final = {"GATE_OUT": "GTOT", "LOADED": "LOAD"}
+
+
+class Milestone(NamedTuple):
+    code: str  # one of MILESTONE_CODES
+    at: str  # the view's RFC 3339 instant, UTC with milliseconds
+
+
+def milestones(view: Mapping[str, Any]) -> tuple[Milestone, ...]:
+    """The milestones a container-state record shows, in the order they happen."""
+    found: list[Milestone] = []
+    if view.get("selected_at"):
+        found.append(Milestone("CUSS", view["selected_at"]))
+    if view.get("channel") == "red" and view.get("channel_at"):
+        found.append(Milestone("CUSI", view["channel_at"]))
+    if view.get("eligible_at"):
+        found.append(Milestone("CUSR", view["eligible_at"]))
+    exit_code = _EXIT_CODE.get(view.get("exit_type") or "")
+    if exit_code is not None and view.get("exited_at"):
+        found.append(Milestone(exit_code, view["exited_at"]))
+    found.sort(key=lambda m: m.at)  # same format and zone: text order is time order
+    return tuple(found)
+
+
+def new_milestones(
+    seen: Iterable[Milestone], view: Mapping[str, Any] | None
+) -> tuple[Milestone, ...]:
+    """The milestones of ``view`` not among ``seen`` (those of the container's record
+    before it)."""
+    if view is None:
+        return ()
+    before = set(seen)
+    return tuple(m for m in milestones(view) if m not in before)
+
+
+def milestone_id(container_no: str, m: Milestone) -> str:
+    return str(uuid.uuid5(NAMESPACE, f"milestone/{container_no}/{m.code}/{m.at}"))
+
+
+def milestone_doc(
+    view: Mapping[str, Any], m: Milestone, created: str, sites: Registry | None = None
+) -> dict[str, Any]:
+    """The DCSA T&T 2.2 equipment event of one milestone of ``view``. ``created`` is
+    when vasscm concluded it (the container-state record's time), RFC 3339."""
+    container_no = view["container_no"]
+    site = view["site"]
+    locode = (sites or PACKAGED).locode_of(site)
+    doc: dict[str, Any] = {
+        "eventID": milestone_id(container_no, m),
+        "eventCreatedDateTime": created,
+        "eventType": "EQUIPMENT",
+        "eventClassifierCode": "ACT",
+        "eventDateTime": m.at,
+        "equipmentEventTypeCode": m.code,
+        "equipmentReference": container_no,
+        "emptyIndicatorCode": "LADEN",
+    }
+    if locode is not None:
+        doc["eventLocation"] = {"UNLocationCode": locode}
+    if view.get("seal_no"):
+        doc["seals"] = [{"sealNumber": view["seal_no"], "sealType": "BLT"}]
+    decls = view.get("declaration_nos") or ()
+    if decls:  # a customs declaration is a CUC reference (vasscm.dcsa, as read in)
+        doc["documentReferences"] = [
+            {"documentReferenceType": "CUC", "documentReferenceValue": d} for d in decls
+        ]
+    doc["vasscmSite"] = site
+    doc["vasscmVisitID"] = view["visit_id"]
+    if view.get("direction") in ("import", "export"):
+        doc["vasscmDirection"] = view["direction"]
+    if m.code == "CUSI":
+        doc["vasscmChannel"] = "red"
+    return doc
+
+
+class _Location(BaseModel):
+    UNLocationCode: str
+
+
+class _Seal(BaseModel):
+    sealNumber: str
+    sealType: str
+
+
+class _Reference(BaseModel):
+    documentReferenceType: Literal["CUC"]
+    documentReferenceValue: str
+
+
+class DcsaMilestone(BaseModel):
+    """A customs milestone of a container as a DCSA T&T 2.2 equipment event
+    (``vasscm.dcsa-out``, and the body of each webhook delivery, as an array)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    eventID: str = Field(description="UUID5 of the container, code and instant: a resend keeps it")
+    eventCreatedDateTime: str = Field(description="when vasscm concluded it")
+    eventType: Literal["EQUIPMENT"]
+    eventClassifierCode: Literal["ACT"]
+    eventDateTime: str = Field(description="when it happened")
+    equipmentEventTypeCode: Literal["CUSS", "CUSI", "CUSR", "GTOT", "LOAD"]
+    equipmentReference: str = Field(description="the container number")
+    emptyIndicatorCode: Literal["LADEN"]
+    eventLocation: _Location | None = Field(default=None, description="the site's UN/LOCODE")
+    seals: list[_Seal] | None = None
+    documentReferences: list[_Reference] | None = Field(
+        default=None, description="the customs declarations (CUC) of the visit"
+    )
+    vasscmSite: str = Field(description="the site code (vasscm's registry)")
+    vasscmVisitID: str
+    vasscmDirection: Literal["import", "export"] | None = None
+    vasscmChannel: Literal["red"] | None = Field(default=None, description="CUSI: the red channel")

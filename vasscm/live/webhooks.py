@@ -1,0 +1,336 @@
+"""DCSA out in the worker: subscriptions, the milestones feed, signed deliveries.
+
+    container-state ──feed (vasscm.live.dcsa_out)──▶ dcsa-out ──▶ one deliverer per
+                                                                 subscription ──▶ POST
+    dcsa-subscriptions (compacted, 1 partition) ──▶ every worker's book
+
+- Subscriptions live on ``vasscm.dcsa-subscriptions``: every worker reads it from the
+  beginning and on, so any worker answers ``GET /dcsa/subscriptions`` and delivers.
+- Each subscription's deliverer is a consumer group of its own on
+  ``vasscm.dcsa-out`` (``vasscm-dcsa-<id>``): the workers share its partitions, and
+  its offsets are committed only after the callback answered 2xx, so every event is
+  delivered at least once, in order per container, whatever the subscriber's
+  outages. A subscriber's slowness holds back nobody else: neither the tracker (a
+  group apart) nor the other subscriptions.
+- A failing delivery is tried again after 0.5 s, 1 s, 2 s ... up to
+  ``webhook_retry_max``; after ``webhook_pause_after`` of failures the subscriber
+  is paused: tried once per ``webhook_paused_retry`` until a delivery succeeds.
+  ``vasscm_dcsa_subscriptions{state}`` counts them (active, retrying, paused).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Final
+
+import aiohttp
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from vasscm.dcsa.subscriptions import (
+    API_VERSION,
+    Subscription,
+    matches,
+    sign,
+)
+from vasscm.live.dcsa_out import Feed
+from vasscm.live.subscription_book import Book
+from vasscm.settings import Settings
+from vasscm.sites import Registry
+from vasscm.topics import DCSA_OUT
+
+__all__ = ["DcsaOut", "Deliverer"]
+
+log = logging.getLogger(__name__)
+_FIRST_RETRY: Final = 0.5
+STATES: Final = ("active", "retrying", "paused")
+
+
+class _Metrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.milestones = Counter(
+            "vasscm_dcsa_milestones",
+            "Customs milestones put on vasscm.dcsa-out, by DCSA equipmentEventTypeCode",
+            ["code"],
+            registry=registry,
+        )
+        self.deliveries = Counter(
+            "vasscm_dcsa_deliveries",
+            "Webhook POSTs to DCSA subscribers, by outcome (delivered: 2xx; failed: "
+            "anything else, tried again)",
+            ["outcome"],
+            registry=registry,
+        )
+        self.delivered = Counter(
+            "vasscm_dcsa_events_delivered",
+            "DCSA events subscribers acknowledged (an event sent again after a crash counts again)",
+            registry=registry,
+        )
+        self.subscriptions = Gauge(
+            "vasscm_dcsa_subscriptions",
+            "This worker's webhook subscriptions by delivery state: active, retrying "
+            "(failing, tried again with backoff), paused (failing longer than "
+            "VASSCM_WEBHOOK_PAUSE_AFTER)",
+            ["state"],
+            registry=registry,
+        )
+        self.pending = Gauge(
+            "vasscm_dcsa_pending_events",
+            "Events of vasscm.dcsa-out after what this worker's subscriptions have had "
+            "acknowledged, summed over them",
+            registry=registry,
+        )
+        for code in ("CUSS", "CUSI", "CUSR", "GTOT", "LOAD"):
+            self.milestones.labels(code)
+        for outcome in ("delivered", "failed"):
+            self.deliveries.labels(outcome)
+
+
+class Deliverer:
+    """Delivers one subscription's events, for as long as it exists."""
+
+    def __init__(
+        self,
+        sub: Subscription,
+        settings: Settings,
+        client: dict[str, Any],
+        session: aiohttp.ClientSession,
+        metrics: _Metrics,
+    ) -> None:
+        self.sub, self.settings, self.client = sub, settings, client
+        self.session, self.metrics = session, metrics
+        self.state = "active"
+        self.failing_since: float | None = None  # wall clock, for people
+        self._failing_mono: float | None = None
+        self.last_error: str | None = None
+        self.delivered = 0
+        self.pending = 0
+        self._at: dict[TopicPartition, int] = {}  # the next offset to deliver
+        self.task: asyncio.Task[None] | None = None
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "failingSince": self.failing_since,
+            "lastError": self.last_error,
+            "delivered": self.delivered,
+            "pending": self.pending,
+        }
+
+    async def run(self) -> None:
+        consumer = AIOKafkaConsumer(
+            DCSA_OUT,
+            group_id=f"vasscm-dcsa-{self.sub.subscriptionID}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            **self.client,
+        )
+        await consumer.start()
+        try:
+            while True:
+                batch = await consumer.getmany(
+                    timeout_ms=1000, max_records=self.settings.webhook_batch
+                )
+                if not batch:
+                    self._behind(consumer, {})
+                    continue
+                docs = [
+                    r.value
+                    for records in batch.values()
+                    for r in records
+                    if r.value is not None
+                    and r.timestamp >= self.sub.created_ms
+                    and matches(self.sub, orjson.loads(r.value))
+                ]
+                if docs:
+                    await self._deliver(b"[" + b",".join(docs) + b"]", len(docs))
+                done = {tp: records[-1].offset + 1 for tp, records in batch.items()}
+                try:
+                    await consumer.commit(done)
+                except (CommitFailedError, KafkaError) as exc:  # the next owner sends again
+                    log.info(
+                        "DCSA subscription %s: not committed (%s)", self.sub.subscriptionID, exc
+                    )
+                self._behind(consumer, done)
+        finally:
+            await consumer.stop()
+
+    def _behind(self, consumer: Any, done: dict[TopicPartition, int]) -> None:
+        self._at.update(done)
+        pending = 0
+        for tp in consumer.assignment():
+            end, at = consumer.highwater(tp), self._at.get(tp)
+            if end is not None and at is not None:
+                pending += max(0, end - at)
+        self.pending = pending
+
+    async def _deliver(self, body: bytes, count: int) -> None:
+        """POST until the subscriber takes it (at least once: never given up)."""
+        headers = {
+            "Content-Type": "application/json",
+            "Notification-Signature": sign(self.sub.key, body),
+            "Subscription-ID": self.sub.subscriptionID,
+            "API-Version": API_VERSION,
+        }
+        delay = _FIRST_RETRY
+        while True:
+            error = await self._post(body, headers)
+            if error is None:
+                self.metrics.deliveries.labels("delivered").inc()
+                self.metrics.delivered.inc(count)
+                self.delivered += count
+                if self.state != "active":
+                    log.info("DCSA subscription %s delivers again", self.sub.subscriptionID)
+                self.state, self.failing_since, self._failing_mono = "active", None, None
+                self.last_error = None
+                return
+            self.metrics.deliveries.labels("failed").inc()
+            now = time.monotonic()
+            if self._failing_mono is None:
+                self._failing_mono, self.failing_since = now, time.time()
+                log.warning(
+                    "DCSA subscription %s: delivery failed (%s); trying again",
+                    self.sub.subscriptionID,
+                    error,
+                )
+            self.last_error = error
+            failing = now - self._failing_mono
+            if failing >= self.settings.webhook_pause_after.total_seconds():
+                if self.state != "paused":
+                    log.warning(
+                        "DCSA subscription %s paused: failing for %.0f s (%s)",
+                        self.sub.subscriptionID,
+                        failing,
+                        error,
+                    )
+                self.state = "paused"
+                wait = self.settings.webhook_paused_retry.total_seconds()
+            else:
+                self.state = "retrying"
+                wait = delay
+                delay = min(delay * 2, self.settings.webhook_retry_max.total_seconds())
+            await asyncio.sleep(wait)
+
+    async def _post(self, body: bytes, headers: dict[str, str]) -> str | None:
+        """None when the subscriber answered 2xx, else what went wrong."""
+        timeout = aiohttp.ClientTimeout(total=self.settings.webhook_timeout.total_seconds())
+        try:
+            async with self.session.post(
+                self.sub.callbackUrl, data=body, headers=headers, timeout=timeout
+            ) as response:
+                await response.read()
+                if 200 <= response.status < 300:
+                    return None
+                return f"HTTP {response.status}"
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            return f"{type(exc).__name__}: {exc}"[:300]
+
+
+class DcsaOut:
+    """Everything DCSA out runs in a worker (:meth:`run`, started once its topics
+    are declared), and what the web routes ask of it."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: dict[str, Any],
+        sites: Registry,
+        registry: CollectorRegistry,
+    ) -> None:
+        self.settings, self.client, self.sites = settings, client, sites
+        self.metrics = _Metrics(registry)
+        self.book = Book(client)
+        self.deliverers: dict[str, Deliverer] = {}
+        self.connected = asyncio.Event()
+        self.feed: Feed | None = None
+        for state in STATES:
+            self.metrics.subscriptions.labels(state).set_function(
+                lambda state=state: sum(d.state == state for d in self.deliverers.values())
+            )
+        self.metrics.pending.set_function(lambda: sum(d.pending for d in self.deliverers.values()))
+
+    async def add(self, body: Any) -> Subscription:
+        return await self.book.add(body)
+
+    async def remove(self, sub_id: str) -> bool:
+        return await self.book.remove(sub_id)
+
+    def statuses(self) -> Iterable[tuple[Subscription, dict[str, Any] | None]]:
+        for sub_id, sub in sorted(self.book.subs.items()):
+            deliverer = self.deliverers.get(sub_id)
+            yield sub, None if deliverer is None else deliverer.status()
+
+    async def run(self) -> None:
+        tasks: list[asyncio.Task[None]] = []
+        async with aiohttp.ClientSession() as session:
+            try:
+                tasks.append(
+                    asyncio.create_task(
+                        _logged("subscriptions", lambda: self.book.run(self.connected))
+                    )
+                )
+                if self.settings.dcsa_out == "on":
+                    tasks.append(self._start_feed())
+                while True:
+                    await self.book.changed.wait()
+                    self.book.changed.clear()
+                    self._follow(session, tasks)
+            finally:
+                for d in self.deliverers.values():
+                    if d.task is not None:
+                        d.task.cancel()
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(
+                    *tasks,
+                    *(d.task for d in self.deliverers.values() if d.task),
+                    return_exceptions=True,
+                )
+
+    def _start_feed(self) -> asyncio.Task[None]:
+        self.feed = Feed(
+            self.client, self.sites, lambda code: self.metrics.milestones.labels(code).inc()
+        )
+        return asyncio.create_task(_logged("milestones feed", self.feed.run))
+
+    def _follow(self, session: aiohttp.ClientSession, tasks: list[asyncio.Task[None]]) -> None:
+        """A deliverer per subscription; the feed once there is one (auto)."""
+        subs = self.book.subs
+        if self.settings.dcsa_out == "off":
+            return
+        if subs and self.feed is None:
+            tasks.append(self._start_feed())
+        for sub_id in [s for s in self.deliverers if s not in subs]:
+            gone = self.deliverers.pop(sub_id)
+            if gone.task is not None:
+                gone.task.cancel()
+        for sub_id, sub in subs.items():
+            if sub_id not in self.deliverers:
+                d = self.deliverers[sub_id] = Deliverer(
+                    sub, self.settings, self.client, session, self.metrics
+                )
+                d.task = asyncio.create_task(_logged(f"subscription {sub_id}", d.run))
+
+
+async def _logged(what: str, run: Callable[[], Awaitable[None]]) -> None:
+    """Runs ``run()``; a failure is logged with what failed and tried again in 5 s
+    (a broker away for a while must not end DCSA out for the worker's life)."""
+    while True:
+        try:
+            await run()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # logged, and the part starts again
+            log.error(
+                "DCSA out: %s stopped (%s: %s); starting again in 5 s",
+                what,
+                type(exc).__name__,
+                exc,
+            )
+        await asyncio.sleep(5)
