@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from vasscm.live.gauges import Snapshot, StateCollector
 from vasscm.live.metrics import build_metrics
 from vasscm.live.web import build_web
+from vasscm.live.webhooks import DcsaMetrics
 from vasscm.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +60,7 @@ def exported_names() -> set[str]:
     metrics.event("t", "GATE_IN", "accepted")
     metrics.obligations.labels("s", "port", "GATE_OUT", "on_time").inc()
     metrics.notice_lead.labels("s", "EXPECTED").observe(1)
+    DcsaMetrics(registry)  # DCSA out's, every child made up front
     return {s.name for family in registry.collect() for s in family.samples}
 
 

@@ -188,6 +188,30 @@ PANELS: list[tuple[str, str, str, int, int, list[tuple[str, str]], str]] = [
         "from broker to processing.",
     ),
     (
+        "DCSA webhook subscribers",
+        "timeseries",
+        "short",
+        12,
+        8,
+        [
+            ("sum by (state) (vasscm_dcsa_subscriptions)", "{{state}}"),
+            ("sum(vasscm_dcsa_pending_events)", "pending events"),
+            ("sum(rate(vasscm_dcsa_events_delivered_total[5m]))", "delivered/s"),
+        ],
+        "Subscriptions by delivery state (active, retrying, paused), events waiting for "
+        "them on vasscm.dcsa-out, and events acknowledged per second.",
+    ),
+    (
+        "DCSA milestones per second",
+        "timeseries",
+        "ops",
+        12,
+        8,
+        [("sum by (code) (rate(vasscm_dcsa_milestones_total[5m]))", "{{code}}")],
+        "Customs milestones put on vasscm.dcsa-out: CUSS scan selection, CUSI red channel, "
+        "CUSR release, GTOT/LOAD exit.",
+    ),
+    (
         "Workers up / ready",
         "stat",
         "short",

@@ -44,14 +44,16 @@ from vasscm.settings import Settings
 from vasscm.sites import Registry
 from vasscm.topics import DCSA_OUT
 
-__all__ = ["DcsaOut", "Deliverer"]
+__all__ = ["DcsaMetrics", "DcsaOut", "Deliverer"]
 
 log = logging.getLogger(__name__)
 _FIRST_RETRY: Final = 0.5
 STATES: Final = ("active", "retrying", "paused")
 
 
-class _Metrics:
+class DcsaMetrics:
+    """DCSA out's metrics (labels: codes, outcomes and states; never a subscription)."""
+
     def __init__(self, registry: CollectorRegistry) -> None:
         self.milestones = Counter(
             "vasscm_dcsa_milestones",
@@ -89,6 +91,8 @@ class _Metrics:
             self.milestones.labels(code)
         for outcome in ("delivered", "failed"):
             self.deliveries.labels(outcome)
+        for state in STATES:
+            self.subscriptions.labels(state)
 
 
 class Deliverer:
@@ -100,7 +104,7 @@ class Deliverer:
         settings: Settings,
         client: dict[str, Any],
         session: aiohttp.ClientSession,
-        metrics: _Metrics,
+        metrics: DcsaMetrics,
     ) -> None:
         self.sub, self.settings, self.client = sub, settings, client
         self.session, self.metrics = session, metrics
@@ -243,7 +247,7 @@ class DcsaOut:
         registry: CollectorRegistry,
     ) -> None:
         self.settings, self.client, self.sites = settings, client, sites
-        self.metrics = _Metrics(registry)
+        self.metrics = DcsaMetrics(registry)
         self.book = Book(client)
         self.deliverers: dict[str, Deliverer] = {}
         self.connected = asyncio.Event()
