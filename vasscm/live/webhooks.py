@@ -48,6 +48,7 @@ __all__ = ["DcsaMetrics", "DcsaOut", "Deliverer"]
 
 log = logging.getLogger(__name__)
 _FIRST_RETRY: Final = 0.5
+_A_WEEK_MS: Final = 7 * 24 * 3600 * 1000
 STATES: Final = ("active", "retrying", "paused")
 
 
@@ -132,6 +133,10 @@ class Deliverer:
             group_id=f"vasscm-dcsa-{self.sub.subscriptionID}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            # A delivery is tried until the subscriber answers, hours if need be,
+            # without polling meanwhile: that is no failed consumer (the group's
+            # liveness is the heartbeat, which aiokafka sends in the background).
+            max_poll_interval_ms=_A_WEEK_MS,
             **self.client,
         )
         await consumer.start()
