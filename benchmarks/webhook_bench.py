@@ -167,6 +167,7 @@ def main() -> None:
                 f"round {round_no} {condition:<5} {row.per_s:>8,.0f} events/s ({row.seconds:.1f} s)"
                 + (f"  {note}" if note else "")
             )
+            print(f"      {row.note}")
     base = sum(rows["none"]) / len(rows["none"])
     for condition, rates in rows.items():
         mean = sum(rates) / len(rates)

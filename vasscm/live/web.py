@@ -127,6 +127,18 @@ class _BadQuery(ValueError):
     pass
 
 
+class _BadBody(ValueError):
+    pass
+
+
+async def _body(request: web.Request) -> Any:
+    """The request's JSON body; a body that is not JSON is a 400 (the middleware)."""
+    try:
+        return orjson.loads(await request.read())
+    except orjson.JSONDecodeError as exc:
+        raise _BadBody(f"the body is not JSON: {exc}") from None
+
+
 def _number(request: web.Request, name: str, default: float, low: float, high: float) -> float:
     raw = request.query.get(name)
     if raw is None:
@@ -214,10 +226,7 @@ def build_web(
 
     async def dcsa_events(request: web.Request) -> web.Response:
         assert inbox is not None
-        try:
-            body = orjson.loads(await request.read())
-        except orjson.JSONDecodeError as exc:
-            return _json({"error": "bad request", "detail": f"the body is not JSON: {exc}"}, 400)
+        body = await _body(request)
         docs = body if isinstance(body, list) else [body]
         if not docs or len(docs) > _DCSA_BATCH or not all(isinstance(d, dict) for d in docs):
             detail = f"expected a DCSA event object or an array of 1..{_DCSA_BATCH} of them"
@@ -237,10 +246,7 @@ def build_web(
 
     async def subscribe(request: web.Request) -> web.Response:
         assert subscriptions is not None
-        try:
-            body = orjson.loads(await request.read())
-        except orjson.JSONDecodeError as exc:
-            return _json({"error": "bad request", "detail": f"the body is not JSON: {exc}"}, 400)
+        body = await _body(request)
         if not subscriptions.connected.is_set():
             unavailable = _json(
                 {"error": "unavailable", "detail": "not connected to the broker yet"}, 503
@@ -338,6 +344,8 @@ def build_web(
             response: web.StreamResponse = await handler(request)
         except _BadQuery as exc:
             return _json({"error": "bad query", "detail": str(exc)}, 400)
+        except _BadBody as exc:
+            return _json({"error": "bad request", "detail": str(exc)}, 400)
         return response
 
     middlewares = [bad_query] if token is None else [_token_middleware(token), bad_query]
