@@ -46,6 +46,8 @@ def _required() -> list[tuple[str, Any, str]]:
         ("faust Consumer", Consumer, "resume_partitions"),
         ("faust Consumer", Consumer, "_read_offset"),
         ("faust aiokafka Consumer", driver.Consumer, "getmany"),
+        ("faust aiokafka Consumer", driver.Consumer, "_getmany"),
+        ("faust aiokafka Consumer", driver.Consumer, "flow_active"),
         ("faust aiokafka Consumer", driver.Consumer, "highwater"),
         ("faust aiokafka Consumer", driver.Consumer, "on_partitions_revoked"),
         # transport._Buffer: a flush that waits for every table write

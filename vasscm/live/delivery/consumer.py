@@ -30,6 +30,17 @@ has the partition read again from the hole (logged as a warning). Until the part
 is sought to its committed offset, nothing is counted and nothing committed: records
 fetched before the seek get processed too, and counting them once let a commit
 (during the seek) skip the records before them.
+
+**Reads again what faust drops from a fetch.** faust's ``Consumer.getmany`` hands over
+a fetched batch one record at a time and drops the rest of a partition's records when
+the partition is paused meanwhile (the tracker pauses inputs read far ahead, for
+arrival order, while the fetch loop waits on a full producer buffer); the fetcher's
+position is past them already. A later record of the partition shows the hole, but at
+the end of a partition (a backlog read to its end) none comes: the partition stood
+still for good, its records never taken and those waiting on them held (seen in the
+five-kill test, under CPU load). So the offsets each fetch drained are noted
+(``_getmany``), and a partition whose drained records were not all handed over is read
+again from the first one that was not.
 """
 
 from __future__ import annotations
@@ -64,6 +75,9 @@ class Consumer(driver.Consumer):
         self._rereads: dict[TP, tuple[int, float, float]] = {}  # hole -> first, last re-read
         self._rereading: set[asyncio.Future[None]] = set()
         self._fetched: dict[TP, int] = {}  # one past the last offset fetched, per partition
+        # Of the fetch under way: one past the last offset the fetcher drained, per
+        # partition (its position is there, whether faust hands the records over or not).
+        self._drained: dict[TP, int] = {}
         # The lowest offset of a partition the shell still owes work for (a record held
         # for its turn, or being handled): commits stop before it. Set by the shell.
         self.owed: Callable[[TP], int | None] | None = None
@@ -182,10 +196,19 @@ class Consumer(driver.Consumer):
             return done
         return min(done, owed)
 
+    async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> Any:
+        records = await super()._getmany(active_partitions, timeout)
+        drained = self._drained
+        for tp, batch in records.items():
+            if batch:
+                drained[tp] = batch[-1].offset + 1
+        return records
+
     async def getmany(self, timeout: float) -> Any:
         expected = self._next
         read_offset = self._read_offset
         again: dict[TP, int] = {}
+        self._drained = drained = {}  # filled by _getmany, for this fetch
         fetched = super().getmany(timeout)
         while True:
             try:
@@ -227,6 +250,27 @@ class Consumer(driver.Consumer):
             if message.offset >= self._fetched.get(tp, 0):
                 self._fetched[tp] = message.offset + 1
             yield tp, message
+        self._handed_over(drained, again)
         for tp, offset in again.items():
             self.log.info("%s: records from %d on were skipped: reading them again", tp, offset)
             await self.seek(tp, offset)
+
+    def _handed_over(self, drained: dict[TP, int], again: dict[TP, int]) -> None:
+        """Adds to ``again`` each stream partition whose records drained by this fetch
+        did not all go through: dropped by faust's getmany (paused meanwhile), they
+        would not be fetched again (see the module's docstring)."""
+        if not drained or not self.flow_active:
+            return  # flow stopped: faust seeks every partition to its committed offset
+        assigned = self.assignment()
+        for tp, end in drained.items():
+            if tp in again or tp not in assigned or not self._contiguous(tp):
+                continue
+            want = self._next.get(tp, self._done.get(tp))
+            if want is not None and want < end:
+                self.log.info(
+                    "%s: records %d..%d were fetched and not handed over: reading them again",
+                    tp,
+                    want,
+                    end - 1,
+                )
+                again[tp] = want
