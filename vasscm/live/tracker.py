@@ -126,6 +126,8 @@ class Tracker:
                 await self.publisher.stall_check(event.key.decode(), p, self.now())
             return
         if topic == CONTAINER_EVENTS and message.key == marks.MARK_KEY:
+            # Read too: the lag gauge counts no mark as a record not yet processed.
+            self.intake.positions[message.tp] = message.offset
             if in_order:  # a mark covers the records before it: they must have been read
                 for customs_partition, mark in marks.decode(event.value).items():
                     self.arrival.mark(p, customs_partition, mark)
