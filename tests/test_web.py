@@ -19,7 +19,11 @@ from jsonschema import Draft202012Validator
 from prometheus_client import Counter
 from webcore import Core
 
-from vasscm.dcsa.subscriptions import Subscription, new_subscription
+from vasscm.dcsa.subscriptions import (
+    Subscription,
+    new_subscription,
+    with_new_secret,
+)
 from vasscm.live.web import DASHBOARD, build_web
 
 IMPORT = ROUTES["cai-lan-import"]
@@ -249,6 +253,12 @@ class Book:
     async def remove(self, sub_id: str) -> bool:
         return self.subs.pop(sub_id, None) is not None
 
+    async def new_secret(self, sub_id: str, body: Any) -> bool:
+        if sub_id not in self.subs:
+            return False
+        self.subs[sub_id] = with_new_secret(self.subs[sub_id], body)
+        return True
+
     def statuses(self) -> Iterable[tuple[Subscription, dict[str, Any] | None]]:
         return [(s, None) for s in self.subs.values()]
 
@@ -273,6 +283,16 @@ async def test_subscriptions_are_made_listed_and_deleted_over_http(core: Core) -
         assert bad.status == 400
         assert (await bad.json())["field"] == "secret"
         assert (await c.post("/dcsa/subscriptions", data=b"{nope")).status == 400
+        path = f"/dcsa/subscriptions/{sub['subscriptionID']}/secret"
+        other = base64.b64encode(b"fedcba9876543210").decode()
+        assert (await c.put(path, json={"secret": other})).status == 204
+        assert book.subs[sub["subscriptionID"]].key == b"fedcba9876543210"
+        refused = await c.put(path, json={"secret": "short"})
+        assert refused.status == 400
+        assert (await refused.json())["field"] == "secret"
+        assert (
+            await c.put("/dcsa/subscriptions/nope/secret", json={"secret": other})
+        ).status == 404
         assert (await c.delete(f"/dcsa/subscriptions/{sub['subscriptionID']}")).status == 204
         assert (await c.delete(f"/dcsa/subscriptions/{sub['subscriptionID']}")).status == 404
         assert await (await c.get("/dcsa/subscriptions")).json() == []
@@ -297,7 +317,7 @@ def test_openapi_documents_exactly_the_routes_served(core: Core) -> None:
         (r.resource.canonical, r.method.lower())
         for r in app.router.routes()
         if r.resource is not None
-        and r.method in ("GET", "POST", "DELETE")
+        and r.method in ("GET", "POST", "PUT", "DELETE")
         and not r.resource.canonical.startswith("/static")
     }
     documented = {(path, method) for path, ops in OPENAPI["paths"].items() for method in ops}

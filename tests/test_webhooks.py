@@ -18,9 +18,11 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import orjson
 import pytest
 from aiohttp import web
@@ -35,6 +37,7 @@ from livekit import (
     produce,
     replay_expectation,
 )
+from prometheus_client import CollectorRegistry
 from test_live import faulty_log
 
 from vasscm.dcsa.milestones import (
@@ -51,9 +54,12 @@ from vasscm.dcsa.subscriptions import (
     new_subscription,
     sign,
     verify,
+    with_new_secret,
 )
 from vasscm.live.broker import EmbeddedBroker
 from vasscm.live.broker_probe import free_port
+from vasscm.live.webhooks import DcsaMetrics, Deliverer
+from vasscm.settings import Settings
 from vasscm.topics import CONTAINER_STATE
 
 SECRET = base64.b64encode(b"a shared secret of the receiver").decode()
@@ -404,3 +410,58 @@ def test_hashlib_agrees_with_the_signature() -> None:
     opad = bytes(b ^ 0x5C for b in key.ljust(block, b"\0"))
     inner = hashlib.sha256(ipad + body).digest()
     assert sign(key, body) == "sha256=" + hashlib.sha256(opad + inner).hexdigest()
+
+
+async def test_a_delivery_is_tried_until_taken_paused_meanwhile_and_signed_as_it_stands() -> None:
+    """Deliverer._deliver against a real receiver that refuses four times: backoff,
+    then paused after VASSCM_WEBHOOK_PAUSE_AFTER, each try signed with the secret in
+    force (a PUT .../secret in between), and active again once taken."""
+    old, new = b"the first secret, 32 bytes long.", b"the second secret, also 32 bytes"
+    sub = new_subscription(
+        {"callbackUrl": "http://127.0.0.1:1/", "secret": base64.b64encode(old).decode()}
+    )
+    seen: list[tuple[str, bytes | None]] = []  # (deliverer state at the try, key that signed)
+    deliverer: Deliverer | None = None
+
+    async def take(request: web.Request) -> web.Response:
+        assert deliverer is not None
+        body = await request.read()
+        signature = request.headers.get("Notification-Signature")
+        key = next((k for k in (old, new) if verify(k, body, signature)), None)
+        seen.append((deliverer.state, key))
+        if len(seen) == 2:
+            deliverer.sub = with_new_secret(
+                deliverer.sub, {"secret": base64.b64encode(new).decode()}
+            )
+        return web.Response(status=503 if len(seen) <= 4 else 204)
+
+    app = web.Application()
+    app.router.add_post("/hook", take)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    settings = Settings(
+        webhook_retry_max=timedelta(seconds=0.2),
+        webhook_pause_after=timedelta(seconds=0.6),
+        webhook_paused_retry=timedelta(seconds=0.2),
+    )
+    metrics = DcsaMetrics(CollectorRegistry())
+    try:
+        async with aiohttp.ClientSession() as session:
+            sub = sub.model_copy(update={"callbackUrl": f"http://127.0.0.1:{port}/hook"})
+            deliverer = Deliverer(sub, settings, {}, session, metrics)
+            await asyncio.wait_for(deliverer._deliver(b'[{"eventID":"e1"}]', 1), 20)
+    finally:
+        await runner.cleanup()
+    states = [state for state, _ in seen]
+    assert states[0] == "active"
+    assert "retrying" in states
+    assert states[-1] == "paused"  # the last refusal came after 0.6 s of them
+    assert [key for _, key in seen] == [old, old, new, new, new]
+    assert deliverer.state == "active"
+    assert deliverer.failing_since is None
+    assert deliverer.last_error is None
+    assert deliverer.delivered == 1
+    assert metrics.deliveries.labels("failed")._value.get() == 4
+    assert metrics.deliveries.labels("delivered")._value.get() == 1

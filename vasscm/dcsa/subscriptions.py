@@ -37,7 +37,10 @@ __all__ = [
     "matches",
     "new_subscription",
     "sign",
+    "stored",
+    "valid_secret",
     "verify",
+    "with_new_secret",
 ]
 
 #: The T&T version of the events sent, in every delivery's API-Version header.
@@ -105,7 +108,8 @@ def _url(value: Any) -> str:
     return value
 
 
-def _secret(value: Any) -> str:
+def valid_secret(value: Any) -> str:
+    """``value`` when it is a Base64 secret of 16 to 1,024 bytes, else SubscriptionError."""
     if not isinstance(value, str) or not value:
         raise SubscriptionError("secret", "required, Base64 text of the shared secret")
     try:
@@ -133,7 +137,7 @@ def new_subscription(body: Any, now: datetime | None = None) -> Subscription:
     data: dict[str, Any] = {
         "subscriptionID": str(uuid.uuid4()),
         "callbackUrl": _url(body.get("callbackUrl")),
-        "secret": _secret(body.get("secret")),
+        "secret": valid_secret(body.get("secret")),
         "createdDateTime": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "created_ms": int(now.timestamp() * 1000),
     }
@@ -157,6 +161,13 @@ def new_subscription(body: Any, now: datetime | None = None) -> Subscription:
     except ValidationError as exc:  # pragma: no cover - the checks above come first
         error = exc.errors()[0]
         raise SubscriptionError(str(error["loc"][0]), error["msg"]) from None
+
+
+def with_new_secret(sub: Subscription, body: Any) -> Subscription:
+    """``sub`` with the secret of a PUT .../secret body, or SubscriptionError."""
+    if not isinstance(body, Mapping) or set(body) != {"secret"}:
+        raise SubscriptionError("body", 'must be {"secret": "<Base64>"} and nothing else')
+    return sub.model_copy(update={"secret": valid_secret(body["secret"])})
 
 
 def matches(sub: Subscription, doc: Mapping[str, Any]) -> bool:

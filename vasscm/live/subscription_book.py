@@ -12,7 +12,12 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from vasscm.dcsa.subscriptions import Subscription, new_subscription, stored
+from vasscm.dcsa.subscriptions import (
+    Subscription,
+    new_subscription,
+    stored,
+    with_new_secret,
+)
 from vasscm.topics import DCSA_SUBSCRIPTIONS
 
 __all__ = ["Book", "producer_options"]
@@ -78,6 +83,17 @@ class Book:
             return False
         await self._send(sub_id, None)
         self._apply(sub_id.encode(), None)
+        return True
+
+    async def new_secret(self, sub_id: str, body: Any) -> bool:
+        """Replaces a subscription's secret (T&T 2.2's PUT .../secret body); False when
+        there is no such subscription, SubscriptionError when the body is wrong."""
+        sub = self.subs.get(sub_id)
+        if sub is None:
+            return False
+        renewed = with_new_secret(sub, body)
+        await self._send(sub_id, stored(renewed))
+        self._apply(sub_id.encode(), stored(renewed))
         return True
 
     async def _send(self, sub_id: str, value: bytes | None) -> None:

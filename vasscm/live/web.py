@@ -22,7 +22,8 @@ holds the two together).
   will dead-letter and why (vasscm.dcsa), 400 for a body that is not JSON objects.
 - ``POST /dcsa/subscriptions`` — a DCSA webhook subscription (``callbackUrl``, a
   Base64 ``secret``, filters): 201 with its id; ``GET`` lists them with this worker's
-  delivery state, ``GET``/``DELETE /dcsa/subscriptions/{id}`` (vasscm.live.webhooks).
+  delivery state, ``GET``/``DELETE /dcsa/subscriptions/{id}``, ``PUT
+  /dcsa/subscriptions/{id}/secret`` a new secret (vasscm.live.webhooks).
 
 With a token (``VASSCM_WEB_TOKEN``), every route but ``/healthz`` wants
 ``Authorization: Bearer <token>``; a browser opens ``/?token=<token>`` once and gets
@@ -73,6 +74,8 @@ class Subscriptions(Protocol):
     async def add(self, body: Any) -> Subscription: ...
 
     async def remove(self, sub_id: str) -> bool: ...
+
+    async def new_secret(self, sub_id: str, body: Any) -> bool: ...
 
     def statuses(self) -> Iterable[tuple[Subscription, dict[str, Any] | None]]: ...
 
@@ -274,6 +277,17 @@ def build_web(
                 return _json(described(sub, status))
         return _json({"error": "not found", "detail": "no subscription with this id"}, 404)
 
+    async def secret(request: web.Request) -> web.Response:
+        assert subscriptions is not None
+        body = await _body(request)
+        try:
+            found = await subscriptions.new_secret(request.match_info["subscription_id"], body)
+        except SubscriptionError as exc:
+            return _json({"error": "bad request", "field": exc.field, "detail": str(exc)}, 400)
+        if not found:
+            return _json({"error": "not found", "detail": "no subscription with this id"}, 404)
+        return web.Response(status=204)
+
     async def healthz(request: web.Request) -> web.Response:
         return _json({"status": "ok"})
 
@@ -370,6 +384,7 @@ def build_web(
         app.router.add_get("/dcsa/subscriptions", subscription_list)
         app.router.add_get("/dcsa/subscriptions/{subscription_id}", subscription)
         app.router.add_delete("/dcsa/subscriptions/{subscription_id}", subscription)
+        app.router.add_put("/dcsa/subscriptions/{subscription_id}/secret", secret)
     return app
 
 

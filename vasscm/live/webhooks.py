@@ -179,16 +179,18 @@ class Deliverer:
         self.pending = pending
 
     async def _deliver(self, body: bytes, count: int) -> None:
-        """POST until the subscriber takes it (at least once: never given up)."""
-        headers = {
-            "Content-Type": "application/json",
-            "Notification-Signature": sign(self.sub.key, body),
-            "Subscription-ID": self.sub.subscriptionID,
-            "API-Version": API_VERSION,
-        }
+        """POST until the subscriber takes it (at least once: never given up). Each try
+        is signed with the secret in force then (PUT .../secret replaces it)."""
         delay = _FIRST_RETRY
         while True:
-            error = await self._post(body, headers)
+            sub = self.sub
+            headers = {
+                "Content-Type": "application/json",
+                "Notification-Signature": sign(sub.key, body),
+                "Subscription-ID": sub.subscriptionID,
+                "API-Version": API_VERSION,
+            }
+            error = await self._post(sub.callbackUrl, body, headers)
             if error is None:
                 self.metrics.deliveries.labels("delivered").inc()
                 self.metrics.delivered.inc(count)
@@ -225,12 +227,12 @@ class Deliverer:
                 delay = min(delay * 2, self.settings.webhook_retry_max.total_seconds())
             await asyncio.sleep(wait)
 
-    async def _post(self, body: bytes, headers: dict[str, str]) -> str | None:
+    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> str | None:
         """None when the subscriber answered 2xx, else what went wrong."""
         timeout = aiohttp.ClientTimeout(total=self.settings.webhook_timeout.total_seconds())
         try:
             async with self.session.post(
-                self.sub.callbackUrl, data=body, headers=headers, timeout=timeout
+                url, data=body, headers=headers, timeout=timeout
             ) as response:
                 await response.read()
                 if 200 <= response.status < 300:
@@ -268,6 +270,9 @@ class DcsaOut:
 
     async def remove(self, sub_id: str) -> bool:
         return await self.book.remove(sub_id)
+
+    async def new_secret(self, sub_id: str, body: Any) -> bool:
+        return await self.book.new_secret(sub_id, body)
 
     def statuses(self) -> Iterable[tuple[Subscription, dict[str, Any] | None]]:
         for sub_id, sub in sorted(self.book.subs.items()):
@@ -319,7 +324,9 @@ class DcsaOut:
             if gone.task is not None:
                 gone.task.cancel()
         for sub_id, sub in subs.items():
-            if sub_id not in self.deliverers:
+            if sub_id in self.deliverers:
+                self.deliverers[sub_id].sub = sub  # its secret may have been replaced
+            else:
                 d = self.deliverers[sub_id] = Deliverer(
                     sub, self.settings, self.client, session, self.metrics
                 )
