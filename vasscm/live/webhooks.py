@@ -25,6 +25,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
@@ -318,11 +319,13 @@ class DcsaOut:
         if self.settings.dcsa_out == "off":
             return
         if subs and self.feed is None:
+            log.info("DCSA out: milestones feed started (vasscm.container-state to dcsa-out)")
             tasks.append(self._start_feed())
         for sub_id in [s for s in self.deliverers if s not in subs]:
             gone = self.deliverers.pop(sub_id)
             if gone.task is not None:
                 gone.task.cancel()
+            log.info("DCSA subscription %s ended", sub_id)
         for sub_id, sub in subs.items():
             if sub_id in self.deliverers:
                 self.deliverers[sub_id].sub = sub  # its secret may have been replaced
@@ -331,6 +334,10 @@ class DcsaOut:
                     sub, self.settings, self.client, session, self.metrics
                 )
                 d.task = asyncio.create_task(_logged(f"subscription {sub_id}", d.run))
+                # The host only: a callback's path or query may carry the subscriber's
+                # own credentials.
+                host = urlsplit(sub.callbackUrl).netloc
+                log.info("DCSA subscription %s: delivering to %s", sub_id, host)
 
 
 async def _logged(what: str, run: Callable[[], Awaitable[None]]) -> None:
