@@ -11,7 +11,6 @@ from vasscm.live.layout import Layout, plan
 from vasscm.live.pipeline import Pipeline
 from vasscm.live.web import WebServer
 from vasscm.settings import Settings
-from vasscm.sites import load_registry
 
 __all__ = ["create_app"]
 
@@ -60,12 +59,11 @@ def create_app(settings: Settings, layout: Layout | None = None) -> tuple[faust.
     app.boot_strategy.enable_web = False
     pipeline = Pipeline(app, settings, layout)
     token = settings.web_token.get_secret_value() if settings.web_token else None
-    sites = load_registry(settings.sites_file)
     web = WebServer(
         pipeline.lookups,
         app.conf,
         token=token,
-        sites=sites,
+        sites=pipeline.sites,
         language=settings.language,
         inbox=pipeline.dcsa_inbox,
         dcsa_site=settings.dcsa_site,

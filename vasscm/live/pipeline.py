@@ -85,6 +85,7 @@ class Pipeline:
         app, settings, n = self.app, self.settings, self.layout.partitions
         self._generation = 0  # assignments revoked so far
         self.partitions = n
+        self.sites = load_registry(settings.sites_file)  # read once: fan-out, DCSA out, web
         layout = self.layout
         hops = layout.hops  # read by the fan-out alone: any partition count
         topics = {
@@ -135,7 +136,7 @@ class Pipeline:
             topics[CONTAINER_EVENTS],
             n,
             hops,
-            sites=load_registry(settings.sites_file),
+            sites=self.sites,
             dcsa_site=settings.dcsa_site,
         )
         self.tracker = Tracker(
@@ -167,7 +168,7 @@ class Pipeline:
         }
         if settings.broker_flavour == "tansu":
             client["fetch_max_wait_ms"] = tansu.FETCH_MAX_WAIT_MS
-        self.dcsa_out = DcsaOut(settings, client, load_registry(settings.sites_file), self.registry)
+        self.dcsa_out = DcsaOut(settings, client, self.sites, self.registry)
         tracked = app.topic(
             PORT_EVENTS,
             SCAN_EVENTS,
