@@ -105,11 +105,13 @@ def test_a_views_milestones_in_the_order_they_happened() -> None:
 
 def test_only_what_the_record_before_did_not_show_is_new() -> None:
     before = milestones({**VIEW, "eligible_at": None, "exited_at": None, "exit_type": None})
-    assert [m.code for m in new_milestones(before, VIEW)] == ["CUSR", "GTOT"]
-    assert new_milestones(milestones(VIEW), VIEW) == ()  # a view published again
+    assert [m.code for m in new_milestones(before, milestones(VIEW))] == ["CUSR", "GTOT"]
+    assert new_milestones(milestones(VIEW), milestones(VIEW)) == ()  # a view published again
     moved = {**VIEW, "eligible_at": "2024-03-12T08:00:00.000Z"}  # a later release
-    assert new_milestones(milestones(VIEW), moved) == (Milestone("CUSR", moved["eligible_at"]),)
-    assert new_milestones(milestones(VIEW), None) == ()  # the container left the yard
+    assert new_milestones(milestones(VIEW), milestones(moved)) == (
+        Milestone("CUSR", moved["eligible_at"]),
+    )
+    assert new_milestones(milestones(VIEW), ()) == ()  # the container left the yard
 
 
 def test_a_milestone_is_a_dcsa_2_2_equipment_event_with_a_stable_id() -> None:
@@ -194,6 +196,8 @@ def test_filters_are_or_within_and_between() -> None:
     assert matches(sub, {**doc, "equipmentEventTypeCode": "GTOT"})
     assert not matches(sub, {**doc, "equipmentEventTypeCode": "CUSS"})
     assert not matches(sub, {**doc, "vasscmSite": "mong-cai"})
+    assert sub.filtered
+    assert not new_subscription({"callbackUrl": "https://h/", "secret": SECRET}).filtered
     assert "secret" not in sub.public()
     assert sub.key == b"a shared secret of the receiver"
 

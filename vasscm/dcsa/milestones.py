@@ -64,15 +64,11 @@ def milestones(view: Mapping[str, Any]) -> tuple[Milestone, ...]:
     return tuple(found)
 
 
-def new_milestones(
-    seen: Iterable[Milestone], view: Mapping[str, Any] | None
-) -> tuple[Milestone, ...]:
-    """The milestones of ``view`` not among ``seen`` (those of the container's record
-    before it)."""
-    if view is None:
-        return ()
+def new_milestones(seen: Iterable[Milestone], shown: Iterable[Milestone]) -> tuple[Milestone, ...]:
+    """The milestones a record ``shown`` (its :func:`milestones`; none for a record
+    without value) that ``seen``, those of the container's record before it, did not."""
     before = set(seen)
-    return tuple(m for m in milestones(view) if m not in before)
+    return tuple(m for m in shown if m not in before)
 
 
 def milestone_id(container_no: str, m: Milestone) -> str:

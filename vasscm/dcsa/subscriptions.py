@@ -88,6 +88,14 @@ class Subscription(BaseModel):
         return _listed(value)
 
     @property
+    def filtered(self) -> bool:
+        """Whether any filter is set (without one, every event matches)."""
+        return bool(
+            self.eventType or self.equipmentEventTypeCode or self.equipmentReference
+            or self.vasscmSite
+        )  # fmt: skip
+
+    @property
     def key(self) -> bytes:
         return base64.b64decode(self.secret)
 

@@ -113,11 +113,11 @@ class Feed:
             until = self.until.get(tp)
             for r in records:
                 view = None if r.value is None else orjson.loads(r.value)
-                before = seen.get(r.key, ())
+                now = () if view is None else milestones(view)
                 fresh = r.offset >= until if until is not None else r.timestamp >= self.started_ms
                 if fresh and view is not None:
                     created = iso_ms(r.timestamp)
-                    for m in new_milestones(before, view):
+                    for m in new_milestones(seen.get(r.key, ()), now):
                         doc = orjson.dumps(milestone_doc(view, m, created, self.sites))
                         sends.append(
                             await producer.send(
@@ -125,7 +125,6 @@ class Feed:
                             )
                         )
                         self.counted(m.code)
-                now = () if view is None else milestones(view)
                 if now:
                     seen[r.key] = now
                 else:

@@ -74,8 +74,7 @@ class Book:
         """A new subscription from a POST body (SubscriptionError when it is not one),
         once it is on the broker."""
         sub = new_subscription(body)
-        await self._send(sub.subscriptionID, stored(sub))
-        self._apply(sub.subscriptionID.encode(), stored(sub))
+        await self._put(sub)
         return sub
 
     async def remove(self, sub_id: str) -> bool:
@@ -91,10 +90,14 @@ class Book:
         sub = self.subs.get(sub_id)
         if sub is None:
             return False
-        renewed = with_new_secret(sub, body)
-        await self._send(sub_id, stored(renewed))
-        self._apply(sub_id.encode(), stored(renewed))
+        await self._put(with_new_secret(sub, body))
         return True
+
+    async def _put(self, sub: Subscription) -> None:
+        """On the broker, then known here at once (the topic tells the other workers)."""
+        value = stored(sub)
+        await self._send(sub.subscriptionID, value)
+        self._apply(sub.subscriptionID.encode(), value)
 
     async def _send(self, sub_id: str, value: bytes | None) -> None:
         if self.producer is None:

@@ -33,6 +33,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from vasscm.dcsa.milestones import MILESTONE_CODES
 from vasscm.dcsa.subscriptions import (
     API_VERSION,
     Subscription,
@@ -89,7 +90,7 @@ class DcsaMetrics:
             "acknowledged, summed over them",
             registry=registry,
         )
-        for code in ("CUSS", "CUSI", "CUSR", "GTOT", "LOAD"):
+        for code in MILESTONE_CODES:
             self.milestones.labels(code)
         for outcome in ("delivered", "failed"):
             self.deliveries.labels(outcome)
@@ -149,13 +150,14 @@ class Deliverer:
                 if not batch:
                     self._behind(consumer, {})
                     continue
+                sub = self.sub
                 docs = [
                     r.value
                     for records in batch.values()
                     for r in records
                     if r.value is not None
-                    and r.timestamp >= self.sub.created_ms
-                    and matches(self.sub, orjson.loads(r.value))
+                    and r.timestamp >= sub.created_ms
+                    and (not sub.filtered or matches(sub, orjson.loads(r.value)))
                 ]
                 if docs:
                     await self._deliver(b"[" + b",".join(docs) + b"]", len(docs))
