@@ -30,6 +30,7 @@ from vasscm.live.marks import MARK_KEY
 from vasscm.live.produce import route
 from vasscm.live.tansu import true_ends
 from vasscm.replay import Replayer
+from vasscm.report import current_records
 from vasscm.topics import (
     ALERTS,
     CLEARANCES,
@@ -436,18 +437,15 @@ async def wait_committed_to_the_end(
 
 
 def latest_records(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Latest revision per visit, without the fields that count emissions, as a
-    consumer of the contract keeps them: a record published under a provisional visit
-    id (an exit seen before its arrival) is dropped once a record supersedes it."""
-    out: dict[str, dict[str, Any]] = {}
-    revision: dict[str, int] = {}
-    superseded: set[str] = set()
-    for r in records:
-        superseded.update(r.get("supersedes") or ())
-        if r["revision"] >= revision.get(r["visit_id"], 0):
-            revision[r["visit_id"]] = r["revision"]
-            out[r["visit_id"]] = {k: v for k, v in r.items() if k not in ("revision", "supersedes")}
-    return {k: v for k, v in out.items() if k not in superseded}
+    """The records that count, by the README's rule (vasscm.report.current_records),
+    without the fields that count emissions, as a consumer of the contract keeps them."""
+    kept, _ = current_records(
+        records, lambda r: (r["visit_id"], r["revision"], r.get("supersedes") or ())
+    )
+    return {
+        k: {f: v for f, v in r.items() if f not in ("revision", "supersedes")}
+        for k, r in kept.items()
+    }
 
 
 def record_diff(got: dict[str, dict[str, Any]], want: dict[str, dict[str, Any]]) -> str:

@@ -20,7 +20,13 @@ Modules: ``visit`` (the slim row kept per record), ``options`` (option values),
 
 from __future__ import annotations
 
-from vasscm.report.load import Loaded, Malformed, latest_records, load_clearances
+from vasscm.report.load import (
+    Loaded,
+    Malformed,
+    current_records,
+    latest_records,
+    load_clearances,
+)
 from vasscm.report.options import (
     GROUP_FIELDS,
     PERIODS,
@@ -66,6 +72,7 @@ __all__ = [
     "SegmentStats",
     "Visit",
     "build_report",
+    "current_records",
     "compare_groups",
     "group_stats",
     "latest_records",

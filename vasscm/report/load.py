@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeVar
 
 import orjson
 from pydantic import ConfigDict, ValidationError
@@ -15,7 +14,16 @@ from vasscm.errors import VasscmError
 from vasscm.events import ClearanceRecord
 from vasscm.report.visit import RecordLike, Visit
 
-__all__ = ["Loaded", "Malformed", "NotClearances", "latest_records", "load_clearances"]
+__all__ = [
+    "Loaded",
+    "Malformed",
+    "NotClearances",
+    "current_records",
+    "latest_records",
+    "load_clearances",
+]
+
+T = TypeVar("T")
 
 
 class NotClearances(VasscmError):
@@ -124,36 +132,47 @@ def _parse_line(number: int, raw: bytes) -> ClearanceRecord | Malformed:
         return Malformed(number, "not a clearance record: " + "; ".join(parts) + more)
 
 
-def latest_records(records: Iterable[RecordLike]) -> tuple[list[Visit], int, int]:
-    """Keep each visit's highest ``revision`` and drop visits another record supersedes.
+def current_records(
+    records: Iterable[T], ident: Callable[[T], tuple[str, int, Sequence[str]]]
+) -> tuple[dict[str, T], int]:
+    """The consumer rule of ``vasscm.clearances`` (README, "Extensions to the contract"):
+    per visit id its latest revision (on equal revisions the later record), and an id
+    dropped once a record of a higher revision lists it in ``supersedes``. ``ident``
+    gives a record's (visit id, revision, supersedes). Returns the records kept, by
+    visit id, and how many were read.
 
-    Returns ``(kept, older_revisions_dropped, superseded_dropped)``. On equal
-    revisions the later record wins. Should two visits name each other in
-    ``supersedes`` (an id re-identified back), the one with the higher revision
-    wins: the tracker always publishes the superseding record at a higher revision.
+    One rule for every reader: the report (here and in SQL, vasscm.report.engine), and
+    the tests that compare live with replay.
     """
-    best: dict[str, Visit] = {}
+    best: dict[str, T] = {}
+    revision: dict[str, int] = {}
+    listed: dict[str, int] = {}  # id -> highest revision of a record listing it
     read = 0
-    claims: defaultdict[str, set[str]] = defaultdict(set)  # old id -> ids that supersede it
     for item in records:
-        record = Visit.of(item)
         read += 1
-        current = best.get(record.visit_id)
-        if current is None or record.revision >= current.revision:
-            best[record.visit_id] = record
-        for old in record.supersedes:
-            if old != record.visit_id:  # a re-identified-back visit may list itself
-                claims[old].add(record.visit_id)
-    kept: list[Visit] = []
-    for visit_id, record in best.items():
-        own_claims = set(record.supersedes)
-        beaten = any(
-            not (other in own_claims and record.revision > best[other].revision)
-            for other in claims.get(visit_id, ())
-        )
-        if not beaten:
-            kept.append(record)
-    return kept, read - len(best), len(best) - len(kept)
+        visit_id, rev, supersedes = ident(item)
+        if rev >= revision.get(visit_id, 0):
+            best[visit_id], revision[visit_id] = item, rev
+        for old in supersedes:
+            if old != visit_id and rev > listed.get(old, 0):
+                listed[old] = rev
+    kept = {k: v for k, v in best.items() if revision[k] > listed.get(k, 0)}
+    return kept, read
+
+
+def latest_records(records: Iterable[RecordLike]) -> tuple[list[Visit], int, int]:
+    """The records that count (:func:`current_records`), as report rows.
+
+    Returns ``(kept, older_revisions_dropped, superseded_dropped)``.
+    """
+    ids: set[str] = set()
+
+    def ident(visit: Visit) -> tuple[str, int, tuple[str, ...]]:
+        ids.add(visit.visit_id)
+        return visit.visit_id, visit.revision, visit.supersedes
+
+    kept, read = current_records((Visit.of(item) for item in records), ident)
+    return list(kept.values()), read - len(ids), len(ids) - len(kept)
 
 
 def load_clearances(path: Path, on_malformed: Callable[[Malformed], None] | None = None) -> Loaded:

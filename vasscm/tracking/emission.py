@@ -150,10 +150,23 @@ def match_books(
 
 
 def _owner(stale: Book, visits: list[Visit], books: list[Book]) -> Book | None:
-    # The id encodes the anchor instant; the visit whose span covers it took over.
-    for v, b in zip(visits, books, strict=True):
-        if v.events[0].t <= _anchor_of(stale.visit_id) <= v.events[-1].t:
+    # The id encodes the anchor instant to the second; the visit whose span covers
+    # that second took over. (Compared to the millisecond, an anchor event at 38.6 s
+    # falls before its own visit's 38.0 s stamp, and the old id went to the last visit
+    # instead: a ghost record nothing superseded.)
+    # Where two visits share that second (one's exit, the next one's first event),
+    # the one whose first event or arrival is in it: ids are stamped from those.
+    anchor = _anchor_of(stale.visit_id)
+    covering = [
+        (v, b)
+        for v, b in zip(visits, books, strict=True)
+        if v.events[0].t // 1000 * 1000 <= anchor <= v.events[-1].t
+    ]
+    for v, b in covering:
+        if anchor in (v.events[0].t // 1000 * 1000, (v.arrived or 0) // 1000 * 1000):
             return b
+    if covering:
+        return covering[0][1]
     return books[-1] if books else None
 
 
