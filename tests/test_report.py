@@ -18,6 +18,7 @@ from factories import clearance_record
 
 from vasscm.events import ClearanceRecord, dump_json
 from vasscm.report import (
+    SEGMENTS,
     Change,
     ReportUsageError,
     build_report,
@@ -232,7 +233,7 @@ def test_parse_duration(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("item", ["release=abc", "release", "customs=24h", "release=", "exit=-5"])
+@pytest.mark.parametrize("item", ["release=abc", "release", "storage=24h", "release=", "exit=-5"])
 def test_bad_target_is_a_usage_error(item: str) -> None:
     """A malformed target, unknown segment or negative duration is refused with the option named."""
     with pytest.raises(ReportUsageError, match="--target"):
@@ -335,11 +336,11 @@ def test_md_has_title_input_range_counts_and_duration_text(sample: Path, tmp_pat
 
 
 def test_csv_parses_with_header_one_row_per_group_and_segment(sample: Path, tmp_path: Path) -> None:
-    """CSV: a header, then (groups x 4 segments) rows with seconds and text side by side."""
+    """CSV: a header, then (groups x segments) rows with seconds and text side by side."""
     out = tmp_path / "r.csv"
     assert run_report(sample, "csv", ["site"], out=out) == 0
     rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
-    assert len(rows) == 3 * 4  # all, cai-lan, mong-cai
+    assert len(rows) == 3 * len(SEGMENTS)  # all, cai-lan, mong-cai
     row = next(r for r in rows if r["site"] == "mong-cai" and r["segment"] == "release")
     assert row["group"] == "site=mong-cai"
     assert (row["count"], row["mean_s"], row["mean_text"]) == ("1", "86429", "24h00m29s")

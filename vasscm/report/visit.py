@@ -10,7 +10,9 @@ from vasscm.events import ClearanceRecord
 
 __all__ = ["SEGMENTS", "RecordLike", "Visit"]
 
-SEGMENTS: Final = ("release", "exit", "dwell", "scan_wait")
+#: Appended in contract v3 (8.1): lodgement + customs = release. Appended, so a CSV
+#: reader of the v2 columns finds them where they were.
+SEGMENTS: Final = ("release", "exit", "dwell", "scan_wait", "lodgement", "customs")
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,12 +32,16 @@ _SEGMENT_NAMES: Final = {
     "exit": N_("Release to exit"),
     "dwell": N_("Dwell time"),
     "scan_wait": N_("Wait for scanning"),
+    "lodgement": N_("Declarant's time"),
+    "customs": N_("Customs' time"),
 }
 _SEGMENT_DEFINITIONS: Final = {
     "release": N_("from arrival to the customs release (eligible to leave)"),
     "exit": N_("from the customs release to the exit through the gate"),
     "dwell": N_("from arrival to exit"),
     "scan_wait": N_("from selection for scanning (or arrival) to the scan"),
+    "lodgement": N_("from arrival until every declaration had its channel"),
+    "customs": N_("from the channel to the customs release"),
 }
 _FIELD_NAMES: Final = {
     "site": N_("site"),
