@@ -307,13 +307,21 @@ def test_an_eligible_before_the_discrepancy_does_not_lift_the_hold() -> None:
 
 @ROUTE
 def test_segments_of_a_completed_visit_in_seconds(route: Route) -> None:
-    """release, exit, dwell and scan_wait are exact second counts between the milestones."""
+    """release, exit, dwell, scan_wait, lodgement and customs are exact second counts
+    between the milestones."""
     run = run_events(
         typical_visit(route)
-    )  # selected -6h, arrive 0, scanned 2h, eligible 5h, exit 7h
+    )  # selected -6h, arrive 0, channel 1h, scanned 2h, eligible 5h, exit 7h
 
     expected = {
-        "segments": {"release": 18000.0, "exit": 7200.0, "dwell": 25200.0, "scan_wait": 7200.0},
+        "segments": {
+            "release": 18000.0,
+            "exit": 7200.0,
+            "dwell": 25200.0,
+            "scan_wait": 7200.0,
+            "lodgement": 3600.0,
+            "customs": 14400.0,
+        },
         "pre_cleared": False,
         "scanned": True,
         "scan_result": "CLEAR",
@@ -343,7 +351,14 @@ def test_a_segment_that_did_not_happen_is_absent(route: Route) -> None:
     """No scan, no scan_wait: the segments object only names what happened."""
     run = run_events(cleared_visit(route))
 
-    assert {"release": 18000.0, "exit": 7200.0, "dwell": 25200.0} == record(run)["segments"]
+    expected = {
+        "release": 18000.0,
+        "exit": 7200.0,
+        "dwell": 25200.0,
+        "lodgement": 1800.0,
+        "customs": 16200.0,
+    }
+    assert expected == record(run)["segments"]
 
 
 @ROUTE

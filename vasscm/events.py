@@ -55,6 +55,7 @@ __all__ = [
     "TOPIC_OF_TYPE",
     "VESSEL_MODELS",
     "VESSEL_TYPES",
+    "WAITING_ON",
     "Alert",
     "AlertKind",
     "AlertStatus",
@@ -95,6 +96,7 @@ __all__ = [
     "VesselEvent",
     "VesselExpected",
     "VisitState",
+    "WaitingOn",
     "container_of",
     "dead_letter",
     "dump_json",
@@ -176,6 +178,9 @@ class AlertStatus(StrEnum):
 
 ScanResult: TypeAlias = Literal["CLEAR", "SUSPECT", "INCONCLUSIVE"]
 Channel: TypeAlias = Literal["green", "yellow", "red"]
+#: Contract 8.1: the party an open visit waits on, in the order it is judged.
+WaitingOn: TypeAlias = Literal["declarant", "scan", "customs", "owner"]
+WAITING_ON: Final[tuple[WaitingOn, ...]] = ("declarant", "scan", "customs", "owner")
 Basis: TypeAlias = Literal["cleared", "released", "storage"]
 
 PORT_TYPES: Final = frozenset(
@@ -961,8 +966,17 @@ class ClearanceRecord(_Output):
     arrived_at: Timestamp | None
     eligible_at: Timestamp | None
     exited_at: Timestamp
-    segments: dict[Literal["release", "exit", "dwell", "scan_wait"], float]
+    segments: dict[
+        Literal["release", "exit", "dwell", "scan_wait", "lodgement", "customs"], float
+    ] = Field(
+        description="seconds per segment (contract 3; lodgement and customs: 8.1, "
+        "lodgement + customs = release); a segment that did not happen is absent"
+    )
     pre_cleared: bool
+    pre_lodged: bool = Field(
+        default=False,
+        description="contract 8.1: every deciding declaration had its channel by the arrival",
+    )
     scanned: bool
     scan_result: ScanResult | None
     alerts: list[AlertKind]
@@ -1024,6 +1038,11 @@ class VisitState(_Output):
     )
     exit_type: Literal["GATE_OUT", "LOADED"] | None = Field(
         default=None, description="how the visit ended, once it has"
+    )
+    waiting_on: WaitingOn | None = Field(
+        default=None,
+        description="contract 8.1: the party an open visit waits on now; null before "
+        "arrival and once exited",
     )
 
 

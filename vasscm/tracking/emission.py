@@ -53,7 +53,12 @@ def record(v: Visit, desired: dict[str, AlertSpec], duties: Sequence[Obligation]
     pre_cleared = v.eligible is not None and v.arrived is not None and v.eligible < v.arrived
     if v.eligible is not None:
         if v.arrived is not None:
-            segments["release"] = max(0, v.eligible - v.arrived) / 1000
+            release = max(0, v.eligible - v.arrived)
+            segments["release"] = release / 1000
+            if v.lodged is not None:  # contract 8.1: whose time the release was
+                lodgement = min(max(0, v.lodged - v.arrived), release)
+                segments["lodgement"] = lodgement / 1000
+                segments["customs"] = (release - lodgement) / 1000
         start = v.arrived if pre_cleared and v.arrived is not None else v.eligible
         segments["exit"] = max(0, v.exited - start) / 1000
     if v.arrived is not None:
@@ -75,6 +80,7 @@ def record(v: Visit, desired: dict[str, AlertSpec], duties: Sequence[Obligation]
         "exited_at": v.exited,
         "segments": segments,
         "pre_cleared": pre_cleared,
+        "pre_lodged": v.lodged is not None and v.arrived is not None and v.lodged <= v.arrived,
         "scanned": v.scanned is not None,
         "scan_result": v.scan_result,
         "alerts": kinds,

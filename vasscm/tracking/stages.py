@@ -15,13 +15,15 @@ in this order (the first that holds wins)::
 
 The derivation (:mod:`.visit`) calls :func:`stage_of` after every event and records
 each change in the visit's timeline; stall alerts judge the time spent in each stage.
+
+:func:`waiting_on` says whose move it is (contract 8.1), for people, not for alerts.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from vasscm.events import Stage
+from vasscm.events import Stage, WaitingOn
 
 if TYPE_CHECKING:
     from vasscm.tracking.visit import Visit
@@ -51,3 +53,19 @@ def stage_of(v: Visit, eligible_on: bool, held: bool) -> Stage:
     if v.selected is not None and v.scanned is None:
         return _AWAITING_SCAN
     return _AWAITING_RELEASE
+
+
+def waiting_on(v: Visit) -> WaitingOn | None:
+    """The party an open visit waits on now (contract 8.1), judged in this order: none
+    before arrival or after exit; the owner once released; the declarant while some
+    deciding declaration has no channel (or none is known); the scanner while selected
+    and not scanned; customs otherwise (a channel assigned, suspended or held)."""
+    if v.exited is not None or v.arrived is None:
+        return None
+    if v.stage is _RELEASED:
+        return "owner"
+    if v.lodged is None:
+        return "declarant"
+    if v.selected is not None and v.scanned is None:
+        return "scan"
+    return "customs"

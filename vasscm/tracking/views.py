@@ -12,6 +12,7 @@ from vasscm.tracking.codes import TYPE_OF_CODE
 from vasscm.tracking.emission import record, to_record
 from vasscm.tracking.obligations import obligations
 from vasscm.tracking.policy import DEFAULT_POLICY, Policy
+from vasscm.tracking.stages import waiting_on
 from vasscm.tracking.state import Book, ContainerState, Ev
 from vasscm.tracking.visit import Visit, derive, latest_visit, split
 
@@ -131,4 +132,5 @@ def view_row(v: Visit, book: Book | None) -> Row:
         "selected_at": None if v.selected is None else iso_ms(v.selected),
         "channel_at": None if v.channel_at is None else iso_ms(v.channel_at),
         "exit_type": None if v.exit_code is None else TYPE_OF_CODE[v.exit_code],
+        "waiting_on": waiting_on(v),
     }

@@ -52,6 +52,9 @@ class Visit:
     seal: str | None = None  # last known seal before exit
     channel: str = "unknown"
     channel_at: int | None = None  # when the channel in force was assigned
+    # Contract 8.1: when every deciding declaration had a channel (the declarant's
+    # part ended); None while one has none, or none is known.
+    lodged: int | None = None
     decls: tuple[str, ...] = ()  # sorted
     selected: int | None = None
     scanned: int | None = None
@@ -114,6 +117,7 @@ class Fold:
 
     __slots__ = (
         "_anchor",
+        "_channel_by",
         "_channel_t",
         "_deciding",
         "_eligible_by",
@@ -129,6 +133,7 @@ class Fold:
         # container, and a yard holds tens of thousands of them.
         self._eligible_by: dict[str, int] | None = None  # first ELIGIBLE in force, by decl
         self._suspended_by: set[str] | None = None
+        self._channel_by: dict[str, int] | None = None  # first CHANNEL_ASSIGNED, by decl
         self._deciding: list[str] = []  # declarations named by CHANNEL_ASSIGNED .. CANCELLED
         self._held = False
         self._expected_direction: str | None = None
@@ -176,6 +181,9 @@ class Fold:
             if ev.t >= self._channel_t:
                 v.channel, self._channel_t = ev.val or "unknown", ev.t
                 v.channel_at = ev.t
+            if self._channel_by is None:
+                self._channel_by = {}
+            self._channel_by.setdefault(decl or "", ev.t)
         elif code == SCAN_SELECTED:
             if v.selected is None:
                 v.selected = ev.t
@@ -208,7 +216,8 @@ class Fold:
             if self._eligible_by is not None:
                 self._eligible_by.pop(decl or "", None)
         if code in DECISIONS:
-            v.eligible = _all_eligible(self._deciding, self._eligible_by)
+            v.eligible = _latest_of_all(self._deciding, self._eligible_by)
+            v.lodged = _latest_of_all(self._deciding, self._channel_by)
             if code == ELIGIBLE and v.eligible is not None:
                 self._held = False  # a discrepancy holds until the container is eligible
         elif code in EXITS:
@@ -241,13 +250,14 @@ def derive(events: list[Ev], container_no: str) -> Visit:
     return Fold(container_no, events).visit
 
 
-def _all_eligible(deciding: list[str], eligible_by: dict[str, int] | None) -> int | None:
-    """When the last deciding declaration became eligible; None while one is not."""
-    if not eligible_by:
+def _latest_of_all(deciding: list[str], at_by: dict[str, int] | None) -> int | None:
+    """When the last deciding declaration got what ``at_by`` holds (its eligibility, its
+    channel); None while one has not."""
+    if not at_by:
         return None
     latest = -1
     for d in deciding:
-        t = eligible_by.get(d)
+        t = at_by.get(d)
         if t is None:
             return None
         latest = max(latest, t)
