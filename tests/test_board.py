@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from factories import CONTAINER, OTHER_CONTAINER, ROUTES, T0, at, cleared_visit, run_events
 
-from vasscm.board import Board, Group, GroupStats, merge_stats
+from vasscm.board import Board, Group, GroupStats, merge_stats, stage_rows, waiting_rows
 from vasscm.durations import to_ms
 from vasscm.tracking import DEFAULT_POLICY, current_view
 
@@ -24,7 +24,7 @@ def test_an_arrived_container_is_counted_in_its_stage_since_arrival() -> None:
     """A DISCHARGED import waits for release: one container in AWAITING_RELEASE since T0."""
     board = Board()
     board.put(CONTAINER, view_after([IMPORT.arrive(T0)]))
-    group = Group("cai-lan", "import", "AWAITING_RELEASE")
+    group = Group("cai-lan", "import", "AWAITING_RELEASE", "declarant")
     [stats] = list(board.stats(to_ms(at(hours=1)), DEFAULT_POLICY))
     assert GroupStats(group, 1, to_ms(T0), 0) == stats
 
@@ -35,7 +35,7 @@ def test_a_stage_change_moves_the_container_between_groups() -> None:
     board.put(CONTAINER, view_after([IMPORT.arrive(T0)]))
     board.put(CONTAINER, view_after([IMPORT.arrive(T0), IMPORT.event("ELIGIBLE", at(hours=3))]))
     [stats] = list(board.stats(to_ms(at(hours=4)), DEFAULT_POLICY))
-    assert Group("cai-lan", "import", "RELEASED") == stats.group
+    assert Group("cai-lan", "import", "RELEASED", "owner") == stats.group
     assert to_ms(at(hours=3)) == stats.oldest_since_ms
     assert 1 == len(board)
 
@@ -81,3 +81,30 @@ def test_merge_sums_counts_and_keeps_the_oldest_across_partitions() -> None:
     now = to_ms(at(hours=49))
     [merged] = merge_stats([one.stats(now, DEFAULT_POLICY), two.stats(now, DEFAULT_POLICY)])
     assert (2, to_ms(T0), 1) == (merged.containers, merged.oldest_since_ms, merged.stalled)
+
+
+def test_the_party_waited_on_splits_a_stage_and_the_tables_add_it_up() -> None:
+    """Two containers awaiting release, one without a channel (the declarant's move) and
+    one with (customs'): two groups on the board, one row of the stage table, and one
+    row per party in the waiting table; a visit not yet arrived is in neither party."""
+    board = Board()
+    board.put(CONTAINER, view_after([IMPORT.arrive(T0)]))
+    channelled = [
+        IMPORT.arrive(T0, container_no=OTHER_CONTAINER),
+        IMPORT.event("CHANNEL_ASSIGNED", at(hours=1), container_no=OTHER_CONTAINER),
+    ]
+    board.put(OTHER_CONTAINER, view_after(channelled, OTHER_CONTAINER))
+    third = "TGHU1234567"
+    board.put(third, view_after([IMPORT.event("EXPECTED", T0, container_no=third)], third))
+    now = to_ms(at(hours=49))
+    groups = merge_stats([board.stats(now, DEFAULT_POLICY)])
+    assert 3 == len(groups)
+    [awaiting] = [r for r in stage_rows(groups, now) if r["stage"] == "AWAITING_RELEASE"]
+    assert (2, 2, 49 * 3600.0) == (
+        awaiting["containers"],
+        awaiting["stalled"],
+        awaiting["oldest_seconds"],
+    )
+    assert [("customs", 1, 1), ("declarant", 1, 1)] == [
+        (r["waiting_on"], r["containers"], r["stalled"]) for r in waiting_rows(groups)
+    ]

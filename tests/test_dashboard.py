@@ -29,7 +29,8 @@ def numbers(n: int) -> list[str]:
 @pytest.fixture
 async def core() -> Core:
     """Visits at both sites and in both directions: released and collected, released and
-    waiting (stalled after 3 days), awaiting release, and exits without release."""
+    waiting (stalled after 3 days), awaiting release (a third of them channelled), and
+    exits without release."""
     c = Core()
     routes = list(ROUTES.values())
     for i, no in enumerate(numbers(48)):
@@ -39,6 +40,8 @@ async def core() -> Core:
         kind = (i // 4) % 4  # every kind on every route
         if kind in (0, 1):
             events.append(route.event("ELIGIBLE", at(hours=hour + 3 + i % 5), container_no=no))
+        if kind == 2 and (i // 16) % 2:  # a channel: customs' move, not the declarant's
+            events.append(route.event("CHANNEL_ASSIGNED", at(hours=hour + 1), container_no=no))
         if kind == 0:  # out within the dashboard's 24 h release window
             events.append(route.leave(at(hours=hour + 50), container_no=no))
         if kind == 3:  # leaves without release (a critical alert)
@@ -118,12 +121,14 @@ async def test_the_dashboard_fits_and_speaks_the_language(
     text = " ".join(re.sub(r"<[^>]+>", " ", h) for h in headings)
     if lang == "vi":
         assert "Container theo trạng thái" in text
+        assert "Đang chờ ai" in text
         assert "Cảnh báo gần đây" in text
         assert "Cảng Cái Lân" in dom
         assert "Containers per stage" not in dom
         assert "ra cổng khi chưa được giải phóng" in dom  # the alert kind in words
     else:
         assert "Containers per stage" in text
+        assert "Whose move it is" in text
         assert "Cai Lan port" in dom
         assert "exit without release" in dom
 
@@ -154,3 +159,26 @@ async def test_counts_are_true_and_the_filters_reach_the_lists(page: str, tmp_pa
     assert releases.group(1).count("<tr>") == 4  # each site and direction released some
     sites = re.findall(r'<select id="f-site">(.*?)</select>', dom, re.S)[0]
     assert "Mong Cai international border gate" in sites
+
+
+async def test_the_waiting_panel_counts_each_sites_containers_by_party(
+    page: str, tmp_path: Path
+) -> None:
+    """Contract 8.1 on the dashboard: per site and direction, how many containers wait on
+    the declarant, the scanner, customs and the owner; the English page names them."""
+    dom = await chromium_beside(
+        "--window-size=1280,1800", "--virtual-time-budget=6000", "--dump-dom",
+        f"{page}/probe?lang=en", profile=tmp_path / "profile",
+    )  # fmt: skip
+    table = re.search(r'<table id="waiting">(.*?)</table>', dom, re.S)
+    assert table is not None
+    head, rows = table.group(1).split("<tbody>")
+    assert ["declarant", "scanning", "customs", "owner (released)"] == [
+        re.sub(r"<[^>]+>", "", h) for h in re.findall(r"<th>(.*?)</th>", head)[2:6]
+    ]
+    per_row = [
+        {p: int(n) for p, n in re.findall(r'data-party="(\w+)">(\d+)', r)}
+        for r in rows.split("<tr>")[1:]
+    ]
+    # Per route: 3 released and waiting, 2 without a channel, 1 with one.
+    assert [{"declarant": 2, "scan": 0, "customs": 1, "owner": 3}] * 4 == per_row

@@ -52,7 +52,8 @@ def test_clearance_buckets_fall_on_the_targets_operators_watch() -> None:
 
 
 def test_a_completed_visit_is_observed_once_per_segment() -> None:
-    """release 5 h, exit 2 h, dwell 7 h: one observation each, in the right bucket."""
+    """release 5 h, exit 2 h, dwell 7 h, and the release's two parties' shares: one
+    observation each, in the right bucket."""
     metrics = worker_metrics()
     [record] = run_events(cleared_visit(IMPORT)).records
     metrics.clearance(record)
@@ -67,6 +68,9 @@ def test_a_completed_visit_is_observed_once_per_segment() -> None:
     assert 0 == got[bucket.format("14400.0")]  # 4 h
     assert 1 == got[bucket.format("21600.0")]  # 6 h
     assert 1 == got['vasscm_clearances_total{channel="green",direction="import",site="cai-lan"}']
+    for segment, seconds in (("lodgement", 1800), ("customs", 5 * 3600 - 1800)):  # 8.1
+        key = f'channel="green",direction="import",segment="{segment}",site="cai-lan"'
+        assert seconds == got[f"vasscm_clearance_duration_seconds_sum{{{key}}}"]
 
 
 def test_a_revision_withdraws_the_figures_of_the_record_it_replaces() -> None:
@@ -163,6 +167,10 @@ def test_gauges_show_every_stage_of_a_site_with_zeros() -> None:
     assert 3 * 86400 == got[f"vasscm_stage_oldest_seconds{{{key}}}"]
     assert 0 == got['vasscm_containers{direction="export",site="cai-lan",stage="RELEASED"}']
     assert 3 == got['vasscm_consumer_lag_records{topic="vasscm.port-events"}']
+    waiting = 'vasscm_waiting_containers{{direction="{}",site="cai-lan",waiting_on="{}"}}'
+    assert 1 == got[waiting.format("import", "declarant")]  # arrived, no channel yet
+    assert 0 == got[waiting.format("import", "customs")]
+    assert 0 == got[waiting.format("export", "owner")]
 
 
 def load(containers: int) -> int:

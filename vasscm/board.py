@@ -1,4 +1,5 @@
-"""What is in the yard now: open visits grouped by site, direction and stage.
+"""What is in the yard now: open visits grouped by site, direction, stage and the
+party each waits on (contract 8.1).
 
 The live gauges (containers per stage, the oldest in each stage, stalled counts) and
 the dashboard's stalled list read this board, not the table: decoding every visit
@@ -29,6 +30,7 @@ __all__ = [
     "merge_stats",
     "stage_rows",
     "stalled_rows",
+    "waiting_rows",
 ]
 
 
@@ -36,6 +38,7 @@ class Group(NamedTuple):
     site: str
     direction: str
     stage: str
+    waiting_on: str = ""  # contract 8.1; "" before arrival (the view's null)
 
 
 class Entry(NamedTuple):
@@ -79,14 +82,24 @@ class Board:
             self.remove(container_no)
             return
         since = int(view.stage_since.timestamp() * 1000)
-        self.place(container_no, view.site, str(view.direction), str(view.stage), since)
+        self.place(
+            container_no, view.site, str(view.direction), str(view.stage), since, view.waiting_on
+        )
 
-    def place(self, container_no: str, site: str, direction: str, stage: str, since: int) -> None:
+    def place(
+        self,
+        container_no: str,
+        site: str,
+        direction: str,
+        stage: str,
+        since: int,
+        waiting_on: str | None = None,
+    ) -> None:
         """The same from the visit's parts (vasscm.tracking.latest_stage)."""
         if stage == Stage.EXITED:
             self.remove(container_no)
             return
-        key = Group(site, direction, stage)
+        key = Group(site, direction, stage, waiting_on or "")
         group = self._groups.setdefault(key, key)
         old = self._where.get(container_no)
         if old is not None and old != group:
@@ -153,19 +166,48 @@ def merge_stats(parts: Iterable[Iterable[GroupStats]]) -> list[GroupStats]:
 
 
 def stage_rows(groups: Iterable[GroupStats], now_ms: int) -> list[dict[str, Any]]:
-    """The dashboard's containers-per-stage table (JSON-ready)."""
+    """The dashboard's containers-per-stage table (JSON-ready), whoever they wait on."""
+    by_stage: dict[tuple[str, str, str], list[Any]] = {}
+    for g in groups:
+        key = (g.group.site, g.group.direction, g.group.stage)
+        prior = by_stage.setdefault(key, [0, 0, None])
+        prior[0] += g.containers
+        prior[1] += g.stalled
+        if g.oldest_since_ms is not None:
+            prior[2] = g.oldest_since_ms if prior[2] is None else min(prior[2], g.oldest_since_ms)
     return [
         {
-            "site": g.group.site,
-            "direction": g.group.direction,
-            "stage": g.group.stage,
-            "containers": g.containers,
-            "stalled": g.stalled,
-            "oldest_seconds": None
-            if g.oldest_since_ms is None
-            else max(0, now_ms - g.oldest_since_ms) / 1000,
+            "site": site,
+            "direction": direction,
+            "stage": stage,
+            "containers": n,
+            "stalled": stalled,
+            "oldest_seconds": None if oldest is None else max(0, now_ms - oldest) / 1000,
         }
-        for g in groups
+        for (site, direction, stage), (n, stalled, oldest) in sorted(by_stage.items())
+    ]
+
+
+def waiting_rows(groups: Iterable[GroupStats]) -> list[dict[str, Any]]:
+    """The dashboard's "waiting on" table (JSON-ready): open visits that have arrived, per
+    site, direction and the party they wait on, with how many of them are stalled."""
+    by_party: dict[tuple[str, str, str], list[int]] = {}
+    for g in groups:
+        if not g.group.waiting_on:
+            continue
+        key = (g.group.site, g.group.direction, g.group.waiting_on)
+        prior = by_party.setdefault(key, [0, 0])
+        prior[0] += g.containers
+        prior[1] += g.stalled
+    return [
+        {
+            "site": site,
+            "direction": direction,
+            "waiting_on": party,
+            "containers": n,
+            "stalled": stalled,
+        }
+        for (site, direction, party), (n, stalled) in sorted(by_party.items())
     ]
 
 

@@ -18,6 +18,17 @@ DATASOURCE = {"type": "prometheus", "uid": "vasscm-prometheus"}
 SITE = 'site=~"$site"'
 BY_SITE = "{{site}} {{direction}}"
 
+
+def _net_seconds(segments: str) -> str:
+    """Seconds of these segments observed in the last day per site, less those of the
+    records revisions replaced."""
+    where = f'{{segment=~"{segments}", {SITE}}}'
+    return (
+        f"(sum by (site) (increase(vasscm_clearance_duration_seconds_sum{where}[1d])) - "
+        f"sum by (site) (increase(vasscm_clearance_superseded_seconds_sum{where}[1d])))"
+    )
+
+
 # (title, kind, unit, width, height, [(expr, legend)], description)
 PANELS: list[tuple[str, str, str, int, int, list[tuple[str, str]], str]] = [
     (
@@ -58,6 +69,32 @@ PANELS: list[tuple[str, str, str, int, int, list[tuple[str, str]], str]] = [
         9,
         [(f"sum by (site, stage) (vasscm_containers{{{SITE}}})", "{{site}} {{stage}}")],
         "Open visits now in each stage (all workers).",
+    ),
+    (
+        "Whose move it is (contract 8.1)",
+        "bargauge",
+        "short",
+        12,
+        9,
+        [
+            (
+                f"sum by (site, waiting_on) (vasscm_waiting_containers{{{SITE}}})",
+                "{{site}} {{waiting_on}}",
+            )
+        ],
+        "Arrived open visits by the party they wait on: declarant (no channel yet), scan, "
+        "customs (channel assigned, suspended or held), owner (released, not yet out).",
+    ),
+    (
+        "Customs' share of the release time (last day)",
+        "stat",
+        "percentunit",
+        12,
+        9,
+        [(f"{_net_seconds('customs')} / {_net_seconds('customs|lodgement')}", "{{site}}")],
+        "Of the time from arrival to release of visits completed in the last day, net of "
+        "revised records, the part after every declaration had its channel (customs'); the "
+        "rest is the declarant's.",
     ),
     (
         "Stalled containers",

@@ -16,7 +16,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from vasscm.board import GroupStats
-from vasscm.events import Direction, Stage
+from vasscm.events import WAITING_ON, Direction, Stage
 
 if TYPE_CHECKING:
     from vasscm.live.metrics import LabelCap
@@ -133,3 +133,25 @@ class StateCollector(Collector):
         yield count
         yield oldest
         yield stalled
+        yield self._waiting(groups)
+
+    def _waiting(self, groups: list[GroupStats]) -> Metric:
+        """Contract 8.1: arrived open visits by the party they wait on."""
+        waiting = GaugeMetricFamily(
+            "vasscm_waiting_containers",
+            "Open visits that have arrived, by the party they wait on now: declarant "
+            "(no channel yet), scan, customs, owner (released, not exited)",
+            labels=("site", "direction", "waiting_on"),
+        )
+        by_key: dict[tuple[str, str, str], int] = {}
+        for g in groups:
+            if g.group.waiting_on:  # "" before arrival: counted by stage, not here
+                key = (self._sites(g.group.site), g.group.direction, g.group.waiting_on)
+                by_key[key] = by_key.get(key, 0) + g.containers
+        for site in self._sites.seen:  # zeros included, as for the stages
+            for direction in _DIRECTIONS:
+                for party in WAITING_ON:
+                    by_key.setdefault((site, direction, party), 0)
+        for key in sorted(by_key):
+            waiting.add_metric(key, by_key[key])
+        return waiting

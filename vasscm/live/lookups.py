@@ -12,7 +12,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from vasscm.arrival import ArrivalOrder
-from vasscm.board import merge_stats, stage_rows, stalled_rows
+from vasscm.board import merge_stats, stage_rows, stalled_rows, waiting_rows
 from vasscm.durations import from_ms, to_ms
 from vasscm.events import VisitState, format_ts
 from vasscm.live.gauges import Snapshot
@@ -89,6 +89,7 @@ class Lookups:
             "now": format_ts(from_ms(snap.now_ms)) if self.clock_known() else None,
             "ready": snap.ready,
             "stages": stage_rows(snap.groups, snap.now_ms),
+            "waiting": waiting_rows(snap.groups),
             "health": {
                 "events_per_second": round(events_rate, 1),
                 "rejected_per_second": round(rejected_rate, 2),

@@ -71,12 +71,12 @@ def timelines(state: ContainerState) -> Iterable[tuple[VisitState, list[dict[str
         yield _view(v, book), events
 
 
-def latest_stage(state: ContainerState) -> tuple[str, str, Stage, int] | None:
-    """The latest visit's (site, direction, stage, stage since in ms): what a board of
-    open visits needs, without building the full view (a rebuild does this a million
-    times)."""
+def latest_stage(state: ContainerState) -> tuple[str, str, Stage, int, str | None] | None:
+    """The latest visit's (site, direction, stage, stage since in ms, waiting on): what a
+    board of open visits needs, without building the full view (a rebuild does this a
+    million times)."""
     v = latest_visit(state)
-    return None if v is None else (v.site, v.direction, v.stage, v.stage_since)
+    return None if v is None else (v.site, v.direction, v.stage, v.stage_since, waiting_on(v))
 
 
 def current_view(state: ContainerState) -> VisitState | None:

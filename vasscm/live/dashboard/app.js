@@ -41,6 +41,9 @@ const LABELS = {
   allStages: N_("all stages"),
   stages: N_("Containers per stage"),
   stagesNote: N_("Stalled containers (older in their stage than its threshold) in red."),
+  waiting: N_("Whose move it is"),
+  noWaiting: N_("No container in the yard."),
+  waitingNote: N_("Containers in the yard by the party they wait on: the declarant until every declaration has a channel, the scanner while selected and not scanned, customs until release (also while suspended or held), the owner from release to exit."),
   stalled: N_("Stalled"),
   noStalled: N_("No stalled container."),
   releaseWindow: N_("Release time, last"),
@@ -61,6 +64,15 @@ const STAGE_NAMES = {
   RELEASED: N_("released"),
   EXITED: N_("exited"),
 };
+// Contract 8.1's parties, in the order a visit meets them.
+const PARTIES = ["declarant", "scan", "customs", "owner"];
+const PARTY_NAMES = {
+  declarant: N_("declarant"),
+  scan: N_("scanning"),
+  customs: N_("customs"),
+  owner: N_("owner (released)"),
+};
+const partyName = (code) => (code in PARTY_NAMES ? _(PARTY_NAMES[code]) : code || "–");
 const KIND_NAMES = {
   EXIT_WITHOUT_RELEASE: N_("exit without release"),
   UNSCANNED_EXIT: N_("exit without the scan"),
@@ -129,6 +141,8 @@ function heads(table, names) {
 }
 
 const number = (value) => new Intl.NumberFormat(LANG).format(value);
+const percent = (share) =>
+  new Intl.NumberFormat(LANG, { style: "percent", maximumFractionDigits: 0 }).format(share);
 
 // 90061 s -> "25h01m01s" / "25 giờ 01 phút 01 giây", as the TRS reports write them.
 function duration(seconds) {
@@ -202,6 +216,9 @@ function applyLabels() {
     zone: offset(DEFAULT_TZ),
   });
   heads("stages", [_("site"), _("direction"), ...STAGES.map(stageName)]);
+  heads("waiting", [_("site"), _("direction"), ...PARTIES.map(partyName), _("share")]);
+  const partyHeads = document.querySelectorAll("#waiting thead th");
+  PARTIES.forEach((p, i) => partyHeads[i + 2].prepend(el("span", undefined, `share ${p}`)));
   heads("releases", [_("site"), _("direction"), _("visits"), "p50", "p90", _("mean")]);
   heads("stalled", [_("Container"), _("site"), _("direction"), _("stage"), _("since"), _("age")]);
   heads("alerts", [_("severity"), _("status"), _("kind"), _("Container"), _("site"), _("stage"),
@@ -255,6 +272,49 @@ function renderOverview(data) {
     }
     body.append(row(cells));
   }
+  renderWaiting(data.waiting || [], order);
+}
+
+// What each site's containers wait on: counts per party, and a bar of the shares.
+function renderWaiting(rows, order) {
+  const groups = new Map();
+  for (const r of rows.filter(wanted)) {
+    const key = `${r.site}\u0000${r.direction}`;
+    if (!groups.has(key)) groups.set(key, { site: r.site, direction: r.direction, parties: {} });
+    groups.get(key).parties[r.waiting_on] = r;
+  }
+  const body = document.querySelector("#waiting tbody");
+  body.replaceChildren();
+  for (const g of [...groups.values()].sort((a, b) => order(a).localeCompare(order(b), LANG))) {
+    const cells = [el("td", siteName(g.site), "site"), el("td", word(g.direction))];
+    const total = PARTIES.reduce((n, p) => n + (g.parties[p] ? g.parties[p].containers : 0), 0);
+    const bar = el("div", undefined, "shares");
+    bar.setAttribute("role", "img");
+    const said = [];
+    for (const p of PARTIES) {
+      const r = g.parties[p];
+      const n = r ? r.containers : 0;
+      const td = num(number(n));
+      td.dataset.party = p;
+      if (r && r.stalled) {
+        td.append(el("span", fmt(N_("({count} stalled)"), { count: number(r.stalled) }), "stalled"));
+      }
+      cells.push(td);
+      if (n && total) {
+        const part = el("span", undefined, `share ${p}`);
+        part.style.width = `${(100 * n) / total}%`;
+        bar.append(part);
+        said.push(`${partyName(p)} ${percent(n / total)}`);
+      }
+    }
+    bar.setAttribute("aria-label", said.join(", "));
+    bar.title = said.join(" · ");
+    const td = el("td");
+    td.append(bar);
+    cells.push(td);
+    body.append(row(cells));
+  }
+  document.getElementById("waiting-empty").hidden = groups.size > 0;
 }
 
 function renderStalled(data) {
@@ -329,6 +389,7 @@ function renderVisit(visit) {
   const pairs = [
     [_("arrived"), at(visit.arrived_at)], [_("eligible"), at(visit.eligible_at)],
     [_("exited"), at(visit.exited_at)], [_("stage since"), at(visit.stage_since)],
+    [_("waiting on"), partyName(visit.waiting_on)],
     [_("channel"), word(visit.channel)],
     [_("declarations"), visit.declaration_nos.join(", ") || "–"],
     [_("seal"), visit.seal_no || "–"],
