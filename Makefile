@@ -15,8 +15,10 @@ $(BIN)/vasscm: pyproject.toml
 run: $(BIN)/vasscm
 	$(BIN)/vasscm demo
 
-## The whole test suite, as CI runs it.
+## The whole test suite, as CI runs it (first the Debian packages the tests need:
+## installed when run as root, else named in one line).
 test: $(BIN)/vasscm
+	bash tests/tools.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
