@@ -46,7 +46,14 @@ def test_two_declarations_release_when_the_second_is_eligible(route: Route) -> N
     record = run.records[-1]
     assert [] == run.firing_kinds()
     assert format_ts(at(hours=3)) == format_ts(record.eligible_at)
-    assert {"release": 10800.0, "exit": 7200.0, "dwell": 18000.0} == record.segments
+    expected = {
+        "release": 10800.0,
+        "exit": 7200.0,
+        "dwell": 18000.0,
+        "lodgement": 1800.0,  # both channelled half an hour after arrival (contract 8.1)
+        "customs": 9000.0,
+    }
+    assert expected == record.segments
     assert sorted([D1, D2]) == record.declaration_nos
 
 
