@@ -87,8 +87,8 @@ def replay(
     return 0
 
 
-@click.command(short_help="Time Release Study KPIs from clearances.jsonl")
-@click.argument("clearances", type=existing_file)
+@click.command(short_help="Time Release Study KPIs from clearance records (JSONL or Parquet)")
+@click.argument("clearances", type=click.Path(path_type=str))
 @click.option(
     "--format",
     "fmt",
@@ -131,8 +131,8 @@ def replay(
     "--compare",
     "compare",
     default=None,
-    type=existing_file,
-    help="an earlier period's clearances.jsonl to compare against",
+    type=click.Path(path_type=str),
+    help="an earlier period's clearances to compare against (a file, glob or directory)",
 )
 @click.option(
     "--out",
@@ -151,8 +151,12 @@ def replay(
 def report(lang: str | None, **options: Any) -> int:
     """Time Release Study KPIs from the clearance records replay or the worker wrote.
 
-    Reads clearances.jsonl (contract section 6), not an input event log. Sites are
-    named from the site registry (VASSCM_SITES_FILE).
+    CLEARANCES is a clearances file (contract section 6), not an input event log: JSONL
+    (.jsonl, .jsonl.gz) or Parquet (.parquet, as `vasscm replay --format parquet` writes
+    it); or a glob of them (quote it: 'year/*.parquet'); or a directory, meaning every
+    *.jsonl, *.jsonl.gz and *.parquet in it. DuckDB computes the figures within
+    VASSCM_REPORT_MEMORY (default 512MB), spilling to a temporary directory beyond it.
+    Sites are named from the site registry (VASSCM_SITES_FILE).
     """
     from vasscm.cli.options import settings
     from vasscm.report import run_report
@@ -160,7 +164,9 @@ def report(lang: str | None, **options: Any) -> int:
 
     config = settings()
     sites = load_registry(config.sites_file)
-    return run_report(**options, lang=lang or config.language, sites=sites)
+    return run_report(
+        **options, lang=lang or config.language, sites=sites, memory=config.report_memory
+    )
 
 
 @click.command(short_help="Export or check the topic contract under topics/")
