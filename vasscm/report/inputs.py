@@ -1,11 +1,12 @@
 """Which files a report reads: a file, a glob or a directory; JSONL or Parquet.
 
 A directory means every ``*.jsonl``, ``*.jsonl.gz`` and ``*.parquet`` directly in it
-(not its subdirectories); a glob (``clearances/2018-*.jsonl``, ``**`` allowed) every
-file it matches with one of those endings; a file is read whatever it is called, as
-Parquet when it ends in ``.parquet``, else as JSONL (``.gz``: gzip-compressed). Files
-are read in the order of their paths, which is also the order the consumer rule's
-"the later record" follows across files.
+(not its subdirectories) but replay's other outputs (``alerts``, ``rejected``,
+``state``), so a replay's ``--out`` directory reads as its clearances; a glob
+(``clearances/2018-*.jsonl``, ``**`` allowed) every file it matches with one of those
+endings; a file is read whatever it is called, as Parquet when it ends in ``.parquet``,
+else as JSONL (``.gz``: gzip-compressed). Files are read in the order of their paths,
+which is also the order the consumer rule's "the later record" follows across files.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = ["Inputs", "NoInput", "first_record", "resolve_inputs"]
 
 _ENDINGS: Final = (".jsonl", ".jsonl.gz", ".parquet")
 _GLOB_CHARS: Final = frozenset("*?[")
+_OTHER_OUTPUTS: Final = frozenset({"alerts", "rejected", "state"})
 
 
 class NoInput(OSError):
@@ -58,7 +60,11 @@ def resolve_inputs(named: Path | str) -> Inputs:
     text = str(named)
     path = Path(text)
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if _readable(p))
+        files = sorted(
+            p
+            for p in path.iterdir()
+            if _readable(p) and p.name.split(".", 1)[0] not in _OTHER_OUTPUTS
+        )
         if not files:
             raise NoInput(f"{path} holds no *.jsonl, *.jsonl.gz or *.parquet file")
     elif path.is_file():
