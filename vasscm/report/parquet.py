@@ -28,9 +28,17 @@ from vasscm.report.visit import SEGMENTS
 __all__ = [
     "JSON_COLUMNS",
     "PARQUET_COLUMNS",
+    "SEGMENTS_STRUCT",
+    "json_columns_sql",
     "jsonl_to_parquet",
     "quoted",
 ]
+
+
+def quoted(path: Path | str) -> str:
+    """``path`` as a SQL string literal."""
+    return "'" + str(path).replace("'", "''") + "'"
+
 
 SEGMENTS_STRUCT: Final = "STRUCT(" + ", ".join(f'"{s}" DOUBLE' for s in SEGMENTS) + ")"
 
@@ -46,7 +54,7 @@ JSON_COLUMNS: Final = {
     "arrived_at": "VARCHAR",
     "eligible_at": "VARCHAR",
     "exited_at": "VARCHAR",
-    "segments": SEGMENTS_STRUCT,
+    "segments": "MAP(VARCHAR, DOUBLE)",  # a map: a value that is no number reads as NULL
     "pre_cleared": "BOOLEAN",
     "scanned": "BOOLEAN",
     "scan_result": "VARCHAR",
@@ -70,7 +78,9 @@ PARQUET_COLUMNS: Final = {
     "arrived_at": f"CAST(arrived_at AS {_TS})",
     "eligible_at": f"CAST(eligible_at AS {_TS})",
     "exited_at": f"CAST(exited_at AS {_TS})",
-    "segments": "segments",
+    "segments": "{"
+    + ", ".join(f"{quoted(seg)}: segments[{quoted(seg)}]" for seg in SEGMENTS)
+    + f"}}::{SEGMENTS_STRUCT}",
     "pre_cleared": "pre_cleared",
     "scanned": "scanned",
     "scan_result": "scan_result",
@@ -84,11 +94,6 @@ PARQUET_COLUMNS: Final = {
     "revision": "revision",
     "supersedes": "supersedes",
 }
-
-
-def quoted(path: Path | str) -> str:
-    """``path`` as a SQL string literal."""
-    return "'" + str(path).replace("'", "''") + "'"
 
 
 def json_columns_sql() -> str:

@@ -88,7 +88,12 @@ _CHECKS: Final = (
         "field 'eligible_at': not a timestamp",
     ),
     ("NOT vasscm_ts(exited_at)", "field 'exited_at': missing or not an RFC 3339 timestamp"),
-    ("segments IS NULL", "field 'segments': missing or not an object of seconds"),
+    (
+        "segments IS NULL OR list_bool_or(list_transform(map_values(segments), "
+        "lambda v: v IS NULL) || [false]) OR NOT list_bool_and(list_transform("
+        f"map_keys(segments), lambda k: k IN {_one_of(SEGMENTS)}) || [true])",
+        f"field 'segments': missing, or not an object of seconds by {', '.join(SEGMENTS)}",
+    ),
     ("pre_cleared IS NULL", "field 'pre_cleared': missing or not true/false"),
     ("scanned IS NULL", "field 'scanned': missing or not true/false"),
     (
@@ -125,8 +130,8 @@ ROW_COLUMNS: Final = {
     "direction": "direction",
     "channel": "channel",
     # naive UTC: period labels shift it by the report's offset
-    "exited": "CAST(CAST(exited_at AS TIMESTAMPTZ) AS TIMESTAMP)",
-    **{f"s_{s}": f'segments."{s}"' for s in SEGMENTS},
+    "exited": "CAST(try_cast(exited_at AS TIMESTAMPTZ) AS TIMESTAMP)",
+    **{f"s_{s}": f"segments[{quoted(s)}]" for s in SEGMENTS},
     "pre_cleared": "pre_cleared",
     "scanned": "scanned",
     "alerted": "len(alerts) > 0",
@@ -163,6 +168,7 @@ def _json_names() -> tuple[str, ...]:
 
 _PARQUET_ROWS: Final = {
     **ROW_COLUMNS,
+    **{f"s_{s}": f'segments."{s}"' for s in SEGMENTS},
     "exited": "CAST(exited_at AS TIMESTAMP)",
     "duties": "list_transform(coalesce(obligations, []), lambda o: {'form': o.form, "
     "'on_time': o.on_time})",
