@@ -32,7 +32,7 @@ QUERY = """
 import sys, time, duckdb
 path, fmt = sys.argv[1], sys.argv[2]
 con = duckdb.connect()
-con.execute("SET memory_limit = '512MB'")
+con.execute("SET enable_progress_bar = false")  # no memory limit: DuckDB's default
 src = (f"read_parquet('{path}')" if fmt == "parquet" else
        f"read_json('{path}', format='newline_delimited', columns={{'visit_id': 'VARCHAR', "
        "'revision': 'BIGINT', 'site': 'VARCHAR', 'direction': 'VARCHAR', "
