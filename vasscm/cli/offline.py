@@ -177,7 +177,8 @@ def report(lang: str | None, **options: Any) -> int:
     CLEARANCES is a clearances file (contract section 6), not an input event log: JSONL
     (.jsonl, .jsonl.gz) or Parquet (.parquet, as `vasscm replay --format parquet` writes
     it); or a glob of them (quote it: 'year/*.parquet'); or a directory, meaning every
-    *.jsonl, *.jsonl.gz and *.parquet in it. DuckDB computes the figures within
+    *.jsonl, *.jsonl.gz and *.parquet in it but replay's alerts, rejected and state
+    files (so a replay's --out directory works). DuckDB computes the figures within
     VASSCM_REPORT_MEMORY (default 512MB), spilling to a temporary directory beyond it.
     Sites are named from the site registry (VASSCM_SITES_FILE).
     """
