@@ -74,6 +74,12 @@ class Settings(BaseSettings):
         default=8, ge=1, le=1024, description="partitions of the topics vasscm creates"
     )
     max_event_bytes: int = Field(default=MAX_EVENT_BYTES, ge=1024)
+    report_memory: str = Field(
+        default="512MB",
+        pattern=r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$",
+        description="vasscm report: DuckDB's memory limit (e.g. 512MB, 2GiB); sorts and "
+        "tables beyond it spill to a temporary directory",
+    )
     metrics_max_sites: int = Field(
         default=64,
         ge=1,

@@ -47,13 +47,28 @@ __all__ = ["replay", "report", "topics"]
     show_default=True,
     help="processes to share the containers among; the results are those of --jobs 1",
 )
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "parquet"]),
+    default="jsonl",
+    show_default=True,
+    help="of the clearance records: parquet writes clearances.parquet instead of "
+    "clearances.jsonl (the other files stay JSONL)",
+)
 def replay(
-    events: Path, out: Path, as_of: datetime | None, progress: bool | None, jobs: int
+    events: Path,
+    out: Path,
+    as_of: datetime | None,
+    progress: bool | None,
+    jobs: int,
+    fmt: str = "jsonl",
 ) -> int:
     """Replay an event log through the tracking core into clearance records.
 
     Writes clearances.jsonl, alerts.jsonl, rejected.jsonl and state.jsonl to --out
-    (contract section 6).
+    (contract section 6); with --format parquet, clearances.parquet in place of
+    clearances.jsonl (columns as in vasscm.report.parquet), which `vasscm report` reads.
     """
     from vasscm.cli.options import settings
     from vasscm.replay import replay_file
@@ -83,12 +98,20 @@ def replay(
             progress=sys.stderr.isatty() if progress is None else progress,
             max_event_bytes=config.max_event_bytes,
         )
+    if fmt == "parquet":
+        from vasscm.report.parquet import jsonl_to_parquet
+
+        # Written as JSONL while replaying (streamed, constant memory), then converted
+        # by DuckDB in bounded memory: the records are never held in Python.
+        jsonl = out / "clearances.jsonl"
+        jsonl_to_parquet(jsonl, out / "clearances.parquet")
+        jsonl.unlink()
     click.echo(summary.render(), err=True)
     return 0
 
 
-@click.command(short_help="Time Release Study KPIs from clearances.jsonl")
-@click.argument("clearances", type=existing_file)
+@click.command(short_help="Time Release Study KPIs from clearance records (JSONL or Parquet)")
+@click.argument("clearances", type=click.Path(path_type=str))
 @click.option(
     "--format",
     "fmt",
@@ -131,8 +154,8 @@ def replay(
     "--compare",
     "compare",
     default=None,
-    type=existing_file,
-    help="an earlier period's clearances.jsonl to compare against",
+    type=click.Path(path_type=str),
+    help="an earlier period's clearances to compare against (a file, glob or directory)",
 )
 @click.option(
     "--out",
@@ -151,8 +174,13 @@ def replay(
 def report(lang: str | None, **options: Any) -> int:
     """Time Release Study KPIs from the clearance records replay or the worker wrote.
 
-    Reads clearances.jsonl (contract section 6), not an input event log. Sites are
-    named from the site registry (VASSCM_SITES_FILE).
+    CLEARANCES is a clearances file (contract section 6), not an input event log: JSONL
+    (.jsonl, .jsonl.gz) or Parquet (.parquet, as `vasscm replay --format parquet` writes
+    it); or a glob of them (quote it: 'year/*.parquet'); or a directory, meaning every
+    *.jsonl, *.jsonl.gz and *.parquet in it but replay's alerts, rejected and state
+    files (so a replay's --out directory works). DuckDB computes the figures within
+    VASSCM_REPORT_MEMORY (default 512MB), spilling to a temporary directory beyond it.
+    Sites are named from the site registry (VASSCM_SITES_FILE).
     """
     from vasscm.cli.options import settings
     from vasscm.report import run_report
@@ -160,7 +188,9 @@ def report(lang: str | None, **options: Any) -> int:
 
     config = settings()
     sites = load_registry(config.sites_file)
-    return run_report(**options, lang=lang or config.language, sites=sites)
+    return run_report(
+        **options, lang=lang or config.language, sites=sites, memory=config.report_memory
+    )
 
 
 @click.command(short_help="Export or check the topic contract under topics/")

@@ -181,7 +181,7 @@ def render_html(report: Report, words: Wording) -> str:
         f"<li>{_e(words.label('Input'))}: <code>{_e(src.path)}</code></li>",
         f"<li>{_e(words.label('Counts'))}: {_e(words.counts(src))}</li>",
     ]
-    if not src.records:
+    if not src.visits:
         body += ["</ul>", f"<p>{_e(words.label('No clearance records: nothing to report.'))}</p>"]
     else:
         body += [

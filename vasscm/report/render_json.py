@@ -95,7 +95,7 @@ def _report_obj(report: Report) -> dict[str, Any]:
             "older_revisions": src.older_revisions,
             "superseded": src.superseded,
             "malformed": src.malformed,
-            "visits": len(src.records),
+            "visits": src.visits,
         },
         "exits": None
         if report.first_exit is None or report.last_exit is None

@@ -49,7 +49,7 @@ def render_md(report: Report, words: Wording) -> str:
         f"- {words.label('Input')}: `{_md_cell(str(src.path))}`",
         f"- {words.label('Counts')}: {words.counts(src)}",
     ]
-    if not src.records:
+    if not src.visits:
         lines += ["", words.label("No clearance records: nothing to report.")]
         return "\n".join(lines) + "\n"
     lines += [

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
+import duckdb
+
 from vasscm.errors import VasscmError
 from vasscm.language import DEFAULT_LANGUAGE
-from vasscm.report.load import Malformed, NotClearances, load_clearances
+from vasscm.report.engine import DEFAULT_MEMORY, Engine, connect, engine_report
+from vasscm.report.inputs import NoInput, resolve_inputs
+from vasscm.report.load import NotClearances
 from vasscm.report.options import ReportUsageError, parse_by, parse_targets, parse_utc_offset
 from vasscm.report.render import FORMATS, render
 from vasscm.report.render_pdf import html_to_pdf
-from vasscm.report.stats import build_report
 from vasscm.report.wording import wording
 from vasscm.sites import Registry
 
@@ -30,34 +32,39 @@ def _usage_error(error: Exception) -> int:
     return 2
 
 
-def _malformed_reporter(path: Path) -> Callable[[Malformed], None]:
-    seen = 0
+def _show_malformed(engine: Engine) -> None:
+    shown = 0
+    for path, item in engine.malformed(_MALFORMED_SHOWN):
+        shown += 1
+        sys.stderr.write(f"{path}:{item.line}: skipped malformed line: {item.reason}\n")
+    source = engine.source()
+    if source.malformed > shown:
+        sys.stderr.write(f"{source.path}: more malformed lines; only counting them from here\n")
+    if source.malformed:
+        sys.stderr.write(f"{source.path}: {source.malformed:,} malformed lines skipped\n")
 
-    def report(item: Malformed) -> None:
-        nonlocal seen
-        seen += 1
-        if seen <= _MALFORMED_SHOWN:
-            sys.stderr.write(f"{path}:{item.line}: skipped malformed line: {item.reason}\n")
-        elif seen == _MALFORMED_SHOWN + 1:
-            sys.stderr.write(f"{path}: more malformed lines; only counting them from here\n")
 
-    return report
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def run_report(
-    clearances: Path,
+    clearances: Path | str,
     fmt: str = "md",
     by: list[str] | None = None,
     period: str = "month",
     utc_offset: str = "+07:00",
     targets: tuple[str, ...] = (),
-    compare: Path | None = None,
+    compare: Path | str | None = None,
     out: Path | None = None,
     lang: str = DEFAULT_LANGUAGE,
     sites: Registry | None = None,
+    memory: str = DEFAULT_MEMORY,
 ) -> int:
     """``vasscm report``: read, compute, render, write. Returns the exit code.
 
+    ``clearances`` and ``compare`` are each a file, a glob or a directory of JSONL and
+    Parquet files (:mod:`vasscm.report.inputs`); ``memory`` is DuckDB's memory limit.
     0 when the files were read (whatever they held, malformed lines included);
     2 for a bad option value; 1 when an input cannot be read or the output written.
     """
@@ -70,26 +77,28 @@ def run_report(
     except ReportUsageError as exc:
         return _usage_error(exc)
     try:
-        source = load_clearances(clearances, _malformed_reporter(clearances))
-        previous = (
-            None if compare is None else load_clearances(compare, _malformed_reporter(compare))
-        )
-    except NotClearances as exc:
+        with connect(memory=memory) as con:
+            current = Engine.load(con, resolve_inputs(clearances), "cur")
+            previous = None if compare is None else Engine.load(con, resolve_inputs(compare), "old")
+            for engine in (current, previous):
+                if engine is not None:
+                    _show_malformed(engine)
+            report = engine_report(
+                current, by=fields, period=period, tz=tz, targets=target_map, previous=previous
+            )
+    except (NotClearances, ReportUsageError) as exc:
         return _usage_error(exc)
+    except NoInput as exc:
+        sys.stderr.write(f"vasscm report: {exc}\n")
+        return 1
     except OSError as exc:
         sys.stderr.write(
             f"vasscm report: cannot read {exc.filename or clearances}: {exc.strerror}\n"
         )
         return 1
-    for loaded in (source, previous):
-        if loaded is not None and loaded.malformed:
-            sys.stderr.write(f"{loaded.path}: {loaded.malformed:,} malformed lines skipped\n")
-    try:
-        report = build_report(
-            source, by=fields, period=period, tz=tz, targets=target_map, previous=previous
-        )
-    except ReportUsageError as exc:
-        return _usage_error(exc)
+    except duckdb.Error as exc:  # an unreadable file: a Parquet file cut short, ...
+        sys.stderr.write(f"vasscm report: cannot read {clearances}: {_first_line(exc)}\n")
+        return 1
     words = wording(lang, sites)
     if fmt == "pdf":
         try:

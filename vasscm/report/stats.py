@@ -27,6 +27,7 @@ __all__ = [
     "Histogram",
     "Report",
     "SegmentStats",
+    "Source",
     "build_report",
     "compare_groups",
     "duty_stats",
@@ -357,10 +358,35 @@ def release_histogram(records: Iterable[RecordLike]) -> Histogram:
 
 
 @dataclass(frozen=True, slots=True)
+class Source:
+    """What a report says of its input: counts only (the records stay in the engine)."""
+
+    path: Path  # as the user named it: a file, a glob or a directory
+    visits: int  # records that count (latest revision, not superseded)
+    lines: int  # non-blank lines (Parquet: rows)
+    records_read: int
+    older_revisions: int
+    superseded: int
+    malformed: int
+
+    @classmethod
+    def of(cls, loaded: Loaded) -> Source:
+        return cls(
+            path=loaded.path,
+            visits=len(loaded.records),
+            lines=loaded.lines,
+            records_read=loaded.records_read,
+            older_revisions=loaded.older_revisions,
+            superseded=loaded.superseded,
+            malformed=loaded.malformed,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     """Everything a renderer needs; built by :func:`build_report`."""
 
-    source: Loaded
+    source: Source
     by: tuple[str, ...]
     period: str
     tz: timezone
@@ -405,7 +431,7 @@ def build_report(
         before_by_direction = group_stats(previous.records, ("direction",), tz=tz, targets=targets)
     exits = [r.exited_at for r in source.records]
     return Report(
-        source=source,
+        source=Source.of(source),
         by=by,
         period=period,
         tz=tz,

@@ -13,8 +13,7 @@ from datetime import datetime, timezone
 from typing import Final
 
 from vasscm.language import DEFAULT_LANGUAGE, N_, Language, language
-from vasscm.report.load import Loaded
-from vasscm.report.stats import Change, DirectionSummary, DutyStats, GroupKey, Report
+from vasscm.report.stats import Change, DirectionSummary, DutyStats, GroupKey, Report, Source
 from vasscm.sites import Registry, load_registry
 
 __all__ = ["Wording", "wording"]
@@ -183,14 +182,14 @@ class Wording:
     def title(self) -> str:
         return self._(N_("Time Release Study: clearance times"))
 
-    def counts(self, source: Loaded) -> str:
+    def counts(self, source: Source) -> str:
         n = self.lang.number
         return self.format(
             N_(
                 "{visits} visits from {records} records ({older} older revisions and "
                 "{superseded} superseded dropped; {malformed} malformed lines skipped)"
             ),
-            visits=n(len(source.records)),
+            visits=n(source.visits),
             records=n(source.records_read),
             older=n(source.older_revisions),
             superseded=n(source.superseded),
