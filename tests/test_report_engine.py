@@ -135,11 +135,12 @@ def test_every_period_label_and_the_comparison_match(tmp_path: Path, period: str
 
 @pytest.fixture(scope="module")
 def year_like(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """150k generated records (revisions, equal revisions, supersedes, obligations) and
-    an earlier 50k to compare with."""
+    """150k generated records (revisions, equal revisions with other figures, so the
+    file order decides, supersedes, obligations) and an earlier 50k to compare with
+    (equal revisions the same record twice: read without the order)."""
     root = tmp_path_factory.mktemp("year")
     return (
-        write_synthetic(root / "now.jsonl", 150_000, seed=3),
+        write_synthetic(root / "now.jsonl", 150_000, seed=3, conflicts=True),
         write_synthetic(root / "before.jsonl", 50_000, seed=4),
     )
 

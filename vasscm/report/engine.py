@@ -34,6 +34,7 @@ from vasscm.report.stats import (
     HISTOGRAM_LABELS,
     PARTY_OF_FORM,
     Comparison,
+    DirectionSummary,
     DutyStats,
     GroupKey,
     GroupStats,
@@ -42,7 +43,6 @@ from vasscm.report.stats import (
     SegmentStats,
     Source,
     compare_groups,
-    direction_summaries,
 )
 from vasscm.report.visit import SEGMENTS
 
@@ -114,11 +114,12 @@ class Engine:
                     SELECT unnest(supersedes) AS old, visit_id, revision
                     FROM {rows} WHERE reason IS NULL AND len(supersedes) > 0)
                 WHERE old <> visit_id GROUP BY old),
+            winners AS (  -- per visit: the highest revision, then the later record
+                SELECT arg_max(rowid, {{'r': revision, 'f': file_no, 'o': ord}}) AS id
+                FROM {rows} WHERE reason IS NULL GROUP BY visit_id),
             latest AS (
                 SELECT * EXCLUDE (reason, supersedes, file_no, ord) FROM {rows}
-                WHERE reason IS NULL
-                QUALIFY row_number() OVER (
-                    PARTITION BY visit_id ORDER BY revision DESC, file_no DESC, ord DESC) = 1)
+                WHERE rowid IN (SELECT id FROM winners))
             SELECT latest.*, coalesce(latest.revision <= listed.rev, false) AS dropped
             FROM latest LEFT JOIN listed ON latest.visit_id = listed.old"""
         )
@@ -166,46 +167,51 @@ class Engine:
         keys = {name: (_period_sql(period, tz) if name == "period" else name) for name in by}
         select = ", ".join(f"{expr} AS g_{name}" for name, expr in keys.items())
         source = f"(SELECT *{', ' + select if select else ''} FROM {self.kept})"
-        groupings: list[tuple[str, ...]] = [()] + ([tuple(by)] if by else [])
+        cols = [f"g_{name}" for name in by]
+        # One query for "all" and the groups, every segment in it: a grouping set each.
+        figures_sql = []
+        for segment in SEGMENTS:
+            target, column = targets.get(segment), f"s_{segment}"
+            within = (
+                "NULL" if target is None else f"count(*) FILTER ({column} <= {float(target)!r})"
+            )
+            figures_sql.append(
+                f"count({column}), fsum({column}), quantile_cont({column}, [0.5, 0.9, 0.95]), "
+                f"max({column}), {within}"
+            )
+        lead = "".join(f"{c}, " for c in cols)
+        grouping = f"grouping({', '.join(cols)}) <> 0" if cols else "true"
+        group_by = f"GROUP BY GROUPING SETS ((), ({', '.join(cols)}))" if cols else ""
         heads: dict[GroupKey, tuple[int, int, int, int]] = {}
         figures: dict[GroupKey, dict[str, SegmentStats]] = {}
-        for grouping in groupings:
-            cols = [f"g_{name}" for name in grouping]
-            group_by = f"GROUP BY {', '.join(cols)}" if cols else ""
-            lead = "".join(f"{c}, " for c in cols)
-            for row in self.con.execute(
-                f"SELECT {lead}count(*), count(*) FILTER (pre_cleared), "
-                f"count(*) FILTER (scanned), count(*) FILTER (alerted) FROM {source} {group_by}"
-            ).fetchall():
-                key = tuple(zip(grouping, map(str, row[: len(cols)]), strict=True))
-                if row[len(cols)]:
-                    heads[key] = tuple(int(v) for v in row[len(cols) :])  # type: ignore[assignment]
+        for row in self.con.execute(
+            f"SELECT {grouping}, {lead}count(*), count(*) FILTER (pre_cleared), "
+            f"count(*) FILTER (scanned), count(*) FILTER (alerted), {', '.join(figures_sql)} "
+            f"FROM {source} {group_by}"
+        ).fetchall():
+            everything, values = row[0], row[1 : 1 + len(cols)]
+            key: GroupKey = () if everything else tuple(zip(by, map(str, values), strict=True))
+            at = 1 + len(cols)
+            if not row[at]:  # "all" over no records: one row of NULLs
+                continue
+            heads[key] = (int(row[at]), int(row[at + 1]), int(row[at + 2]), int(row[at + 3]))
+            at += 4
             for segment in SEGMENTS:
-                target = targets.get(segment)
-                column = f"s_{segment}"
-                within = (
-                    "NULL" if target is None else f"count(*) FILTER ({column} <= {float(target)!r})"
+                count, total, quantiles, top, inside = row[at : at + 5]
+                at += 5
+                if not count:
+                    continue
+                figures.setdefault(key, {})[segment] = SegmentStats(
+                    segment=segment,
+                    count=int(count),
+                    mean=float(total) / int(count),
+                    median=float(quantiles[0]),
+                    p90=float(quantiles[1]),
+                    p95=float(quantiles[2]),
+                    max=float(top),
+                    target=targets.get(segment),
+                    within_target=None if inside is None else int(inside) / int(count),
                 )
-                for row in self.con.execute(
-                    f"SELECT {lead}count({column}), fsum({column}), "
-                    f"quantile_cont({column}, [0.5, 0.9, 0.95]), max({column}), {within} "
-                    f"FROM {source} WHERE {column} IS NOT NULL {group_by}"
-                ).fetchall():
-                    key = tuple(zip(grouping, map(str, row[: len(cols)]), strict=True))
-                    count, total, quantiles, top, inside = row[len(cols) :]
-                    if not count:  # "all" over no values: one row of NULLs
-                        continue
-                    figures.setdefault(key, {})[segment] = SegmentStats(
-                        segment=segment,
-                        count=int(count),
-                        mean=float(total) / int(count),
-                        median=float(quantiles[0]),
-                        p90=float(quantiles[1]),
-                        p95=float(quantiles[2]),
-                        max=float(top),
-                        target=target,
-                        within_target=None if inside is None else int(inside) / int(count),
-                    )
         out = []
         for key, (visits, pre, scanned, alerted) in sorted(
             heads.items(), key=lambda item: (len(item[0]), item[0])
@@ -226,6 +232,17 @@ class Engine:
                 )
             )
         return out
+
+    def release_means(self) -> dict[str, tuple[int, float | None]]:
+        """Per direction: visits, and the mean release (None without one): what the
+        summary says of each direction, without the rest of a grouping's figures."""
+        return {
+            str(direction): (int(visits), None if not n else float(total) / int(n))
+            for direction, visits, n, total in self.con.execute(
+                f"SELECT direction, count(*), count(s_release), fsum(s_release) "
+                f"FROM {self.kept} GROUP BY direction"
+            ).fetchall()
+        }
 
     def histogram(self) -> Histogram:
         """As :func:`vasscm.report.reference.release_histogram`."""
@@ -255,6 +272,27 @@ class Engine:
         ]
 
 
+def _summaries(
+    now: Mapping[str, tuple[int, float | None]],
+    before: Mapping[str, tuple[int, float | None]] | None,
+) -> list[DirectionSummary]:
+    """As :func:`vasscm.report.stats.direction_summaries`: one per direction, imports
+    first, as the reform reports lead with them."""
+    return [
+        DirectionSummary(
+            direction=direction,
+            visits=visits,
+            release_mean=mean,
+            previous_release_mean=None
+            if before is None or direction not in before
+            else before[direction][1],
+        )
+        for direction, (visits, mean) in sorted(
+            now.items(), key=lambda item: (item[0] != "import", item[0])
+        )
+    ]
+
+
 def engine_report(
     current: Engine,
     *,
@@ -269,9 +307,8 @@ def engine_report(
     if period not in PERIODS:
         raise ReportUsageError("--period", f"{period!r} is not one of {', '.join(PERIODS)}")
     groups = current.groups(by, period=period, tz=tz, targets=targets)
-    by_direction = current.groups(("direction",), period="month", tz=tz, targets=targets)
     comparison = None
-    before_by_direction = None
+    before_by_direction: dict[str, tuple[int, float | None]] | None = None
     if previous is not None:
         before = previous.groups(by, period=period, tz=tz, targets=targets)
         first, last = previous.exits()
@@ -282,9 +319,7 @@ def engine_report(
             first,
             last,
         )
-        before_by_direction = previous.groups(
-            ("direction",), period="month", tz=tz, targets=targets
-        )
+        before_by_direction = previous.release_means()
     first, last = current.exits()
     return Report(
         source=current.source(),
@@ -297,6 +332,6 @@ def engine_report(
         groups=tuple(groups),
         histogram=current.histogram(),
         comparison=comparison,
-        summaries=tuple(direction_summaries(by_direction, before_by_direction)),
+        summaries=tuple(_summaries(current.release_means(), before_by_direction)),
         duties=tuple(current.duties(period=period, tz=tz)),
     )

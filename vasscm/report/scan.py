@@ -1,17 +1,25 @@
 """Reading an input into DuckDB: one slim row per record, its order, whether it counts.
 
-Every JSONL file is read by DuckDB's ``read_json`` with the columns of
-:data:`vasscm.report.parquet.JSON_COLUMNS` and ``ignore_errors`` (a line that is not
-JSON, or a value of the wrong type, becomes NULLs), numbered in file order by ``WITH
-ORDINALITY``; each row is then checked in SQL against the contract (:data:`_CHECKS`):
-the first failing check names the field; times are checked for their shape (RFC 3339
-with an offset), ``exited_at`` also parsed and within the contract's years. DuckDB reads
-a JSON ``null`` and a missing key alike, so ``arrived_at``, ``eligible_at`` and
-``scan_result`` (null allowed) may also be missing here, where the Python reader
-required the key. Parquet files (our own layout) are checked for their columns and the
-fields the report needs. Nothing is dropped unseen: the rows that fail are counted, and
-their line numbers and reasons found afterwards by :func:`malformed_lines` (the Python
-reader's wording for those it shows).
+Every JSONL file is read by DuckDB's ``read_json`` with the columns the report reads
+(:data:`READ_COLUMNS`) and ``ignore_errors`` (a line that is not JSON becomes NULLs; a
+value of the wrong type, a NULL field); each row is then checked in SQL against the
+contract for those fields (:data:`_CHECKS`): the first failing check names the field.
+Times are checked for their shape (RFC 3339 with an offset) and parsed, ``exited_at``
+within the contract's years; ``segments`` must be an object of numbers by segment name.
+Fields the report does not read (``container_no``, ``declaration_nos``,
+``eligible_at``, ``scan_result``, an obligation's party and times) are not checked:
+a record is counted when what the report takes from it is sound. DuckDB reads a JSON
+``null`` and a missing key alike, so ``arrived_at`` may also be missing. Parquet files
+(our own layout) are checked for their columns and the fields the report needs.
+Nothing is dropped unseen: the rows that fail are counted, and their line numbers and
+reasons found by :func:`malformed_lines` (the Python reader's wording for those it
+shows).
+
+Reading in file order costs DuckDB twice the time (``WITH ORDINALITY`` keeps one
+thread's order), and the order matters only for two rare things: the line numbers of
+malformed lines, and which of two records of one visit and revision with different
+content counts (the later one, as in :func:`vasscm.report.load.current_records`).
+So a file is read unordered first, and read again in order only when it holds either.
 """
 
 from __future__ import annotations
@@ -26,35 +34,40 @@ import duckdb
 from vasscm.events import EARLIEST, LATEST
 from vasscm.report.inputs import Inputs, first_record, is_parquet, lines_of
 from vasscm.report.load import Malformed, NotClearances, _parse_line
-from vasscm.report.parquet import PARQUET_COLUMNS, json_columns_sql, quoted
+from vasscm.report.parquet import PARQUET_COLUMNS, quoted
 from vasscm.report.visit import SEGMENTS
 
-__all__ = ["ROW_COLUMNS", "Scanned", "malformed_lines", "scan_inputs"]
+__all__ = ["READ_COLUMNS", "ROW_COLUMNS", "Scanned", "malformed_lines", "scan_inputs"]
 
-#: SQL macros shared by the checks: a contract timestamp (RFC 3339 text with an offset,
-#: within EARLIEST..LATEST), and one of some values.
+#: SQL macros shared by the checks: a time's shape (RFC 3339 with an offset), cheap: a
+#: regular expression per value would double the reading time of a year.
 _MACROS: Final = (
-    # A time's shape (RFC 3339 with an offset), cheap: a regular expression per value
-    # would double the reading time of a year.
     """CREATE OR REPLACE TEMP MACRO vasscm_ts_shape(x) AS
     x IS NOT NULL AND length(x) >= 20 AND x[5] = '-' AND x[8] = '-'
     AND x[11] IN ('T', 't', ' ') AND x[14] = ':' AND x[17] = ':'
     AND (x[-1] IN ('Z', 'z') OR x[-6] IN ('+', '-'))""",
-    # The time the report uses: its shape, and a parse within EARLIEST..LATEST.
-    f"""CREATE OR REPLACE TEMP MACRO vasscm_ts(x) AS
-    vasscm_ts_shape(x) AND coalesce(
-        try_cast(x AS TIMESTAMPTZ) BETWEEN TIMESTAMPTZ '{EARLIEST.isoformat()}'
-        AND TIMESTAMPTZ '{LATEST.isoformat()}' - INTERVAL 1 MICROSECOND, false)""",
 )
 
-_ALERT_KINDS: Final = (
-    "EXIT_WITHOUT_RELEASE",
-    "UNSCANNED_EXIT",
-    "SEAL_MISMATCH",
-    "STALLED",
-    "LATE_REPORT",
-    "LATE_NOTICE",
-)
+#: What the report reads of a JSONL record (DuckDB ``read_json`` types).
+READ_COLUMNS: Final = {
+    "site": "VARCHAR",
+    "direction": "VARCHAR",
+    "visit_id": "VARCHAR",
+    "channel": "VARCHAR",
+    "arrived_at": "VARCHAR",
+    "exited_at": "VARCHAR",
+    "segments": "JSON",  # checked: an object whose every value is a number
+    "pre_cleared": "BOOLEAN",
+    "scanned": "BOOLEAN",
+    "alerts": "VARCHAR[]",
+    "obligations": "STRUCT(form VARCHAR, on_time BOOLEAN)[]",
+    "revision": "BIGINT",
+    "supersedes": "VARCHAR[]",
+}
+
+_SEGMENTS_TYPE: Final = "{" + ", ".join(f'"{s}": "DOUBLE"' for s in SEGMENTS) + "}"
+_SEGMENTS_HELD: Final = " + ".join(f'(seg."{s}" IS NOT NULL)::INT' for s in SEGMENTS)
+_FORMS: Final = ("GATE_OUT", "LOADED", "EXPECTED", "SCAN_SELECTED")
 
 
 def _one_of(values: Sequence[str]) -> str:
@@ -62,56 +75,41 @@ def _one_of(values: Sequence[str]) -> str:
 
 
 #: (failure condition, reason) in field order: the first that holds is the row's reason.
+#: Over the read columns and what _derived() adds: ``seg`` (the segments as numbers),
+#: ``exited_tz`` and ``arrived_tz`` (the times parsed), ``num_nonnull``.
 _CHECKS: Final = (
-    (
-        "num_nonnull = 0",
-        "not a JSON object with clearance record fields",
-    ),
-    ("container_no IS NULL", "field 'container_no': missing or not text"),
+    ("num_nonnull = 0", "not a JSON object with clearance record fields"),
     ("site IS NULL", "field 'site': missing or not text"),
     (
         "direction IS NULL OR direction NOT IN ('import', 'export', 'unknown')",
         "field 'direction': missing or not one of import, export, unknown",
     ),
     ("visit_id IS NULL", "field 'visit_id': missing or not text"),
-    ("declaration_nos IS NULL", "field 'declaration_nos': missing or not a list of text"),
     (
         "channel IS NULL OR channel NOT IN ('green', 'yellow', 'red', 'unknown')",
         "field 'channel': missing or not one of green, yellow, red, unknown",
     ),
     (
-        "arrived_at IS NOT NULL AND NOT vasscm_ts_shape(arrived_at)",
+        "arrived_at IS NOT NULL AND (NOT vasscm_ts_shape(arrived_at) OR arrived_tz IS NULL)",
         "field 'arrived_at': not a timestamp",
     ),
     (
-        "eligible_at IS NOT NULL AND NOT vasscm_ts_shape(eligible_at)",
-        "field 'eligible_at': not a timestamp",
+        "NOT vasscm_ts_shape(exited_at) OR NOT coalesce(exited_tz BETWEEN "
+        f"TIMESTAMPTZ '{EARLIEST.isoformat()}' AND TIMESTAMPTZ '{LATEST.isoformat()}' "
+        "- INTERVAL 1 MICROSECOND, false)",
+        "field 'exited_at': missing or not an RFC 3339 timestamp",
     ),
-    ("NOT vasscm_ts(exited_at)", "field 'exited_at': missing or not an RFC 3339 timestamp"),
     (
-        "segments IS NULL OR list_bool_or(list_transform(map_values(segments), "
-        "lambda v: v IS NULL) || [false]) OR NOT list_bool_and(list_transform("
-        f"map_keys(segments), lambda k: k IN {_one_of(SEGMENTS)}) || [true])",
+        "segments IS NULL OR json_type(segments) <> 'OBJECT' "
+        f"OR json_array_length(json_keys(segments)) <> {_SEGMENTS_HELD}",
         f"field 'segments': missing, or not an object of seconds by {', '.join(SEGMENTS)}",
     ),
     ("pre_cleared IS NULL", "field 'pre_cleared': missing or not true/false"),
     ("scanned IS NULL", "field 'scanned': missing or not true/false"),
+    ("alerts IS NULL", "field 'alerts': missing or not a list of alert kinds"),
     (
-        "scan_result NOT IN ('CLEAR', 'SUSPECT', 'INCONCLUSIVE')",
-        "field 'scan_result': not one of CLEAR, SUSPECT, INCONCLUSIVE, null",
-    ),
-    (
-        f"alerts IS NULL OR NOT list_bool_and(list_transform(alerts, "
-        f"lambda a: coalesce(a IN {_one_of(_ALERT_KINDS)}, false)) || [true])",
-        "field 'alerts': missing or not a list of alert kinds",
-    ),
-    (
-        "len(obligations) > 0 AND "
-        "NOT list_bool_and(list_transform(obligations, lambda o: coalesce("
-        "o.form IN ('GATE_OUT', 'LOADED', 'EXPECTED', 'SCAN_SELECTED') "
-        "AND o.party IN ('port', 'customs') AND o.on_time IS NOT NULL "
-        "AND vasscm_ts_shape(o.reference_at) AND vasscm_ts_shape(o.received_at) "
-        "AND vasscm_ts_shape(o.due_at), false)) || [true])",
+        "len(obligations) > 0 AND NOT list_bool_and(list_transform(obligations, "
+        f"lambda o: coalesce(o.form IN {_one_of(_FORMS)} AND o.on_time IS NOT NULL, false)))",
         "field 'obligations': not a list of obligations (form, party, times, on_time)",
     ),
     ("revision IS NULL OR revision < 1", "field 'revision': missing or not a whole number >= 1"),
@@ -121,7 +119,7 @@ _REASON_SQL: Final = (
     "CASE " + " ".join(f"WHEN {cond} THEN {quoted(why)}" for cond, why in _CHECKS) + " END"
 )
 
-#: The columns of the slim rows table, each from the read columns.
+#: The columns of the slim rows table, each from the read columns and _derived().
 ROW_COLUMNS: Final = {
     "visit_id": "visit_id",
     "revision": "revision",
@@ -129,14 +127,14 @@ ROW_COLUMNS: Final = {
     "site": "site",
     "direction": "direction",
     "channel": "channel",
-    # naive UTC: period labels shift it by the report's offset
-    "exited": "CAST(try_cast(exited_at AS TIMESTAMPTZ) AS TIMESTAMP)",
-    **{f"s_{s}": f"segments[{quoted(s)}]" for s in SEGMENTS},
+    # naive UTC: period labels and hours shift them by the report's offset
+    "exited": "CAST(exited_tz AS TIMESTAMP)",
+    "arrived": "CAST(arrived_tz AS TIMESTAMP)",
+    **{f"s_{s}": f'seg."{s}"' for s in SEGMENTS},
     "pre_cleared": "pre_cleared",
     "scanned": "scanned",
     "alerted": "len(alerts) > 0",
-    "duties": "list_transform(coalesce(obligations, []), lambda o: {'form': o.form, "
-    "'on_time': o.on_time})",
+    "duties": "coalesce(obligations, [])",
 }
 
 
@@ -148,28 +146,37 @@ class Scanned:
     files: tuple[Path, ...]
 
 
-def _jsonl_select(file_no: int, path: Path) -> str:
-    nonnull = " + ".join(f"({name} IS NOT NULL)::INT" for name in _json_names())
-    inner = (
-        f"SELECT *, ordinality AS ord, {nonnull} AS num_nonnull "
-        f"FROM read_json({quoted(path)}, columns = {json_columns_sql()}, "
-        "format = 'newline_delimited', ignore_errors = true, "
-        "maximum_object_size = 16777216) WITH ORDINALITY"
+def _derived() -> str:
+    nonnull = " + ".join(f"({name} IS NOT NULL)::INT" for name in READ_COLUMNS)
+    return (
+        f"{nonnull} AS num_nonnull, "
+        f"json_transform(segments, '{_SEGMENTS_TYPE}') AS seg, "
+        "try_cast(exited_at AS TIMESTAMPTZ) AS exited_tz, "
+        "try_cast(arrived_at AS TIMESTAMPTZ) AS arrived_tz"
     )
+
+
+def _jsonl_select(file_no: int, path: Path, *, ordered: bool) -> str:
+    """The rows of one JSONL file; ``ordered``: numbered in file order (``ord``), else
+    all 0 (twice as fast: see the module docstring)."""
+    columns = "{" + ", ".join(f"{quoted(k)}: {quoted(v)}" for k, v in READ_COLUMNS.items()) + "}"
+    source = (
+        f"read_json({quoted(path)}, columns = {columns}, format = 'newline_delimited', "
+        "ignore_errors = true, maximum_object_size = 16777216)"
+    )
+    numbered = "ordinality AS ord" if ordered else "0::BIGINT AS ord"
+    inner = f"SELECT *, {numbered}, {_derived()} FROM {source}"
+    if ordered:
+        inner += " WITH ORDINALITY"
     cols = ", ".join(f"{expr} AS {name}" for name, expr in ROW_COLUMNS.items())
     return f"SELECT {file_no} AS file_no, ord, {_REASON_SQL} AS reason, {cols} FROM ({inner})"
-
-
-def _json_names() -> tuple[str, ...]:
-    from vasscm.report.parquet import JSON_COLUMNS
-
-    return tuple(JSON_COLUMNS)
 
 
 _PARQUET_ROWS: Final = {
     **ROW_COLUMNS,
     **{f"s_{s}": f'segments."{s}"' for s in SEGMENTS},
     "exited": "CAST(exited_at AS TIMESTAMP)",
+    "arrived": "CAST(arrived_at AS TIMESTAMP)",
     "duties": "list_transform(coalesce(obligations, []), lambda o: {'form': o.form, "
     "'on_time': o.on_time})",
 }
@@ -203,21 +210,50 @@ def _parquet_select(con: duckdb.DuckDBPyConnection, file_no: int, path: Path) ->
 
 
 def scan_inputs(con: duckdb.DuckDBPyConnection, inputs: Inputs, table: str) -> Scanned:
-    """Read ``inputs`` into the temporary table ``table`` (one scan of each file).
+    """Read ``inputs`` into the temporary table ``table``: unordered, then again in file
+    order when a JSONL file holds a malformed line or two records of one visit and
+    revision that differ (see the module docstring).
 
     Raises :class:`NotClearances` when a file is another kind of vasscm file.
     """
     for macro in _MACROS:
         con.execute(macro)
-    selects = []
-    for file_no, path in enumerate(inputs.files):
-        if is_parquet(path):
-            selects.append(_parquet_select(con, file_no, path))
-        else:
+    for path in inputs.files:
+        if not is_parquet(path):
             first_record(path)
-            selects.append(_jsonl_select(file_no, path))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS " + " UNION ALL ".join(selects))
+    _fill(con, inputs, table, ordered=False)
+    if any(not is_parquet(p) for p in inputs.files) and _needs_order(con, table):
+        _fill(con, inputs, table, ordered=True)
     return Scanned(table, inputs.files)
+
+
+def _fill(con: duckdb.DuckDBPyConnection, inputs: Inputs, table: str, *, ordered: bool) -> None:
+    selects = [
+        _parquet_select(con, file_no, path)
+        if is_parquet(path)
+        else _jsonl_select(file_no, path, ordered=ordered)
+        for file_no, path in enumerate(inputs.files)
+    ]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS " + " UNION ALL ".join(selects))
+
+
+#: What two records of one visit and revision must agree on to be interchangeable.
+_CONTENT: Final = ", ".join(name for name in ROW_COLUMNS if name not in ("visit_id", "revision"))
+
+
+def _needs_order(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether the file order matters: a malformed line (its number is shown), or records
+    of one visit and revision whose content differs (the later one counts)."""
+    row = con.execute(
+        f"""SELECT (SELECT count(*) FROM {table} WHERE reason IS NOT NULL),
+        (SELECT count(*) FROM (
+            SELECT visit_id, revision FROM {table} t
+            SEMI JOIN (SELECT visit_id, revision FROM {table} WHERE reason IS NULL
+                       GROUP BY ALL HAVING count(*) > 1) d USING (visit_id, revision)
+            WHERE reason IS NULL
+            GROUP BY ALL HAVING count(DISTINCT hash({_CONTENT})) > 1))"""
+    ).fetchone()
+    return row is not None and (row[0] > 0 or row[1] > 0)
 
 
 def malformed_lines(

@@ -3,7 +3,8 @@
 Fast (no Python per record: 1M records in seconds) and deterministic for a seed. The
 records follow the contract (section 5, 7.2, 8.1) and hold what makes the consumer
 rule matter: about 7% of visits re-emitted with revision 2, 1% re-emitted with the
-same revision (the later record wins), and 2% published under a "ghost" id first,
+same revision (as a redelivery does: the same record again; with ``conflicts``, with
+other figures, so that the later record must win), and 2% published under a "ghost" id first,
 then superseded by the real visit at a higher revision. Five sites, both directions,
 four channels; a release missing now and then (exit without release), scan waits only
 for scanned visits, obligations on about a third of the visits.
@@ -28,8 +29,12 @@ def _u(k: int, seed: int) -> str:
     return _U.format(seed=seed, k=k)
 
 
-def _rows_sql(n: int, seed: int, lodgement: bool) -> str:
-    u = [_u(k, seed) for k in range(12)]
+def _rows_sql(n: int, seed: int, lodgement: bool, conflicts: bool) -> str:
+    # A same-revision copy draws its figures from its own row (conflicts) or from the
+    # row it copies (a redelivery: the same record).
+    u = [
+        _u(k, seed) if conflicts else _u(k, seed).replace("hash(i,", "hash(src,") for k in range(12)
+    ]
     # Row i refers to visit `v`: a new visit, or a re-emission of an earlier row's.
     return f"""
 WITH rows AS (
@@ -45,7 +50,8 @@ WITH rows AS (
     i % 100 BETWEEN 75 AND 76 AS ghost,
     {u[0]} AS u0, {u[1]} AS u1, {u[2]} AS u2, {u[3]} AS u3, {u[4]} AS u4,
     {u[5]} AS u5, {u[6]} AS u6, {u[7]} AS u7
-  FROM range({n}) t(i)
+  FROM (SELECT i, CASE WHEN i % 100 = 97 AND i >= 41 THEN i - 41 ELSE i END AS src
+        FROM range({n}) t(i))
 ), visits AS (
   SELECT *,
     -- per visit (same for every revision of it): who, where, when
@@ -133,14 +139,21 @@ ORDER BY i
 
 
 def write_synthetic(
-    path: Path, n: int, *, seed: int = 7, fmt: str = "jsonl", lodgement: bool = False
+    path: Path,
+    n: int,
+    *,
+    seed: int = 7,
+    fmt: str = "jsonl",
+    lodgement: bool = True,
+    conflicts: bool = False,
 ) -> Path:
     """Write ``n`` records to ``path`` as ``jsonl`` or ``parquet`` (the layout of
-    :mod:`vasscm.report.parquet`). ``lodgement`` adds contract 8.1's two segments."""
+    :mod:`vasscm.report.parquet`). ``lodgement``: contract 8.1's two segments, as
+    records carry them now; ``conflicts``: same-revision copies with other figures."""
     con = duckdb.connect()
     try:
         con.execute("SET preserve_insertion_order = true")
-        query = _rows_sql(n, seed, lodgement)
+        query = _rows_sql(n, seed, lodgement, conflicts)
         jsonl = path if fmt == "jsonl" else path.with_name(path.name + ".tmp.jsonl")
         if fmt not in ("jsonl", "parquet"):
             raise ValueError(f"unknown format {fmt!r}; expected jsonl or parquet")
