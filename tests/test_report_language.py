@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
-from browser import chromium, screenshot
+from browser import chromium, report_fits, screenshot
 from factories import clearance_record
 
 from vasscm.events import dump_json
@@ -106,42 +106,6 @@ def test_the_machine_formats_keep_the_codes(two_years: tuple[Path, Path], tmp_pa
 
 # --- the page in a real browser ---------------------------------------------------------------
 
-#: Appended to a copy of the page (the report itself allows no script): every table and
-#: chart checked against the box it sits in, and the page against the window.
-_PROBE = """<script>
-const wide = [];
-for (const el of document.querySelectorAll("table, svg, p, ul")) {
-  const box = el.parentElement.getBoundingClientRect();
-  const own = el.getBoundingClientRect();
-  if (own.right > box.right + 0.5 || el.scrollWidth > el.clientWidth + 1 && el.tagName === "TABLE")
-    wide.push(el.tagName + ":" + (el.previousElementSibling?.textContent || "").slice(0, 60));
-}
-if (document.documentElement.scrollWidth > window.innerWidth) wide.push("PAGE");
-document.body.dataset.overflow = wide.join("|");
-document.body.dataset.checked = "yes";
-</script>"""
-
-
-def _probed(page: str, lang: str, tmp_path: Path) -> str:
-    """The page's DOM in Chromium at 1280 px, asserted to overflow nowhere."""
-    assert f'<html lang="{lang}">' in page
-    probe = tmp_path / f"probe-{lang}.html"
-    probe.write_text(
-        re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", page).replace(
-            "</body>", _PROBE + "</body>"
-        ),
-        encoding="utf-8",
-    )
-    dom = chromium(
-        "--window-size=1280,2400", "--virtual-time-budget=3000", "--dump-dom",
-        probe.as_uri(), profile=tmp_path / "profile",
-    )  # fmt: skip
-    body = re.search(r"<body([^>]*)>", dom)
-    assert body is not None
-    assert 'data-checked="yes"' in body.group(1)
-    assert 'data-overflow=""' in body.group(1), body.group(1)
-    return dom
-
 
 @pytest.mark.parametrize("lang", ["vi", "en"])
 def test_the_html_report_fits_1280_px_in_its_language(
@@ -149,7 +113,7 @@ def test_the_html_report_fits_1280_px_in_its_language(
 ) -> None:
     now, before = two_years
     page = _report(now, "html", lang, tmp_path, compare=before)
-    dom = _probed(page, lang, tmp_path)
+    dom = report_fits(page, lang, tmp_path)
 
     headings = re.findall(r"<h2>(.*?)</h2>", dom)
     if lang == "vi":
@@ -236,7 +200,7 @@ def test_the_report_counts_both_sides_obligations_per_site(
 
 def test_the_obligations_table_fits_1280_px(replayed_port: Path, tmp_path: Path) -> None:
     page = _report(replayed_port, "html", "vi", tmp_path)
-    dom = _probed(page, "vi", tmp_path)
+    dom = report_fits(page, "vi", tmp_path)
 
     assert "Nghĩa vụ của hai bên" in re.findall(r"<h2>(.*?)</h2>", dom)
     shot = screenshot("report-obligations-vi-1280.png")

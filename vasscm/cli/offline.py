@@ -171,6 +171,21 @@ def replay(
     default=None,
     help="language of the md and html formats (default: VASSCM_LANGUAGE, vi)",
 )
+@click.option(
+    "--league",
+    "league",
+    is_flag=True,
+    help="add the league table of the sites, ranked per --period by median release "
+    "(contract 8.3); with --format csv, the league alone",
+)
+@click.option(
+    "--intervals",
+    "intervals",
+    is_flag=True,
+    help="add the time-interval analysis: each segment's median per --period, office "
+    "hours against the rest, hour and weekday of arrival, channel; with --format csv, "
+    "it alone",
+)
 def report(lang: str | None, **options: Any) -> int:
     """Time Release Study KPIs from the clearance records replay or the worker wrote.
 

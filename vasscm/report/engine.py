@@ -25,6 +25,8 @@ from typing import Any, Final
 import duckdb
 
 from vasscm.report.inputs import Inputs
+from vasscm.report.intervals import Intervals, intervals
+from vasscm.report.league import League, league
 from vasscm.report.load import Malformed
 from vasscm.report.options import DEFAULT_TARGETS, PERIODS, ReportUsageError, parse_by
 from vasscm.report.parquet import quoted
@@ -46,7 +48,7 @@ from vasscm.report.stats import (
 )
 from vasscm.report.visit import SEGMENTS
 
-__all__ = ["DEFAULT_MEMORY", "Engine", "connect", "engine_report"]
+__all__ = ["DEFAULT_MEMORY", "Engine", "connect", "engine_report", "period_sql"]
 
 DEFAULT_MEMORY: Final = "512MB"
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -73,7 +75,8 @@ def connect(memory: str = DEFAULT_MEMORY, threads: int | None = None) -> Iterato
             con.close()
 
 
-def _period_sql(period: str, tz: timezone) -> str:
+def period_sql(period: str, tz: timezone) -> str:
+    """The SQL label of an exit's period in ``tz`` (as stats.period_of writes it)."""
     offset = tz.utcoffset(None) or timedelta(0)
     local = f"(exited + INTERVAL {int(offset.total_seconds())} SECOND)"
     if period == "day":
@@ -164,7 +167,7 @@ class Engine:
     ) -> list[GroupStats]:
         """As :func:`vasscm.report.reference.group_stats`: "all", then each group of
         ``by``, sorted by their values."""
-        keys = {name: (_period_sql(period, tz) if name == "period" else name) for name in by}
+        keys = {name: (period_sql(period, tz) if name == "period" else name) for name in by}
         select = ", ".join(f"{expr} AS g_{name}" for name, expr in keys.items())
         source = f"(SELECT *{', ' + select if select else ''} FROM {self.kept})"
         cols = [f"g_{name}" for name in by]
@@ -244,6 +247,17 @@ class Engine:
             ).fetchall()
         }
 
+    def league(self, *, period: str, tz: timezone, targets: Mapping[str, float]) -> League:
+        """Contract 8.3 (vasscm.report.league)."""
+        return league(self.con, self.kept, period_sql(period, tz), period=period, targets=targets)
+
+    def intervals(self, *, period: str, tz: timezone) -> Intervals:
+        """Time-interval analysis (vasscm.report.intervals)."""
+        offset = int((tz.utcoffset(None) or timedelta(0)).total_seconds())
+        return intervals(
+            self.con, self.kept, period_sql(period, tz), period=period, offset_seconds=offset
+        )
+
     def histogram(self) -> Histogram:
         """As :func:`vasscm.report.reference.release_histogram`."""
         bucket = " + ".join(f"(s_release >= {edge})::INT" for edge in HISTOGRAM_EDGES[1:])
@@ -262,7 +276,7 @@ class Engine:
         forms = list(PARTY_OF_FORM)
         rows = self.con.execute(
             f"SELECT site, period, duty.form, count(*), count(*) FILTER (duty.on_time) FROM ("
-            f"SELECT site, {_period_sql(period, tz)} AS period, unnest(duties) AS duty "
+            f"SELECT site, {period_sql(period, tz)} AS period, unnest(duties) AS duty "
             f"FROM {self.kept} WHERE len(duties) > 0) GROUP BY ALL"
         ).fetchall()
         rows.sort(key=lambda r: (r[0], r[1], forms.index(r[2])))
@@ -301,8 +315,11 @@ def engine_report(
     tz: timezone = UTC,
     targets: Mapping[str, float] = DEFAULT_TARGETS,
     previous: Engine | None = None,
+    with_league: bool = False,
+    with_intervals: bool = False,
 ) -> Report:
-    """As :func:`vasscm.report.reference.build_report`, over inputs read by DuckDB."""
+    """As :func:`vasscm.report.reference.build_report`, over inputs read by DuckDB; with
+    the league table and the time-interval analysis when asked for."""
     by = parse_by(by)
     if period not in PERIODS:
         raise ReportUsageError("--period", f"{period!r} is not one of {', '.join(PERIODS)}")
@@ -334,4 +351,6 @@ def engine_report(
         comparison=comparison,
         summaries=tuple(_summaries(current.release_means(), before_by_direction)),
         duties=tuple(current.duties(period=period, tz=tz)),
+        league=current.league(period=period, tz=tz, targets=targets) if with_league else None,
+        intervals=current.intervals(period=period, tz=tz) if with_intervals else None,
     )

@@ -9,6 +9,8 @@ from typing import Final
 
 from vasscm.language import N_
 from vasscm.report.formatting import FIGURES
+from vasscm.report.render_intervals import intervals_html
+from vasscm.report.render_league import league_html, summary_sentences
 from vasscm.report.stats import GroupStats, Histogram, Report
 from vasscm.report.visit import SEGMENTS
 from vasscm.report.wording import DUTIES_HEADING, DUTIES_INTRO, Wording
@@ -28,9 +30,13 @@ small{color:#5a6474}ul.meta{list-style:none;padding:0}svg{display:block;margin:.
 .pair>div{min-width:0;max-width:100%;overflow-x:auto}
 .summary{font-size:1.05rem;max-width:60rem}
 .bar{fill:#2f6fb2}.axis{stroke:#1d2430}.grid{stroke:#e3e7ee}svg text{font-size:11px;fill:#1d2430}
+h3{font-size:1rem;margin:1.2rem 0 .3rem}
+table.league td,table.league th{padding:.25rem .45rem}table.league td{white-space:nowrap}
+table.league td.k{white-space:normal}
 @page{size:A4;margin:14mm 12mm}
 @media print{body{margin:0;max-width:none;font-size:10.5pt}h2{break-after:avoid}
-table,svg,.pair>div{break-inside:avoid}th{background:#eee}}
+table,svg,.pair>div{break-inside:avoid}th{background:#eee}
+table.league,table.intervals,table.outliers{font-size:8pt}svg{max-width:100%;height:auto}}
 """
 
 
@@ -190,7 +196,7 @@ def render_html(report: Report, words: Wording) -> str:
             f"<li>{_e(words.label('Targets'))}: {_e(words.targets(report.targets))}</li>",
             "</ul>",
         ]
-        summary = [s for s in (words.summary(item, report) for item in report.summaries) if s]
+        summary = summary_sentences(report, words)
         if summary:
             body.append(f"<h2>{_e(words.label('Summary'))}</h2>")
             body.append('<p class="summary">' + " ".join(_e(s) for s in summary) + "</p>")
@@ -246,6 +252,10 @@ def render_html(report: Report, words: Wording) -> str:
             else:
                 rows = [words.comparison_row(change) for change in cmp.changes]
                 body.extend(_keyed_table("cmp", words.comparison_heads(report), rows, keys=3))
+        if report.league is not None:
+            body.extend(league_html(report.league, words))
+        if report.intervals is not None:
+            body.extend(intervals_html(report.intervals, words))
         body.append(f"<h2>{_e(words.label('Release times by direction'))}</h2>")
         if not report.histogram.counts:
             body.append(f"<p>{_e(words.label('No release times to chart.'))}</p>")

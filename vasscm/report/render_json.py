@@ -9,12 +9,21 @@ import orjson
 from vasscm.durations import duration_text
 from vasscm.events import format_ts
 from vasscm.report.formatting import FIGURES, offset_label
+from vasscm.report.render_intervals import intervals_json
+from vasscm.report.render_league import league_json
 from vasscm.report.stats import Change, GroupKey, Report, group_label
 from vasscm.report.visit import SEGMENTS
 
 __all__ = ["JSON_SCHEMA_VERSION", "render_json"]
 
 JSON_SCHEMA_VERSION: Final = 1
+_LEAGUE_KEYS: Final = (
+    "league",
+    "league_period",
+    "league_target_seconds",
+    "league_outlier_fence",
+    "league_outliers",
+)
 
 
 def _duration_obj(value: float | None) -> dict[str, Any] | None:
@@ -107,6 +116,12 @@ def _report_obj(report: Report) -> dict[str, Any]:
         "targets": {s: _duration_obj(t) for s, t in report.targets.items()},
         "groups": groups,
         "comparison": comparison,
+        # Contract 8.3 (--league) and the time-interval analysis (--intervals): null
+        # when not asked for.
+        **(
+            league_json(report.league) if report.league is not None else dict.fromkeys(_LEAGUE_KEYS)
+        ),
+        "intervals": None if report.intervals is None else intervals_json(report.intervals),
         # Contract 7.2: both sides' obligations per site and period.
         "obligations": [
             {

@@ -9,6 +9,8 @@ from collections.abc import Iterable, Sequence
 from vasscm.durations import duration_text
 from vasscm.language import N_
 from vasscm.report.formatting import FIGURES, plain_number
+from vasscm.report.render_intervals import intervals_csv, intervals_md
+from vasscm.report.render_league import league_csv, league_md, summary_sentences
 from vasscm.report.stats import GroupStats, Report
 from vasscm.report.visit import SEGMENTS
 from vasscm.report.wording import DUTIES_HEADING, DUTIES_INTRO, Wording
@@ -57,7 +59,7 @@ def render_md(report: Report, words: Wording) -> str:
         f"- {words.label('Grouped by')}: {words.grouped_by(report)}",
         f"- {words.label('Targets')}: {words.targets(report.targets)}",
     ]
-    summary = [s for s in (words.summary(item, report) for item in report.summaries) if s]
+    summary = summary_sentences(report, words)
     if summary:
         lines += ["", f"## {words.label('Summary')}", "", " ".join(summary)]
     visits_heads = [N_("visits"), N_("pre-cleared"), N_("scanned"), N_("with alert")]
@@ -119,6 +121,10 @@ def render_md(report: Report, words: Wording) -> str:
             lines.append(_md_row(["---"] * 3 + ["---:"] * 3))
             for change in cmp.changes:
                 lines.append(_md_row(_md_cell(c) for c in words.comparison_row(change)))
+    if report.league is not None:
+        lines += league_md(report.league, words)
+    if report.intervals is not None:
+        lines += intervals_md(report.intervals, words)
     lines += ["", words._(_FOOTNOTE)]
     return "\n".join(lines) + "\n"
 
@@ -134,6 +140,12 @@ _FOOTNOTE = N_(
 
 
 def render_csv(report: Report) -> str:
+    """The groups' figures; with --league the league rows instead, with --intervals the
+    time-interval analysis (a csv holds one table)."""
+    if report.league is not None:
+        return league_csv(report.league)
+    if report.intervals is not None:
+        return intervals_csv(report.intervals)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     header = ["group", *report.by, "segment", "count"]

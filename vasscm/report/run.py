@@ -60,6 +60,8 @@ def run_report(
     lang: str = DEFAULT_LANGUAGE,
     sites: Registry | None = None,
     memory: str = DEFAULT_MEMORY,
+    league: bool = False,
+    intervals: bool = False,
 ) -> int:
     """``vasscm report``: read, compute, render, write. Returns the exit code.
 
@@ -74,6 +76,10 @@ def run_report(
         tz = parse_utc_offset(utc_offset)
         if fmt not in FORMATS:
             raise ReportUsageError("--format", f"{fmt!r} is not one of {', '.join(FORMATS)}")
+        if fmt == "csv" and league and intervals:
+            raise ReportUsageError(
+                "--format", "csv holds one table: ask for --league or --intervals, not both"
+            )
     except ReportUsageError as exc:
         return _usage_error(exc)
     try:
@@ -84,7 +90,14 @@ def run_report(
                 if engine is not None:
                     _show_malformed(engine)
             report = engine_report(
-                current, by=fields, period=period, tz=tz, targets=target_map, previous=previous
+                current,
+                by=fields,
+                period=period,
+                tz=tz,
+                targets=target_map,
+                previous=previous,
+                with_league=league,
+                with_intervals=intervals,
             )
     except (NotClearances, ReportUsageError) as exc:
         return _usage_error(exc)

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Final
 
 from vasscm.durations import duration_text
+from vasscm.report.intervals import Intervals
+from vasscm.report.league import League
 from vasscm.report.load import Loaded
 from vasscm.report.options import DEFAULT_TARGETS, PERIODS, ReportUsageError, parse_by
 from vasscm.report.visit import SEGMENTS, RecordLike, Visit
@@ -398,6 +400,8 @@ class Report:
     comparison: Comparison | None
     summaries: tuple[DirectionSummary, ...] = ()
     duties: tuple[DutyStats, ...] = ()  # both sides' obligations (contract 7.2)
+    league: League | None = None  # contract 8.3, with --league
+    intervals: Intervals | None = None  # time-interval analysis, with --intervals
 
 
 def build_report(
