@@ -24,13 +24,11 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from livekit import eventually, wait_committed_to_the_end
 
-from vasscm.archive import REJECTED
+from vasscm.archive import REJECTED, Archive
 from vasscm.live.archive import GROUP
 from vasscm.live.broker import EmbeddedBroker, die_with_parent
 from vasscm.report.parquet import jsonl_to_parquet, quoted
 from vasscm.topics import CLEARANCES
-
-pytestmark = pytest.mark.broker
 
 PARTITIONS = 4
 MONTHS = ["2018-01.parquet", "2018-02.parquet"]
@@ -220,6 +218,7 @@ def assert_exactly(out: Path, want: set[tuple[str, int]]) -> None:
 # --- the tests ----------------------------------------------------------------------------
 
 
+@pytest.mark.broker
 async def test_archive_reports_as_the_jsonl_does(
     topic: EmbeddedBroker, clearances: Path, tmp_path: Path
 ) -> None:
@@ -250,6 +249,7 @@ async def test_archive_reports_as_the_jsonl_does(
     assert not list(out.glob(".*.tmp"))
 
 
+@pytest.mark.broker
 async def test_reading_again_keeps_each_revision_once(
     topic: EmbeddedBroker, clearances: Path, tmp_path: Path
 ) -> None:
@@ -276,6 +276,7 @@ async def test_reading_again_keeps_each_revision_once(
     assert f"{2 * len(lines):,} records read" in again.text()
 
 
+@pytest.mark.broker
 async def test_kill_9_mid_stream_loses_nothing(
     topic: EmbeddedBroker, clearances: Path, tmp_path: Path
 ) -> None:
@@ -319,6 +320,7 @@ async def wait_committed_some(bootstrap: str, timeout: float = 60) -> int:
         await consumer.stop()
 
 
+@pytest.mark.broker
 async def test_malformed_records_go_to_rejected_with_offset_and_field(
     topic: EmbeddedBroker, clearances: Path, tmp_path: Path
 ) -> None:
@@ -360,3 +362,22 @@ async def test_malformed_records_go_to_rejected_with_offset_and_field(
     assert "yesterday" in late["raw"]
     assert_exactly(out, keys_of(lines))
     assert report_json(clearances) == report_json(out)
+
+
+def test_without_a_broker_one_line_and_exit_1(tmp_path: Path) -> None:
+    """No broker at --broker: one line naming it, exit 1, no traceback."""
+    done = vasscm("archive", "--out", str(tmp_path / "archive"), "--broker", "127.0.0.1:9")
+
+    assert 1 == done.returncode
+    assert "vasscm archive: cannot reach the broker at 127.0.0.1:9" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_second_archiver_into_the_same_directory_is_refused(tmp_path: Path) -> None:
+    """Two archivers rewriting the same month files would lose each other's records:
+    while one holds DIR, another exits 1 saying so (before it reaches any broker)."""
+    out = tmp_path / "archive"
+    with Archive(out):
+        done = vasscm("archive", "--out", str(out), "--broker", "127.0.0.1:9")
+    assert 1 == done.returncode
+    assert "being archived into by another process" in done.stderr

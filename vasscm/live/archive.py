@@ -43,6 +43,7 @@ __all__ = ["GROUP", "Archiver", "Totals", "run_archiver"]
 
 GROUP: Final = "vasscm-archive"
 _POLL_MS: Final = 500  # how long a poll waits: a stop is seen within this
+_BATCH: Final = 5000  # records validated per poll, in the event loop: heartbeats wait
 log = logging.getLogger(__name__)
 
 
@@ -118,7 +119,7 @@ class Archiver:
         try:
             while not stop.is_set():
                 batch = await consumer.getmany(
-                    timeout_ms=_POLL_MS, max_records=max(1, self.flush_records)
+                    timeout_ms=_POLL_MS, max_records=min(self.flush_records, _BATCH)
                 )
                 async with self.lock:
                     self._take(consumer, batch)
