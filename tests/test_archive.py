@@ -280,9 +280,10 @@ async def test_reading_again_keeps_each_revision_once(
 async def test_kill_9_mid_stream_loses_nothing(
     topic: EmbeddedBroker, clearances: Path, tmp_path: Path
 ) -> None:
-    """kill -9 of the archiver while records stream in, with some flushed and committed
-    and others read but not: after a restart the archive holds every record, each
-    (visit_id, revision) once, and reports as the JSONL does."""
+    """kill -9 of the archiver as soon as it has committed a first flush (10 records a
+    poll and a flush: the rest not yet read, or read and not written): after a restart
+    the archive holds every record, each (visit_id, revision) once, and reports as the
+    JSONL does."""
     lines = clearances.read_bytes().splitlines()
     out = tmp_path / "archive"
     flushing = {"VASSCM_ARCHIVE_FLUSH_RECORDS": "10", "VASSCM_ARCHIVE_FLUSH_INTERVAL": "5"}
