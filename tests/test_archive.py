@@ -326,9 +326,9 @@ async def test_malformed_records_go_to_rejected_with_offset_and_field(
     topic: EmbeddedBroker, clearances: Path, tmp_path: Path
 ) -> None:
     """Records that are not clearance records (not JSON; a JSON list; a record missing
-    its fields; one whose exited_at is not a time) land in rejected/rejected.jsonl, each
+    its fields; one whose exited_at is not a time) land in DIR/rejected.jsonl, each
     once with its topic, partition, offset and a reason naming the field; every other
-    record is archived, and `vasscm report DIR` still reads the directory."""
+    record is archived, and `vasscm report DIR` reads the directory, skipping them."""
     lines = clearances.read_bytes().splitlines()
     good = orjson.loads(lines[0])
     bad = [

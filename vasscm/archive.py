@@ -12,9 +12,9 @@ leaves the file untouched: re-reading the topic from its beginning costs reads o
 Every file is written whole to a temporary file in ``DIR``, fsynced, renamed over
 the old one, and the directory fsynced: a crash leaves the old file or the new one,
 never half of one. Records that are not clearance records go to
-``DIR/rejected/rejected.jsonl`` (a subdirectory: ``vasscm report DIR`` reads every
-``*.jsonl`` directly in ``DIR``), as dead letters naming the topic, partition,
-offset and the field; each (topic, partition, offset) once.
+``DIR/rejected.jsonl`` (which ``vasscm report DIR`` skips, as in a replay's output
+directory), as dead letters naming the topic, partition, offset and the field; each
+(topic, partition, offset) once.
 
 One process at a time writes a ``DIR`` (:class:`Archive` holds a lock on
 ``DIR/.lock``); the Kafka side is :mod:`vasscm.live.archive`.
@@ -58,7 +58,7 @@ __all__ = [
 
 #: The zone of a month file's month: the report's default ``--utc-offset``.
 MONTH_ZONE: Final = timezone(timedelta(hours=7))
-REJECTED: Final = Path("rejected") / "rejected.jsonl"
+REJECTED: Final = Path("rejected.jsonl")
 _TMP: Final = ".tmp"  # temporary files: ".<name>.tmp", which no report reads
 
 
@@ -184,7 +184,7 @@ class Archive:
         offset: int,
         received_at: datetime | None = None,
     ) -> None:
-        """Buffer a dead letter for ``rejected/rejected.jsonl`` (once per offset)."""
+        """Buffer a dead letter for ``rejected.jsonl`` (once per offset)."""
         if (topic, partition, offset) in self._rejected_at:
             return
         self._rejected_at.add((topic, partition, offset))
@@ -307,7 +307,6 @@ class Archive:
 
     def _append_rejects(self, rejects: list[DeadLetter]) -> None:
         path = self.out / REJECTED
-        path.parent.mkdir(exist_ok=True)
         with path.open("ab") as handle:
             handle.write(b"".join(dump_json(d, exclude_none=True) + b"\n" for d in rejects))
             handle.flush()

@@ -141,7 +141,7 @@ def archive(out: Path, broker: str | None, group: str | None, from_beginning: bo
 
     At least once, and each (visit_id, revision) once per month file: offsets are
     committed after the files holding the records are fsynced and renamed into place.
-    Records that are not clearance records go to OUT/rejected/rejected.jsonl with their
+    Records that are not clearance records go to OUT/rejected.jsonl with their
     partition, offset and the field at fault. One line on stderr per flush.
     """
     import asyncio
