@@ -1198,6 +1198,7 @@ PURE_MODULES = [
     "vasscm.partitions",
     "vasscm.recent",
     "vasscm.report",
+    "vasscm.archive",
     "vasscm.replay",
     "vasscm.simulate",
 ]

@@ -133,6 +133,11 @@ def test_duration_env_vars_accept_seconds_or_iso8601(
         pytest.param("store", "memory://", "memory://", id="store"),
         pytest.param("partitions", "3", 3, id="partitions"),
         pytest.param("data_dir", "/var/lib/vasscm", Path("/var/lib/vasscm"), id="data-dir"),
+        pytest.param("archive_group", "archive-2", "archive-2", id="archive-group"),
+        pytest.param("archive_flush_records", "5000", 5000, id="archive-flush-records"),
+        pytest.param(
+            "archive_flush_interval", "PT1M", timedelta(minutes=1), id="archive-flush-interval"
+        ),
     ],
 )
 def test_env_vars_override_other_settings(
@@ -162,6 +167,7 @@ def test_stall_override_reaches_the_policy(monkeypatch: pytest.MonkeyPatch) -> N
         pytest.param("stall_clock", "sometimes", id="clock-not-wall-or-event"),
         pytest.param("partitions", "0", id="partitions-zero"),
         pytest.param("broker_flavour", "redpanda", id="unknown-flavour"),
+        pytest.param("archive_flush_records", "0", id="archive-flush-records-zero"),
     ],
 )
 def test_bad_value_is_a_validation_error_naming_the_variable(

@@ -77,8 +77,26 @@ class Settings(BaseSettings):
     report_memory: str = Field(
         default="512MB",
         pattern=r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$",
-        description="vasscm report: DuckDB's memory limit (e.g. 512MB, 2GiB); sorts and "
-        "tables beyond it spill to a temporary directory",
+        description="vasscm report and vasscm archive: DuckDB's memory limit (e.g. 512MB, "
+        "2GiB); sorts and tables beyond it spill to a temporary directory",
+    )
+    # --- vasscm archive: vasscm.clearances into monthly Parquet files
+    archive_group: str = Field(
+        default="vasscm-archive",
+        min_length=1,
+        description="consumer group of vasscm archive (its committed offsets say what is archived)",
+    )
+    archive_flush_records: int = Field(
+        default=100_000,
+        ge=1,
+        le=10_000_000,
+        description="vasscm archive writes its month files once this many records were "
+        "read since it last did (a flush rewrites a month file: about 5 s for a "
+        "national system's month of 1M records)",
+    )
+    archive_flush_interval: Duration = Field(
+        default=timedelta(minutes=5),
+        description="... or once the oldest record not yet written was read this long ago",
     )
     metrics_max_sites: int = Field(
         default=64,

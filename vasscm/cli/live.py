@@ -1,4 +1,4 @@
-"""The commands around a broker: ``broker``, ``produce``, ``simulate``, ``demo``.
+"""The commands around a broker: ``broker``, ``produce``, ``archive``, ``simulate``, ``demo``.
 
 None of them starts a faust worker; ``demo`` runs one as a child process.
 """
@@ -14,7 +14,7 @@ import click
 from vasscm.cli.options import existing_file, settings, timestamp
 from vasscm.errors import VasscmError
 
-__all__ = ["broker", "demo", "produce", "simulate"]
+__all__ = ["archive", "broker", "demo", "produce", "simulate"]
 
 
 @click.command(short_help="Run the embedded Kafka-compatible broker (Tansu)")
@@ -105,6 +105,73 @@ def produce(
         )
     )
     click.echo(summary.render(), err=True)
+    return 0
+
+
+@click.command(short_help="Archive vasscm.clearances into monthly Parquet files")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="directory of the month files (YYYY-MM.parquet); created if missing",
+)
+@click.option(
+    "--broker",
+    "broker",
+    default=None,
+    help="bootstrap host:port or kafka:// URL (default: VASSCM_BROKER)",
+)
+@click.option(
+    "--group",
+    "group",
+    default=None,
+    help="consumer group (default: VASSCM_ARCHIVE_GROUP, vasscm-archive)",
+)
+@click.option(
+    "--from-beginning",
+    "from_beginning",
+    is_flag=True,
+    help="read the topic from its beginning, whatever the group committed "
+    "(what is archived already stays once)",
+)
+def archive(out: Path, broker: str | None, group: str | None, from_beginning: bool) -> int:
+    """Archive vasscm.clearances into OUT/YYYY-MM.parquet (the month of exited_at at
+    +07:00), the Parquet layout `vasscm report OUT` reads, until SIGTERM or Ctrl-C.
+
+    At least once, and each (visit_id, revision) once per month file: offsets are
+    committed after the files holding the records are fsynced and renamed into place.
+    Records that are not clearance records go to OUT/rejected.jsonl with their
+    partition, offset and the field at fault. One line on stderr per flush.
+    """
+    import asyncio
+
+    from vasscm.archive import Archive
+    from vasscm.live.archive import Archiver, client_options, run_archiver
+
+    config = settings()
+    client = client_options(config, broker)
+    with Archive(out, memory=config.report_memory) as files:
+        archiver = Archiver(
+            files,
+            client,
+            group=group or config.archive_group,
+            from_beginning=from_beginning,
+            flush_records=config.archive_flush_records,
+            flush_interval=config.archive_flush_interval.total_seconds(),
+            say=lambda line: click.echo(line, err=True),
+        )
+        click.echo(
+            f"archive: {client['bootstrap_servers']} group {archiver.group} into {out}"
+            + (" (from the beginning)" if from_beginning else ""),
+            err=True,
+        )
+        totals = asyncio.run(run_archiver(archiver))
+    click.echo(
+        f"archive: stopped; {totals.read:,} records read, {totals.rejected:,} rejected, "
+        f"{totals.flushes:,} flushes",
+        err=True,
+    )
     return 0
 
 

@@ -83,6 +83,7 @@ for _command in (
     live.simulate,
     live.produce,
     live.broker,
+    live.archive,
     offline.topics,
 ):
     cli.add_command(_command)

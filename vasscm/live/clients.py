@@ -11,7 +11,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # type: ignore[import-untyped]
 from aiokafka.errors import (  # type: ignore[import-untyped]
     KafkaConnectionError,
     KafkaError,
@@ -19,7 +19,7 @@ from aiokafka.errors import (  # type: ignore[import-untyped]
 
 from vasscm.errors import VasscmError
 
-__all__ = ["start_producer"]
+__all__ = ["start_consumer", "start_producer"]
 
 
 @contextmanager
@@ -35,11 +35,20 @@ def _quiet(name: str) -> Iterator[None]:
 
 async def start_producer(producer: AIOKafkaProducer, bootstrap: str) -> None:
     """Start ``producer``; if the broker cannot be reached, stop it and raise."""
+    await _start(producer, bootstrap)
+
+
+async def start_consumer(consumer: AIOKafkaConsumer, bootstrap: str) -> None:
+    """Start ``consumer``; if the broker cannot be reached, stop it and raise."""
+    await _start(consumer, bootstrap)
+
+
+async def _start(client: AIOKafkaProducer | AIOKafkaConsumer, bootstrap: str) -> None:
     try:
         with _quiet("aiokafka"):
-            await producer.start()
+            await client.start()
     except (KafkaError, OSError) as exc:
-        await producer.stop()
+        await client.stop()
         reason = "no answer" if isinstance(exc, KafkaConnectionError) else repr(exc)
         raise VasscmError(
             f"cannot reach the broker at {bootstrap} ({reason}): is it running? "
