@@ -171,40 +171,38 @@ class Engine:
         select = ", ".join(f"{expr} AS g_{name}" for name, expr in keys.items())
         source = f"(SELECT *{', ' + select if select else ''} FROM {self.kept})"
         cols = [f"g_{name}" for name in by]
-        # One query for "all" and the groups, every segment in it: a grouping set each.
-        figures_sql = []
+        # "All" and the groups in one query (a grouping set each); one query per segment,
+        # so that only one segment's values are held for its quantiles at a time.
+        lead = "".join(f"{c}, " for c in cols)
+        grouping = f"grouping({', '.join(cols)}) <> 0" if cols else "true"
+        group_by = f"GROUP BY GROUPING SETS ((), ({', '.join(cols)}))" if cols else ""
+
+        def key_of(row: tuple[Any, ...]) -> GroupKey:
+            return () if row[0] else tuple(zip(by, map(str, row[1 : 1 + len(cols)]), strict=True))
+
+        heads: dict[GroupKey, tuple[int, int, int, int]] = {}
+        for row in self.con.execute(
+            f"SELECT {grouping}, {lead}count(*), count(*) FILTER (pre_cleared), "
+            f"count(*) FILTER (scanned), count(*) FILTER (alerted) FROM {source} {group_by}"
+        ).fetchall():
+            visits, pre, scanned, alerted = row[1 + len(cols) :]
+            if visits:  # "all" over no records is one row of zeros
+                heads[key_of(row)] = (int(visits), int(pre), int(scanned), int(alerted))
+        figures: dict[GroupKey, dict[str, SegmentStats]] = {}
         for segment in SEGMENTS:
             target, column = targets.get(segment), f"s_{segment}"
             within = (
                 "NULL" if target is None else f"count(*) FILTER ({column} <= {float(target)!r})"
             )
-            figures_sql.append(
-                f"count({column}), fsum({column}), quantile_cont({column}, [0.5, 0.9, 0.95]), "
-                f"max({column}), {within}"
-            )
-        lead = "".join(f"{c}, " for c in cols)
-        grouping = f"grouping({', '.join(cols)}) <> 0" if cols else "true"
-        group_by = f"GROUP BY GROUPING SETS ((), ({', '.join(cols)}))" if cols else ""
-        heads: dict[GroupKey, tuple[int, int, int, int]] = {}
-        figures: dict[GroupKey, dict[str, SegmentStats]] = {}
-        for row in self.con.execute(
-            f"SELECT {grouping}, {lead}count(*), count(*) FILTER (pre_cleared), "
-            f"count(*) FILTER (scanned), count(*) FILTER (alerted), {', '.join(figures_sql)} "
-            f"FROM {source} {group_by}"
-        ).fetchall():
-            everything, values = row[0], row[1 : 1 + len(cols)]
-            key: GroupKey = () if everything else tuple(zip(by, map(str, values), strict=True))
-            at = 1 + len(cols)
-            if not row[at]:  # "all" over no records: one row of NULLs
-                continue
-            heads[key] = (int(row[at]), int(row[at + 1]), int(row[at + 2]), int(row[at + 3]))
-            at += 4
-            for segment in SEGMENTS:
-                count, total, quantiles, top, inside = row[at : at + 5]
-                at += 5
+            for row in self.con.execute(
+                f"SELECT {grouping}, {lead}count({column}), fsum({column}), "
+                f"quantile_cont({column}, [0.5, 0.9, 0.95]), max({column}), {within} "
+                f"FROM {source} WHERE {column} IS NOT NULL {group_by}"
+            ).fetchall():
+                count, total, quantiles, top, inside = row[1 + len(cols) :]
                 if not count:
                     continue
-                figures.setdefault(key, {})[segment] = SegmentStats(
+                figures.setdefault(key_of(row), {})[segment] = SegmentStats(
                     segment=segment,
                     count=int(count),
                     mean=float(total) / int(count),
@@ -212,7 +210,7 @@ class Engine:
                     p90=float(quantiles[1]),
                     p95=float(quantiles[2]),
                     max=float(top),
-                    target=targets.get(segment),
+                    target=target,
                     within_target=None if inside is None else int(inside) / int(count),
                 )
         out = []

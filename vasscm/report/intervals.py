@@ -56,19 +56,24 @@ class Intervals:
 
 
 def _slices(con: Any, source: str, key_sql: str, where: str = "") -> list[Slice]:
-    figures = ", ".join(f"quantile_cont(s_{s}, 0.5), count(s_{s})" for s in INTERVAL_SEGMENTS)
-    out = []
-    for row in con.execute(
-        f"SELECT {key_sql} AS k, count(*), {figures} FROM {source} {where} GROUP BY k ORDER BY k"
-    ).fetchall():
-        medians: dict[str, float | None] = {}
-        counts: dict[str, int] = {}
-        for i, s in enumerate(INTERVAL_SEGMENTS):
-            median, count = row[2 + 2 * i : 4 + 2 * i]
-            medians[s] = None if median is None else float(median)
-            counts[s] = int(count)
-        out.append(Slice(str(row[0]), int(row[1]), medians, counts))
-    return out
+    """One slice per value of ``key_sql``; one query per segment, so that only one
+    segment's values are held for its median at a time (a country's year)."""
+    visits = {
+        str(k): int(n)
+        for k, n in con.execute(
+            f"SELECT {key_sql} AS k, count(*) FROM {source} {where} GROUP BY k"
+        ).fetchall()
+    }
+    medians: dict[str, dict[str, float | None]] = {k: {} for k in visits}
+    counts: dict[str, dict[str, int]] = {k: {} for k in visits}
+    for s in INTERVAL_SEGMENTS:
+        for k, median, count in con.execute(
+            f"SELECT {key_sql} AS k, quantile_cont(s_{s}, 0.5), count(s_{s}) "
+            f"FROM {source} {where} GROUP BY k"
+        ).fetchall():
+            medians[str(k)][s] = None if median is None else float(median)
+            counts[str(k)][s] = int(count)
+    return [Slice(k, visits[k], medians[k], counts[k]) for k in sorted(visits)]
 
 
 def intervals(

@@ -163,42 +163,45 @@ def league(
     expression ``period_sql``; at most ``limit`` outliers listed."""
     target = targets.get("release")
     marked = _marked(kept, period_sql)
-    figures = ", ".join(
-        f"count(s_{s}), quantile_cont(s_{s}, [0.5, 0.9]), "
-        f"fsum(s_{s}) FILTER (NOT outlier), count(s_{s}) FILTER (NOT outlier)"
-        for s in LEAGUE_SEGMENTS
-    )
+    table = f"{kept}_league"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {marked} SELECT * FROM marked")
     within = "NULL" if target is None else f"count(*) FILTER (s_release <= {float(target)!r})"
-    rows: list[LeagueRow] = []
-    for row in con.execute(
-        f"""{marked}
-        SELECT site, period, count(*), count(*) FILTER (outlier), {figures}, {within},
-               count(s_release)
-        FROM marked GROUP BY site, period ORDER BY period, site"""
-    ).fetchall():
-        site, label, visits, outliers = row[:4]
-        segments: dict[str, SegmentFigures] = {}
-        at = 4
-        for s in LEAGUE_SEGMENTS:
-            count, quantiles, total, kept_n = row[at : at + 4]
-            at += 4
-            segments[s] = SegmentFigures(
+    heads = {
+        (str(site), str(label)): (int(visits), int(outliers), inside, int(released))
+        for site, label, visits, outliers, inside, released in con.execute(
+            f"SELECT site, period, count(*), count(*) FILTER (outlier), {within}, "
+            f"count(s_release) FROM {table} GROUP BY site, period"
+        ).fetchall()
+    }
+    # One query per segment: only one segment's values are held for its quantiles.
+    figures: dict[tuple[str, str], dict[str, SegmentFigures]] = {key: {} for key in heads}
+    for s in LEAGUE_SEGMENTS:
+        for site, label, count, quantiles, total, kept_n in con.execute(
+            f"SELECT site, period, count(s_{s}), quantile_cont(s_{s}, [0.5, 0.9]), "
+            f"fsum(s_{s}) FILTER (NOT outlier), count(s_{s}) FILTER (NOT outlier) "
+            f"FROM {table} GROUP BY site, period"
+        ).fetchall():
+            figures[str(site), str(label)][s] = SegmentFigures(
                 count=int(count),
                 median=None if not count else float(quantiles[0]),
                 p90=None if not count else float(quantiles[1]),
                 mean=None if not kept_n else float(total) / int(kept_n),
             )
-        inside, released = row[at : at + 2]
-        within_share = None if inside is None or not released else int(inside) / int(released)
-        rows.append(
-            LeagueRow(
-                str(site), str(label), None, int(visits), int(outliers), segments, within_share
-            )
+    rows = [
+        LeagueRow(
+            site,
+            label,
+            None,
+            visits,
+            outliers,
+            figures[site, label],
+            None if inside is None or not released else int(inside) / released,
         )
+        for (site, label), (visits, outliers, inside, released) in sorted(heads.items())
+    ]
     listed = con.execute(
-        f"""{marked}
-        SELECT visit_id, site, period, s_dwell, fence, count(*) OVER () FROM marked
-        WHERE outlier ORDER BY s_dwell - fence DESC, visit_id LIMIT {int(limit)}"""
+        f"SELECT visit_id, site, period, s_dwell, fence, count(*) OVER () FROM {table} "
+        f"WHERE outlier ORDER BY s_dwell - fence DESC, visit_id LIMIT {int(limit)}"
     ).fetchall()
     return League(
         period=period,
