@@ -22,6 +22,7 @@ import duckdb
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from commands import vasscm
 from livekit import eventually, wait_committed_to_the_end
 
 from vasscm.archive import REJECTED, Archive
@@ -32,16 +33,6 @@ from vasscm.topics import CLEARANCES
 
 PARTITIONS = 4
 MONTHS = ["2018-01.parquet", "2018-02.parquet"]
-
-
-def vasscm(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "vasscm", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ line on stderr with the right exit code, never a traceback (issue 15)."""
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -12,22 +11,9 @@ from pathlib import Path
 
 import orjson
 import pytest
+from commands import vasscm
 
 from vasscm.live.broker_probe import free_port
-
-
-def vasscm(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "vasscm", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
-    )
 
 
 def one_line_failure(done: subprocess.CompletedProcess[str], code: int, *words: str) -> str:

@@ -18,8 +18,8 @@ from typing import Any
 
 import orjson
 import pytest
+from commands import vasscm
 
-from tests.test_cli import vasscm
 from vasscm.report.engine import Engine, connect, engine_report
 from vasscm.report.inputs import resolve_inputs
 from vasscm.report.load import load_clearances

@@ -9,8 +9,6 @@ a share of visits still in the yard at the end).
 from __future__ import annotations
 
 import statistics
-import subprocess
-import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import replace
@@ -22,6 +20,7 @@ from typing import Any
 
 import orjson
 import pytest
+from commands import vasscm_bytes
 from stdnum import iso6346
 
 from vasscm.events import VESSEL_TYPES, Rejection, parse_event
@@ -318,22 +317,16 @@ def _is_json_object(raw: bytes) -> bool:
 # --- the command ----------------------------------------------------------------------------
 
 
-def vasscm(*args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, "-m", "vasscm", *args], capture_output=True, timeout=120, check=False
-    )
-
-
 def test_command_writes_the_same_log_for_a_seed_and_takes_the_distributions() -> None:
     """`vasscm simulate` is the library: same seed, same bytes; --import-mean moves the
     imports' mean; --faults adds delayed lines."""
-    first = vasscm("simulate", "--events", "30000", "--seed", "3", "--import-mean", "2h")
-    again = vasscm("simulate", "--events", "30000", "--seed", "3", "--import-mean", "2h")
+    first = vasscm_bytes("simulate", "--events", "30000", "--seed", "3", "--import-mean", "2h")
+    again = vasscm_bytes("simulate", "--events", "30000", "--seed", "3", "--import-mean", "2h")
     assert 0 == first.returncode, first.stderr
     assert first.stdout == again.stdout
     values = [s for d, s in releases(first.stdout.splitlines()).values() if d == "import"]
     assert abs(statistics.mean(values) / 7200 - 1) < 0.1
-    faulty = vasscm("simulate", "--events", "3000", "--faults")
+    faulty = vasscm_bytes("simulate", "--events", "3000", "--faults")
     assert b"received_at" in faulty.stdout
 
 
@@ -345,7 +338,7 @@ def test_command_writes_the_same_log_for_a_seed_and_takes_the_distributions() ->
     ],
 )
 def test_command_refuses_bad_options_naming_them(args: list[str], message: bytes) -> None:
-    done = vasscm("simulate", "--events", "10", *args)
+    done = vasscm_bytes("simulate", "--events", "10", *args)
     assert 2 == done.returncode
     assert message in done.stderr
     assert b"" == done.stdout

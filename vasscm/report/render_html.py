@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Sequence
 from typing import Final
 
 from vasscm.language import N_
 from vasscm.report.formatting import FIGURES
+from vasscm.report.html_table import escape as _e
+from vasscm.report.html_table import table
 from vasscm.report.render_intervals import intervals_html
 from vasscm.report.render_league import league_html, summary_sentences
 from vasscm.report.stats import GroupStats, Histogram, Report
@@ -31,17 +32,12 @@ small{color:#5a6474}ul.meta{list-style:none;padding:0}svg{display:block;margin:.
 .summary{font-size:1.05rem;max-width:60rem}
 .bar{fill:#2f6fb2}.axis{stroke:#1d2430}.grid{stroke:#e3e7ee}svg text{font-size:11px;fill:#1d2430}
 h3{font-size:1rem;margin:1.2rem 0 .3rem}
-table.league td,table.league th{padding:.25rem .45rem}table.league td{white-space:nowrap}
-table.league td.k{white-space:normal}
+table.league td,table.league th{padding:.25rem .45rem}
 @page{size:A4;margin:14mm 12mm}
 @media print{body{margin:0;max-width:none;font-size:10.5pt}h2{break-after:avoid}
 table,svg,.pair>div{break-inside:avoid}th{background:#eee}
 table.league,table.intervals,table.outliers{font-size:8pt}svg{max-width:100%;height:auto}}
 """
-
-
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
 
 
 def _tr(group: GroupStats) -> str:
@@ -54,26 +50,6 @@ def _html_key_cells(group: GroupStats, by: Sequence[str], words: Wording) -> str
         return f'<td class="k">{everything}</td>' + '<td class="k"></td>' * (max(len(by), 1) - 1)
     values = dict(group.key)
     return "".join(f'<td class="k">{_e(words.value(name, values[name]))}</td>' for name in by)
-
-
-def _keyed_table(
-    css: str, heads: Sequence[str], rows: Sequence[Sequence[str]], *, keys: int
-) -> list[str]:
-    """A table whose first ``keys`` columns name the row and the rest are figures."""
-    cols = "".join(
-        f'<th class="k">{_e(h)}</th>' if i < keys else f"<th>{_e(h)}</th>"
-        for i, h in enumerate(heads)
-    )
-    out = [f'<table class="{css}"><tr>{cols}</tr>']
-    for cells in rows:
-        out.append(
-            "<tr>"
-            + "".join(f'<td class="k">{_e(c)}</td>' for c in cells[:keys])
-            + "".join(f'<td class="d">{_e(c)}</td>' for c in cells[keys:])
-            + "</tr>"
-        )
-    out.append("</table>")
-    return out
 
 
 def _html_dur(words: Wording, value: float | None) -> str:
@@ -237,7 +213,7 @@ def render_html(report: Report, words: Wording) -> str:
                 f'<p class="def">{_e(words._(DUTIES_INTRO))}</p>'
             )
             rows = [words.duty_row(duty) for duty in report.duties]
-            body.extend(_keyed_table("duties", words.duty_heads(), rows, keys=5))
+            body.extend(table("duties", words.duty_heads(), rows, names=range(5)))
         if report.comparison is not None:
             cmp = report.comparison
             compared = words.format(
@@ -251,7 +227,7 @@ def render_html(report: Report, words: Wording) -> str:
                 body.append(f"<p>{_e(nothing)}</p>")
             else:
                 rows = [words.comparison_row(change) for change in cmp.changes]
-                body.extend(_keyed_table("cmp", words.comparison_heads(report), rows, keys=3))
+                body.extend(table("cmp", words.comparison_heads(report), rows, names=range(3)))
         if report.league is not None:
             body.extend(league_html(report.league, words))
         if report.intervals is not None:

@@ -5,13 +5,14 @@ the trend and a bar chart of the release time by hour of arrival."""
 from __future__ import annotations
 
 import csv
-import html
 import io
 from collections.abc import Sequence
 from typing import Any, Final
 
 from vasscm.language import N_
 from vasscm.report.formatting import plain_number
+from vasscm.report.html_table import escape as _e
+from vasscm.report.html_table import table
 from vasscm.report.intervals import INTERVAL_SEGMENTS, OFFICE_HOURS, Intervals, Slice
 from vasscm.report.wording import Wording
 
@@ -52,10 +53,6 @@ _SEGMENT_HEADS: Final = {
     "exit": N_("exit"),
     "dwell": N_("dwell"),
 }
-
-
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
 
 
 def _key_name(words: Wording, table: str, key: str) -> str:
@@ -156,32 +153,17 @@ def intervals_html(analysis: Intervals, words: Wording) -> list[str]:
         out.append(f'<p class="summary">{_e(sentence)}</p>')
     for title, kind, slices in _tables(analysis, words):
         heads = _heads(words, _first_head(words, kind))
-        table = [f"<h3>{_e(title)}</h3>", '<div class="pair"><div><table class="intervals"><tr>']
-        table.append(
-            "".join(
-                f'<th class="k">{_e(h)}</th>' if i == 0 else f"<th>{_e(h)}</th>"
-                for i, h in enumerate(heads)
-            )
-            + "</tr>"
-        )
-        for s in slices:
-            cells = _row(words, kind, s)
-            table.append(
-                "<tr>"
-                + "".join(
-                    f'<td class="k">{_e(c)}</td>' if i == 0 else f"<td>{_e(c)}</td>"
-                    for i, c in enumerate(cells)
-                )
-                + "</tr>"
-            )
-        table.append("</table></div>")
+        rows = [_row(words, kind, s) for s in slices]
+        parts = [f"<h3>{_e(title)}</h3>", '<div class="pair"><div>']
+        parts += table("intervals", heads, rows)
+        parts.append("</div>")
         chart = ""
         if kind == "trend":
             chart = _svg_lines(title, slices, words)
         elif kind == "hour":
             chart = _svg_bars(words._(_HOUR_CHART), slices, words)
-        table.append(f"<div>{chart}</div></div>")
-        out.append("".join(table))
+        parts.append(f"<div>{chart}</div></div>")
+        out.append("".join(parts))
     return out
 
 

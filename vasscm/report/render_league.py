@@ -9,13 +9,14 @@ csv and json forms give seconds.
 from __future__ import annotations
 
 import csv
-import html
 import io
 from collections.abc import Sequence
 from typing import Any, Final
 
 from vasscm.language import N_
 from vasscm.report.formatting import plain_number
+from vasscm.report.html_table import escape as _e
+from vasscm.report.html_table import table
 from vasscm.report.league import FENCE, LEAGUE_SEGMENTS, League, LeagueRow
 from vasscm.report.render_intervals import office_sentence
 from vasscm.report.stats import Report
@@ -65,10 +66,6 @@ _HEADS: Final = (
 _OUTLIER_HEADS: Final = (
     N_("container"), N_("site"), N_("period"), N_("dwell"), N_("fence"), N_("visit"),
 )  # fmt: skip
-
-
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
 
 
 def _hours(words: Wording, seconds: float | None) -> str:
@@ -237,24 +234,11 @@ def league_html(league: League, words: Wording) -> list[str]:
         f'<p class="def">{_e(words.format(_INTRO, fence=_fence()))}</p>',
         _svg_trend(league, words),
     ]
-    heads = "".join(
-        f'<th class="k">{_e(_(h))}</th>' if i == 1 else f"<th>{_e(_(h))}</th>"
-        for i, h in enumerate(_HEADS)
-    )
+    heads = [_(h) for h in _HEADS]
     for period in league.periods:
         out.append(f"<h3>{_e(words.period_value(period))}</h3>")
-        out.append(f'<table class="league"><tr>{heads}</tr>')
-        for r in league.of(period):
-            cells = _cells(words, r)
-            out.append(
-                "<tr>"
-                + "".join(
-                    f'<td class="k">{_e(c)}</td>' if i == 1 else f"<td>{_e(c)}</td>"
-                    for i, c in enumerate(cells)
-                )
-                + "</tr>"
-            )
-        out.append("</table>")
+        rows = [_cells(words, r) for r in league.of(period)]
+        out.extend(table("league", heads, rows, names=(1,)))
     out.append(f"<h3>{_e(words.format(_OUTLIERS, fence=_fence()))}</h3>")
     if not league.outliers:
         out.append(f"<p>{_e(_(_NO_OUTLIERS))}</p>")
@@ -264,14 +248,9 @@ def league_html(league: League, words: Wording) -> list[str]:
         total=words.lang.number(league.outliers_total),
         shown=words.lang.number(len(league.outliers)),
     )
-    out.append(f'<p class="def">{_e(shown)}</p><table class="outliers"><tr>')
-    out.append("".join(f'<th class="k">{_e(_(h))}</th>' for h in _OUTLIER_HEADS) + "</tr>")
-    for o in league.outliers:
-        out.append(
-            "<tr>" + "".join(f'<td class="k">{_e(c)}</td>' for c in _outlier_cells(words, o))
-        )
-        out.append("</tr>")
-    out.append("</table>")
+    out.append(f'<p class="def">{_e(shown)}</p>')
+    rows = [_outlier_cells(words, o) for o in league.outliers]
+    out.extend(table("outliers", [_(h) for h in _OUTLIER_HEADS], rows, names=range(6)))
     return out
 
 
