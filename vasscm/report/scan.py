@@ -225,7 +225,13 @@ def scan_inputs(con: duckdb.DuckDBPyConnection, inputs: Inputs, table: str) -> S
             first_record(path)
     _fill(con, inputs, table, ordered=False)
     if any(not is_parquet(p) for p in inputs.files) and _needs_order(con, table):
-        _fill(con, inputs, table, ordered=True)
+        # The line numbers come from the reader's own order: keep it on this one read
+        # (the engine reads with it off, DuckDB's faster way, as order is in columns).
+        con.execute("SET preserve_insertion_order = true")
+        try:
+            _fill(con, inputs, table, ordered=True)
+        finally:
+            con.execute("SET preserve_insertion_order = false")
     return Scanned(table, inputs.files)
 
 
