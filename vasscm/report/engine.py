@@ -168,7 +168,7 @@ class Engine:
         tz: timezone,
         targets: Mapping[str, float],
     ) -> list[GroupStats]:
-        """As :func:`vasscm.report.reference.group_stats`: "all", then each group of
+        """As :func:`vasscm.report.stats.group_stats`: "all", then each group of
         ``by``, sorted by their values."""
         keys = {name: (period_sql(period, tz) if name == "period" else name) for name in by}
         select = ", ".join(f"{expr} AS g_{name}" for name, expr in keys.items())
@@ -260,7 +260,7 @@ class Engine:
         )
 
     def histogram(self) -> Histogram:
-        """As :func:`vasscm.report.reference.release_histogram`."""
+        """As :func:`vasscm.report.stats.release_histogram`."""
         bucket = " + ".join(f"(s_release >= {edge})::INT" for edge in HISTOGRAM_EDGES[1:])
         counts: dict[str, list[int]] = {}
         for direction, index, n in self.con.execute(
@@ -273,7 +273,7 @@ class Engine:
         )
 
     def duties(self, *, period: str, tz: timezone) -> list[DutyStats]:
-        """As :func:`vasscm.report.reference.duty_stats`."""
+        """As :func:`vasscm.report.stats.duty_stats`."""
         forms = list(PARTY_OF_FORM)
         rows = self.con.execute(
             f"SELECT site, period, duty.form, count(*), count(*) FILTER (duty.on_time) FROM ("
@@ -319,7 +319,7 @@ def engine_report(
     with_league: bool = False,
     with_intervals: bool = False,
 ) -> Report:
-    """As :func:`vasscm.report.reference.build_report`, over inputs read by DuckDB; with
+    """As :func:`vasscm.report.stats.build_report`, over inputs read by DuckDB; with
     the league table and the time-interval analysis when asked for."""
     by = parse_by(by)
     if period not in PERIODS:
