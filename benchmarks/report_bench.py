@@ -17,7 +17,7 @@ memory does not colour another's):
 and prints the ratio report/query. Files are removed afterwards unless --keep.
 
 Where the report's time goes at 1M JSONL (2026-12-06, in-process, quiet): reading the
-13 fields it uses and checking them 1.4-1.7 s (reading the query's five fields alone
+13 fields it uses and checking them 1.2 s (reading the query's five fields alone
 takes 0.46 s; reading in file order would take twice as long), the consumer rule 0.4 s
 (arg_max per visit, the supersedes join, the kept rows written once), the figures
 0.6 s (one query per segment: quantiles hold their values, and all six at once ran out
