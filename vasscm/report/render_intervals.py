@@ -14,6 +14,7 @@ from vasscm.report.formatting import plain_number
 from vasscm.report.html_table import escape as _e
 from vasscm.report.html_table import table
 from vasscm.report.intervals import INTERVAL_SEGMENTS, OFFICE_HOURS, Intervals, Slice
+from vasscm.report.line_chart import Series, line_chart
 from vasscm.report.wording import Wording
 
 __all__ = ["intervals_csv", "intervals_html", "intervals_json", "intervals_md"]
@@ -178,58 +179,20 @@ _COLOURS: Final = {
 
 def _svg_lines(title: str, slices: Sequence[Slice], words: Wording) -> str:
     """Each segment's median across the periods."""
-    values = [
-        (s.medians[seg] or 0) / 3600 for s in slices for seg in INTERVAL_SEGMENTS if s.medians[seg]
-    ]
-    if not values or len(slices) < 2:
+    if len(slices) < 2:
         return ""
-    width, height, left, right, top, bottom = 520, 230, 44, 120, 26, 36
-    plot_w, plot_h = width - left - right, height - top - bottom
-    top_value = max(values) or 1.0
-
-    def x(i: int) -> float:
-        return left + plot_w * i / (len(slices) - 1)
-
-    def y(v: float) -> float:
-        return top + plot_h - plot_h * v / top_value
-
-    parts = [
-        f'<svg class="trend" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'width="{width}" height="{height}" role="img"><title>{_e(title)}</title>',
+    series = [
+        Series(
+            words._(_SEGMENT_HEADS[seg]),
+            _COLOURS[seg],
+            [None if (m := s.medians[seg]) is None else m / 3600 for s in slices],
+        )
+        for seg in INTERVAL_SEGMENTS
     ]
-    for frac in (0, 0.5, 1):
-        v = top_value * frac
-        parts.append(
-            f'<line class="grid" x1="{left}" x2="{left + plot_w}" y1="{y(v):.1f}" y2="{y(v):.1f}"/>'
-            f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">'
-            f"{_e(words.lang.number(v, 1))}</text>"
-        )
-    every = max(1, len(slices) // 6)
-    for i, s in enumerate(slices):
-        if i % every == 0 or i == len(slices) - 1:
-            parts.append(
-                f'<text x="{x(i):.1f}" y="{top + plot_h + 16}" text-anchor="middle">'
-                f"{_e(s.key)}</text>"
-            )
-    for k, seg in enumerate(INTERVAL_SEGMENTS):
-        pts = [
-            f"{x(i):.1f},{y((s.medians[seg] or 0) / 3600):.1f}"
-            for i, s in enumerate(slices)
-            if s.medians[seg] is not None
-        ]
-        if len(pts) > 1:
-            parts.append(
-                f'<polyline fill="none" stroke="{_COLOURS[seg]}" stroke-width="2" '
-                f'points="{" ".join(pts)}"/>'
-            )
-        ly = top + 10 + 16 * k
-        parts.append(
-            f'<rect x="{left + plot_w + 12}" y="{ly - 9}" width="10" height="10" '
-            f'fill="{_COLOURS[seg]}"/><text x="{left + plot_w + 26}" y="{ly}">'
-            f"{_e(words._(_SEGMENT_HEADS[seg]))}</text>"
-        )
-    parts.append("</svg>")
-    return "".join(parts)
+    labels = [s.key for s in slices]
+    return line_chart(
+        "trend", title, labels, series, lambda v: words.lang.number(v, 1), width=520, legend=120
+    )
 
 
 def _svg_bars(title: str, slices: Sequence[Slice], words: Wording) -> str:

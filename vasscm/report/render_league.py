@@ -18,6 +18,7 @@ from vasscm.report.formatting import plain_number
 from vasscm.report.html_table import escape as _e
 from vasscm.report.html_table import table
 from vasscm.report.league import FENCE, LEAGUE_SEGMENTS, League, LeagueRow
+from vasscm.report.line_chart import Series, line_chart
 from vasscm.report.render_intervals import office_sentence
 from vasscm.report.stats import Report
 from vasscm.report.wording import Wording
@@ -258,72 +259,20 @@ _COLOURS: Final = ("#2f6fb2", "#b26a00", "#2e7d32", "#7b4ea3", "#c62828", "#0083
 
 
 def _svg_trend(league: League, words: Wording) -> str:
-    """Lines of each site's median release time across the periods (a point where a
-    site has one period only)."""
+    """Lines of each site's median release time across the periods."""
     periods = league.periods
-    sites = sorted({r.site for r in league.rows})
-    points = {
-        (r.site, r.period): r.segments["release"].median / 3600
-        for r in league.rows
-        if r.segments["release"].median is not None
-    }
-    if not points:
-        return ""
-    width, height, left, right, top, bottom = 720, 260, 48, 190, 28, 40
-    plot_w, plot_h = width - left - right, height - top - bottom
-    top_value = max(points.values()) or 1.0
-    step = max(1, len(periods) - 1)
-    title = words._(_CHART)
-
-    def x(i: int) -> float:
-        return left + (plot_w * i / step if len(periods) > 1 else plot_w / 2)
-
-    def y(v: float) -> float:
-        return top + plot_h - plot_h * v / top_value
-
-    parts = [
-        f'<svg class="league-chart" xmlns="http://www.w3.org/2000/svg" '
-        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img">'
-        f"<title>{_e(title)}</title>",
-        f'<text x="{left}" y="16" font-weight="600">{_e(title)}</text>',
+    medians = {(r.site, r.period): r.segments["release"].median for r in league.rows}
+    series = [
+        Series(
+            words.value("site", site),
+            _COLOURS[k % len(_COLOURS)],
+            [None if (m := medians.get((site, p))) is None else m / 3600 for p in periods],
+        )
+        for k, site in enumerate(sorted({r.site for r in league.rows}))
     ]
-    for frac in (0, 0.5, 1):
-        v = top_value * frac
-        parts.append(
-            f'<line class="grid" x1="{left}" x2="{left + plot_w}" y1="{y(v):.1f}" '
-            f'y2="{y(v):.1f}"/><text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">'
-            f"{_e(words.lang.number(v, 1))}</text>"
-        )
-    every = max(1, len(periods) // 8)  # at most about eight period labels
-    for i, period in enumerate(periods):
-        if i % every == 0 or i == len(periods) - 1:
-            parts.append(
-                f'<text x="{x(i):.1f}" y="{top + plot_h + 16}" text-anchor="middle">'
-                f"{_e(period)}</text>"
-            )
-    for k, site in enumerate(sites):
-        colour = _COLOURS[k % len(_COLOURS)]
-        series = [(i, points[site, p]) for i, p in enumerate(periods) if (site, p) in points]
-        if len(series) > 1:
-            path = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in series)
-            parts.append(
-                f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{path}"/>'
-            )
-        for i, v in series:
-            parts.append(
-                f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="3" fill="{colour}">'
-                f"<title>{_e(words.value('site', site))} {_e(periods[i])}: "
-                f"{_e(words.lang.hours(v * 3600))}</title></circle>"
-            )
-        label = words.value("site", site)
-        short = label if len(label) <= 26 else label[:25] + "…"
-        ly = top + 14 + 16 * k
-        parts.append(
-            f'<rect x="{left + plot_w + 14}" y="{ly - 9}" width="10" height="10" '
-            f'fill="{colour}"/><text x="{left + plot_w + 28}" y="{ly}">{_e(short)}</text>'
-        )
-    parts.append("</svg>")
-    return "".join(parts)
+    return line_chart(
+        "league-chart", words._(_CHART), periods, series, lambda v: words.lang.number(v, 1)
+    )
 
 
 # --- machine forms ----------------------------------------------------------------------------
