@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from vasscm.cli.options import existing_file, settings, timestamp
+from vasscm.cli.options import broker_option, existing_file, settings, timestamp
 from vasscm.errors import VasscmError
 
 __all__ = ["archive", "broker", "demo", "produce", "simulate"]
@@ -54,12 +54,7 @@ def broker(port: int, verbose: bool) -> int:
 
 @click.command(short_help="Publish an event log file to the input topics")
 @click.argument("events", type=existing_file)
-@click.option(
-    "--broker",
-    "broker",
-    default=None,
-    help="bootstrap host:port or kafka:// URL (default: VASSCM_BROKER)",
-)
+@broker_option
 @click.option(
     "--rate",
     "rate",
@@ -116,12 +111,7 @@ def produce(
     type=click.Path(file_okay=False, path_type=Path),
     help="directory of the month files (YYYY-MM.parquet); created if missing",
 )
-@click.option(
-    "--broker",
-    "broker",
-    default=None,
-    help="bootstrap host:port or kafka:// URL (default: VASSCM_BROKER)",
-)
+@broker_option
 @click.option(
     "--group",
     "group",

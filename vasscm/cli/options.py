@@ -13,9 +13,17 @@ from vasscm.errors import VasscmError
 if TYPE_CHECKING:
     from vasscm.settings import Settings
 
-__all__ = ["csv_list", "existing_file", "settings", "timestamp"]
+__all__ = ["broker_option", "csv_list", "existing_file", "settings", "timestamp"]
 
 existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+#: The broker of the commands that talk to one (produce, archive).
+broker_option = click.option(
+    "--broker",
+    "broker",
+    default=None,
+    help="bootstrap host:port or kafka:// URL (default: VASSCM_BROKER)",
+)
 
 
 def timestamp(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
