@@ -306,6 +306,29 @@ def test_a_repeated_vessel_event_changes_nothing() -> None:
     assert 2 == twice.replayer.summary.duplicates
 
 
+def test_a_departure_delivered_again_reaches_a_container_whose_state_missed_it() -> None:
+    """The crash window of the live worker: the call's new facts were stored, the state
+    of a container naming it was not (kill -9 between the two writes); the departure,
+    delivered again, tells the call nothing new, and must still reach the container and
+    judge its LOADED, as replay did. Seen as a kill -9 test's divergence (obligations [])
+    in a CI run."""
+    *visit, loading = export_visit(at(hours=3))
+    departure = departed(at(hours=3, minutes=20))
+    log = Log().feed(*visit, loading)
+    assert log.duty("LOADED") is None  # the departure is not known yet
+    states = log.replayer.states
+    before = ContainerState.from_json(states[CONTAINER].to_json())
+    log.feed(departure)
+    judged = log.record()
+    assert judged["obligations"]
+
+    states[CONTAINER] = before  # the container's state as it was before the crash
+    log.records.clear()
+    log.feed(departure)
+
+    assert [judged] == log.records  # the same record again: revision and content
+
+
 # --- the events themselves -------------------------------------------------------------------
 
 

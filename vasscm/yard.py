@@ -66,8 +66,10 @@ class CallStep:
     """What one vessel event did: to its call, and to the containers naming its voyage."""
 
     call: Call
-    changed: bool  # False: it told nothing new (a repeat, or an older report)
-    steps: list[tuple[str, Step]] = field(default_factory=list)  # by container number
+    changed: bool  # False: it told the call nothing new (a repeat, or an older report)
+    # by container number: those that learned the call's facts (when the call did not
+    # change, only containers whose state missed them: a crash between two writes)
+    steps: list[tuple[str, Step]] = field(default_factory=list)
     named: list[str] = field(default_factory=list)  # containers naming the voyage
     expired: list[str] = field(default_factory=list)  # voyages forgotten meanwhile
 
@@ -132,8 +134,12 @@ class Yard:
 
     def vessel(self, event: VesselEvent, *, now: int, received: int) -> CallStep:
         """Apply a vessel call's event (``now`` and ``received`` in epoch ms): the call
-        takes it, and when it changed a fact, each container naming the voyage is
-        judged again (vasscm.tracking.learn), in container-number order."""
+        takes it, and each container naming the voyage that does not hold the call's
+        facts yet is judged again (vasscm.tracking.learn), in container-number order.
+
+        Even when the event tells the call nothing new: delivered again after a crash
+        that stored the call but not every container it changed, it must still reach
+        those (a container holding the facts already costs a comparison)."""
         voyage = event.voyage
         call = self.calls.get(voyage)
         if call is None:
@@ -147,8 +153,8 @@ class Yard:
                 naming.discard(container_no)
                 continue
             out.named.append(container_no)
-            if not changed:
-                continue
+            if state.calls.get(voyage) == call.facts:
+                continue  # it has them (learn would say "duplicate")
             before = published_records(state, self.policy) if self.withdraw else {}
             effects = learn(state, voyage, call.facts, now=now, policy=self.policy)
             if effects.outcome == "duplicate":

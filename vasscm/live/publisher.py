@@ -138,16 +138,17 @@ class Publisher:
         self.metrics.event(origin.topic, parsed.type, "accepted" if step.changed else "duplicate")
         for voyage in step.expired:
             self.batch.put_state(p, call_key(p, voyage), None)
-        if not step.changed:  # delivered again: what it did may have been lost
-            for container_no in step.named:
-                state = self.load(container_no)
-                if state is not None:
-                    self._resend(container_no, state, now, p)
-            return
-        self.batch.put_state(p, call_key(p, parsed.voyage), step.call)
+        if step.changed:
+            self.batch.put_state(p, call_key(p, parsed.voyage), step.call)
         for container_no, one in step.steps:
             self.batch.put_state(p, container_no, one.state)
             self._publish(container_no, one, p)
+        if not step.changed:  # delivered again: what it did may have been lost
+            learned = {container_no for container_no, _ in step.steps}
+            for container_no in step.named:
+                state = None if container_no in learned else self.load(container_no)
+                if state is not None:
+                    self._resend(container_no, state, now, p)
 
     async def stall_check(self, container_no: str, partition: int, now: datetime) -> None:
         try:
