@@ -137,7 +137,8 @@ def current_records(
 ) -> tuple[dict[str, T], int]:
     """The consumer rule of ``vasscm.clearances`` (README, "Extensions to the contract"):
     per visit id its latest revision (on equal revisions the later record), and an id
-    dropped once a record of a higher revision lists it in ``supersedes``. ``ident``
+    dropped once a record of a revision at least its latest lists it in ``supersedes``
+    (the tracker lists an old id only at a higher one). ``ident``
     gives a record's (visit id, revision, supersedes). Returns the records kept, by
     visit id, and how many were read.
 
