@@ -24,7 +24,6 @@ from datetime import date, timedelta
 from typing import Any, Final
 
 __all__ = [
-    "LEAGUE_PERIODS",
     "LEAGUE_SEGMENTS",
     "League",
     "LeagueRow",
@@ -36,7 +35,6 @@ __all__ = [
 
 #: The segments a league row shows, in the order a reader follows a container.
 LEAGUE_SEGMENTS: Final = ("lodgement", "customs", "release", "exit", "dwell")
-LEAGUE_PERIODS: Final = ("month", "quarter", "year")
 #: The outlier fence: Q3 + FENCE × IQR of dwell (the TRS guide's "extreme" values).
 FENCE: Final = 3.0
 
