@@ -1,15 +1,33 @@
-"""Time arithmetic: epoch milliseconds, and durations as reform reports write them."""
+"""Time arithmetic: epoch milliseconds, instants as the outputs write them, and
+durations as reform reports write them."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-__all__ = ["duration_text", "from_ms", "hms", "iso_ms", "to_ms"]
+__all__ = [
+    "duration_text",
+    "format_ts",
+    "from_ms",
+    "hms",
+    "iso_ms",
+    "to_ms",
+]
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MS: Final = timedelta(milliseconds=1)
 _NAIVE_EPOCH: Final = datetime(1970, 1, 1)  # UTC; naive, as only iso_ms uses it
+
+
+def format_ts(value: datetime) -> str:
+    """RFC 3339 in UTC with millisecond precision: the one form the outputs use. An
+    input event passed on (the repartition topic, a dead letter) keeps finer digits
+    when it has them, so it reads back equal to itself."""
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    text = value.isoformat(timespec="microseconds" if value.microsecond % 1000 else "milliseconds")
+    return text[:-6] + "Z"  # "+00:00", which isoformat always writes for UTC
 
 
 def to_ms(value: datetime) -> int:

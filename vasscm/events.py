@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Any, Final, Literal, TypeAlias, Union
@@ -39,6 +39,9 @@ from stdnum.exceptions import (
 from stdnum.exceptions import (
     ValidationError as StdnumError,
 )
+
+from vasscm.durations import format_ts
+from vasscm.limits import EARLIEST, LATEST, MAX_EVENT_BYTES, SITE_PATTERN
 
 __all__ = [
     "ARRIVAL_TYPES",
@@ -110,14 +113,8 @@ __all__ = [
 
 CONTRACT_VERSION: Final = "1"
 
-#: Larger records are rejected before any JSON parsing. A 500-container customs
-#: declaration is about 40 KiB; a megabyte leaves room without inviting abuse.
-MAX_EVENT_BYTES: Final = 1 << 20
-
-#: Timestamps outside this window are data errors (epoch zero, 9999-12-31
-#: placeholders), not events; rejecting them keeps durations and deadlines sane.
-EARLIEST: Final = datetime(2000, 1, 1, tzinfo=UTC)
-LATEST: Final = datetime(2100, 1, 1, tzinfo=UTC)
+# MAX_EVENT_BYTES, EARLIEST, LATEST and SITE_PATTERN are in vasscm.limits, format_ts in
+# vasscm.durations: the settings and the report read them without the models.
 
 
 class EventType(StrEnum):
@@ -247,16 +244,6 @@ def _timestamp_range(value: datetime) -> datetime:
             f"{EARLIEST.year}..{LATEST.year - 1}"
         )
     return value
-
-
-def format_ts(value: datetime) -> str:
-    """RFC 3339 in UTC with millisecond precision: the one form the outputs use. An
-    input event passed on (the repartition topic, a dead letter) keeps finer digits
-    when it has them, so it reads back equal to itself."""
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    text = value.isoformat(timespec="microseconds" if value.microsecond % 1000 else "milliseconds")
-    return text[:-6] + "Z"  # "+00:00", which isoformat always writes for UTC
 
 
 class _TimestampRules:
@@ -399,7 +386,6 @@ ContainerNo: TypeAlias = Annotated[
         mode="validation",
     ),
 ]
-SITE_PATTERN: Final = r"^[a-z0-9][a-z0-9-]{0,31}$"
 Site: TypeAlias = Annotated[str, Field(pattern=SITE_PATTERN)]
 # Free text is one line of printable characters: no control characters (NUL, escape
 # sequences, newlines), which have no business in an identifier or a gate name and

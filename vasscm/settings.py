@@ -10,13 +10,15 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from vasscm.events import MAX_EVENT_BYTES
-from vasscm.tracking import Policy
+from vasscm.limits import MAX_EVENT_BYTES
+
+if TYPE_CHECKING:  # the core, only when a policy is asked for (the report needs none)
+    from vasscm.tracking import Policy
 
 __all__ = ["Settings", "bootstrap_servers", "get_settings"]
 
@@ -239,6 +241,8 @@ class Settings(BaseSettings):
 
     def policy(self) -> Policy:
         """The thresholds as the pure tracking core takes them."""
+        from vasscm.tracking import Policy
+
         stall = {
             "AWAITING_SCAN": _ms(self.stall_awaiting_scan),
             "AWAITING_RELEASE:import": _ms(self.stall_awaiting_release_import),

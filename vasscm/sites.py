@@ -18,6 +18,7 @@ from typing import Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from vasscm.errors import VasscmError
+from vasscm.limits import SITE_PATTERN
 
 __all__ = ["DEFAULT_TZ", "KINDS", "Registry", "Site", "SitesError", "load_registry"]
 
@@ -121,8 +122,6 @@ def _locodes(where: str, value: object) -> tuple[str, ...]:
 
 
 def _parse(text: str, source: str) -> Registry:
-    from vasscm.events import SITE_PATTERN
-
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

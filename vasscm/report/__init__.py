@@ -20,13 +20,9 @@ Modules: ``visit`` (the slim row kept per record), ``options`` (option values),
 
 from __future__ import annotations
 
-from vasscm.report.load import (
-    Loaded,
-    Malformed,
-    current_records,
-    latest_records,
-    load_clearances,
-)
+from typing import TYPE_CHECKING, Any, Final
+
+from vasscm.report.lines import Malformed
 from vasscm.report.options import (
     GROUP_FIELDS,
     PERIODS,
@@ -54,6 +50,22 @@ from vasscm.report.stats import (
     summarize,
 )
 from vasscm.report.visit import SEGMENTS, RecordLike, Visit
+
+if TYPE_CHECKING:
+    from vasscm.report.load import Loaded, current_records, latest_records, load_clearances
+
+#: The Python reader builds the contract's models when imported (a tenth of a second
+#: the engine does without): its names are imported on first use.
+_READER: Final = ("Loaded", "current_records", "latest_records", "load_clearances")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _READER:
+        from vasscm.report import load
+
+        return getattr(load, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "GROUP_FIELDS",

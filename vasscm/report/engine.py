@@ -1,18 +1,22 @@
 """The report computed by DuckDB: the same :class:`Report` as the Python reference, with
 memory that does not grow with the number of records.
 
-Per input, one scan reads every file into a temporary table of slim rows
-(:mod:`vasscm.report.scan`); the consumer rule (:func:`vasscm.report.load.current_records`)
-picks each visit's record with a window over ``(revision, file, line)`` and drops ids
-a higher revision supersedes; then each grouping's figures are SQL aggregates:
-``quantile_cont`` (linear interpolation, Hyndman-Fan type 7, numpy's default) for the
-median, p90 and p95, ``fsum`` (compensated summation) over ``count`` for the mean.
-DuckDB spills sorts and tables to a temporary directory beyond its memory limit
-(``VASSCM_REPORT_MEMORY``, default 512MB). Python only shapes the few result rows.
-"""
+Per input, a view of slim rows, each with a unique ``rid`` (:mod:`vasscm.report.scan`:
+JSONL is parsed once into a table; Parquet is read where it lies). The consumer rule
+(:func:`vasscm.report.load.current_records`) ranks only the records of ids met more than
+once or superseded, by ``(revision, file, line)``, into a small table of the rows that
+do not count; every figure reads the rows minus those (an anti-join). The figures are
+SQL aggregates: ``quantile_cont`` (linear interpolation, Hyndman-Fan type 7, numpy's
+default) for the median, p90 and p95, ``fsum`` (compensated summation) over ``count``
+for the mean. DuckDB spills sorts and tables to a temporary directory beyond its memory
+limit (``VASSCM_REPORT_MEMORY``, default 512MB); quantiles hold their values, so a
+query holds as many segments as fit. Python only shapes the few result rows.
+
+What each step costs is in ``benchmarks/report_bench.py``."""
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -27,7 +31,7 @@ import duckdb
 from vasscm.report.inputs import Inputs
 from vasscm.report.intervals import Intervals, intervals
 from vasscm.report.league import League, league
-from vasscm.report.load import Malformed
+from vasscm.report.lines import Malformed
 from vasscm.report.options import DEFAULT_TARGETS, PERIODS, ReportUsageError, parse_by
 from vasscm.report.parquet import quoted
 from vasscm.report.scan import Scanned, malformed_lines, scan_inputs
@@ -95,8 +99,23 @@ def period_sql(period: str, tz: timezone) -> str:
     raise ReportUsageError("--period", f"{period!r} is not one of {', '.join(PERIODS)}")
 
 
-def _moment(micros: int | None) -> datetime | None:
-    return None if micros is None else _EPOCH + timedelta(microseconds=int(micros))
+@dataclass(frozen=True, slots=True)
+class _Direction:
+    first: datetime  # exits: every record that counts has one
+    last: datetime
+    visits: int
+    released: int
+    release_total: float | None
+    histogram: tuple[int, ...]  # visits by HISTOGRAM_EDGES bucket of their release
+
+
+_UNITS: Final = {"": 1, "B": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+
+
+def _bytes(setting: str) -> int:
+    """DuckDB's way of showing a size ("488.2 MiB") in bytes."""
+    number, _, unit = setting.strip().partition(" ")
+    return int(float(number) * _UNITS.get(unit, 1))
 
 
 @dataclass
@@ -107,47 +126,74 @@ class Engine:
     scanned: Scanned
     label: Path
     kept: str  # the view of the records that count
+    out: str  # the table of the rows that do not (rid; older: an older revision or copy)
+    directions: dict[str, _Direction] | None = None  # computed once, when first asked
+    counted: Source | None = None  # likewise
 
     @classmethod
     def load(cls, con: Any, inputs: Inputs, name: str) -> Engine:
-        """Read ``inputs`` and apply the consumer rule; tables are prefixed ``name``."""
+        """Read ``inputs`` and apply the consumer rule; tables are prefixed ``name``.
+
+        Most visits have one record: the rule ranks only the records of ids met more
+        than once (``scanned.twice``) and of ids some record supersedes, and keeps the
+        losers' ``rid`` in ``{name}_out``, with the malformed rows. The records that
+        count are every row but those: no copy of the rows is made (a Parquet input is
+        read where it lies).
+        """
         scanned = scan_inputs(con, inputs, f"{name}_rows")
-        rows, best, kept = scanned.table, f"{name}_best", f"{name}_kept"
+        rows, twice = scanned.table, scanned.twice
+        listed, out = f"{name}_listed", f"{name}_out"
         con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE {best} AS
-            WITH listed AS (
-                SELECT old, max(revision) AS rev FROM (
-                    SELECT unnest(supersedes) AS old, visit_id, revision
-                    FROM {rows} WHERE reason IS NULL AND len(supersedes) > 0)
-                WHERE old <> visit_id GROUP BY old),
-            winners AS (  -- per visit: the highest revision, then the later record
-                SELECT arg_max(rowid, {{'r': revision, 'f': file_no, 'o': ord}}) AS id
-                FROM {rows} WHERE reason IS NULL GROUP BY visit_id),
-            latest AS (
-                SELECT * EXCLUDE (reason, supersedes, file_no, ord) FROM {rows}
-                WHERE rowid IN (SELECT id FROM winners))
-            SELECT latest.*, coalesce(latest.revision <= listed.rev, false) AS dropped
-            FROM latest LEFT JOIN listed ON latest.visit_id = listed.old"""
+            f"""CREATE OR REPLACE TEMP TABLE {listed} AS
+            SELECT old, max(revision) AS rev FROM (
+                SELECT unnest(supersedes) AS old, visit_id, revision
+                FROM {rows} WHERE reason IS NULL AND len(supersedes) > 0)
+            WHERE old <> visit_id GROUP BY old"""
         )
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {kept} AS SELECT * FROM {best} WHERE NOT dropped")
-        return cls(con, scanned, inputs.label, kept)
+        # Per visit the highest revision, then the later record, wins (n = 1); the
+        # winner is dropped when a record of a revision at least its own supersedes it.
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {out} AS
+            SELECT rid, n > 1 AS older FROM (
+                SELECT rid, visit_id, revision, row_number() OVER (
+                    PARTITION BY visit_id ORDER BY revision DESC, file_no DESC, ord DESC) AS n
+                FROM {rows} WHERE reason IS NULL
+                AND (hash(visit_id) IN (SELECT h FROM {twice})
+                     OR visit_id IN (SELECT old FROM {listed}))) AS ranked
+            LEFT JOIN {listed} ON ranked.visit_id = {listed}.old
+            WHERE n > 1 OR ranked.revision <= {listed}.rev
+            UNION ALL SELECT rid, NULL FROM {rows} WHERE reason IS NOT NULL"""
+        )
+        # The malformed rows are in {out} too (older NULL), so that a query over the
+        # kept rows reads only its own columns, not those the checks read.
+        kept = f"{name}_kept"
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {kept} AS "
+            f"SELECT * FROM {rows} ANTI JOIN {out} USING (rid)"
+        )
+        return cls(con, scanned, inputs.label, kept, out)
 
     def source(self) -> Source:
-        rows, best = self.scanned.table, self.kept.replace("_kept", "_best")
+        """What the input held: lines, records, those that count (computed once)."""
+        if self.counted is None:
+            self.counted = self._count()
+        return self.counted
+
+    def _count(self) -> Source:
         lines, malformed, read = self.con.execute(
             f"SELECT count(*), count(*) FILTER (reason IS NOT NULL), "
-            f"count(*) FILTER (reason IS NULL) FROM {rows}"
+            f"count(*) FILTER (reason IS NULL) FROM {self.scanned.table}"
         ).fetchone()
-        ids, visits = self.con.execute(
-            f"SELECT count(*), count(*) FILTER (NOT dropped) FROM {best}"
+        older, superseded = self.con.execute(
+            f"SELECT count(*) FILTER (older), count(*) FILTER (NOT older) FROM {self.out}"
         ).fetchone()
         return Source(
             path=self.label,
-            visits=int(visits),
+            visits=int(read - older - superseded),
             lines=int(lines),
             records_read=int(read),
-            older_revisions=int(read - ids),
-            superseded=int(ids - visits),
+            older_revisions=int(older),
+            superseded=int(superseded),
             malformed=int(malformed),
         )
 
@@ -155,10 +201,48 @@ class Engine:
         return malformed_lines(self.con, self.scanned, limit)
 
     def exits(self) -> tuple[datetime | None, datetime | None]:
-        first, last = self.con.execute(
-            f"SELECT epoch_us(min(exited)), epoch_us(max(exited)) FROM {self.kept}"
-        ).fetchone()
-        return _moment(first), _moment(last)
+        """The first and the last exit of the records that count."""
+        firsts = [d.first for d in self._directions().values()]
+        lasts = [d.last for d in self._directions().values()]
+        return (min(firsts) if firsts else None), (max(lasts) if lasts else None)
+
+    def _directions(self) -> dict[str, _Direction]:
+        """Per direction, in one pass: exits, visits, the release's count, sum and
+        histogram (the summary, the histogram and the period read only these), from
+        the figures per direction and histogram bucket (faster than a count per bucket
+        with a filter each)."""
+        if self.directions is None:
+            bucket = " + ".join(f"(s_release >= {edge})::INT" for edge in HISTOGRAM_EDGES[1:])
+            parts: dict[str, list[tuple[Any, ...]]] = {}
+            for row in self.con.execute(
+                f"SELECT direction, bucket, epoch_us(min(exited)), epoch_us(max(exited)), "
+                f"count(*), fsum(s_release) FROM (SELECT direction, exited, s_release, "
+                f"{bucket} AS bucket FROM {self.kept}) GROUP BY ALL"
+            ).fetchall():
+                parts.setdefault(str(row[0]), []).append(row[1:])
+            self.directions = {}
+            for direction, rows in parts.items():
+                released = [r for r in rows if r[0] is not None]  # bucket NULL: no release
+                histogram = [0] * len(HISTOGRAM_EDGES)
+                for r in released:
+                    histogram[int(r[0])] = int(r[3])
+                self.directions[direction] = _Direction(
+                    first=_EPOCH + timedelta(microseconds=min(int(r[1]) for r in rows)),
+                    last=_EPOCH + timedelta(microseconds=max(int(r[2]) for r in rows)),
+                    visits=sum(int(r[3]) for r in rows),
+                    released=sum(histogram),
+                    release_total=math.fsum(float(r[4]) for r in released) if released else None,
+                    histogram=tuple(histogram),
+                )
+        return self.directions
+
+    def _segments_per_query(self) -> int:
+        """How many segments' quantiles one query may hold: their values, 8 bytes each
+        and as much again while they grow, within DuckDB's memory (at the default
+        512MB: three segments up to 10M records, as measured; all six up to 5M)."""
+        limit = _bytes(self.con.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+        values = max(1, self.source().visits)
+        return max(1, min(len(SEGMENTS), limit // (16 * values)))
 
     def groups(
         self,
@@ -174,48 +258,61 @@ class Engine:
         select = ", ".join(f"{expr} AS g_{name}" for name, expr in keys.items())
         source = f"(SELECT *{', ' + select if select else ''} FROM {self.kept})"
         cols = [f"g_{name}" for name in by]
-        # "All" and the groups in one query (a grouping set each); one query per segment,
-        # so that only one segment's values are held for its quantiles at a time.
+        # "All" and the groups: one query each (not GROUPING SETS, which DuckDB runs
+        # four times slower than two queries), and each a few segments at a time: a
+        # quantile holds its values and cannot spill (see _segments_per_query).
         lead = "".join(f"{c}, " for c in cols)
-        grouping = f"grouping({', '.join(cols)}) <> 0" if cols else "true"
-        group_by = f"GROUP BY GROUPING SETS ((), ({', '.join(cols)}))" if cols else ""
+        levels = [("", "")] + ([(lead, f"GROUP BY {', '.join(cols)}")] if cols else [])
+        step = self._segments_per_query()
+        chunks = [SEGMENTS[i : i + step] for i in range(0, len(SEGMENTS), step)]
 
-        def key_of(row: tuple[Any, ...]) -> GroupKey:
-            return () if row[0] else tuple(zip(by, map(str, row[1 : 1 + len(cols)]), strict=True))
-
-        heads: dict[GroupKey, tuple[int, int, int, int]] = {}
-        for row in self.con.execute(
-            f"SELECT {grouping}, {lead}count(*), count(*) FILTER (pre_cleared), "
-            f"count(*) FILTER (scanned), count(*) FILTER (alerted) FROM {source} {group_by}"
-        ).fetchall():
-            visits, pre, scanned, alerted = row[1 + len(cols) :]
-            if visits:  # "all" over no records is one row of zeros
-                heads[key_of(row)] = (int(visits), int(pre), int(scanned), int(alerted))
-        figures: dict[GroupKey, dict[str, SegmentStats]] = {}
-        for segment in SEGMENTS:
+        def figures_sql(segment: str) -> str:
             target, column = targets.get(segment), f"s_{segment}"
             within = (
                 "NULL" if target is None else f"count(*) FILTER ({column} <= {float(target)!r})"
             )
-            for row in self.con.execute(
-                f"SELECT {grouping}, {lead}count({column}), fsum({column}), "
-                f"quantile_cont({column}, [0.5, 0.9, 0.95]), max({column}), {within} "
-                f"FROM {source} WHERE {column} IS NOT NULL {group_by}"
-            ).fetchall():
-                count, total, quantiles, top, inside = row[1 + len(cols) :]
-                if not count:
-                    continue
-                figures.setdefault(key_of(row), {})[segment] = SegmentStats(
-                    segment=segment,
-                    count=int(count),
-                    mean=float(total) / int(count),
-                    median=float(quantiles[0]),
-                    p90=float(quantiles[1]),
-                    p95=float(quantiles[2]),
-                    max=float(top),
-                    target=target,
-                    within_target=None if inside is None else int(inside) / int(count),
+            return (
+                f"count({column}), fsum({column}), quantile_cont({column}, [0.5, 0.9, 0.95]), "
+                f"max({column}), {within}"
+            )
+
+        heads: dict[GroupKey, tuple[int, int, int, int]] = {}
+        figures: dict[GroupKey, dict[str, SegmentStats]] = {}
+        for select, group_by in levels:
+            width = len(cols) if select else 0
+            for number, chunk in enumerate(chunks):
+                head = (
+                    "count(*), count(*) FILTER (pre_cleared), count(*) FILTER (scanned), "
+                    "count(*) FILTER (alerted), "
+                    if number == 0
+                    else ""
                 )
+                figures_of = ", ".join(figures_sql(segment) for segment in chunk)
+                for row in self.con.execute(
+                    f"SELECT {select}{head}{figures_of} FROM {source} {group_by}"
+                ).fetchall():
+                    key = tuple(zip(by, map(str, row[:width]), strict=True)) if width else ()
+                    rest = row[width:]
+                    if head:
+                        if not rest[0]:  # "all" over no records is one row of zeros
+                            continue
+                        heads[key] = (int(rest[0]), int(rest[1]), int(rest[2]), int(rest[3]))
+                        rest = rest[4:]
+                    for i, segment in enumerate(chunk):
+                        count, total, quantiles, top, inside = rest[5 * i : 5 * i + 5]
+                        if not count:
+                            continue
+                        figures.setdefault(key, {})[segment] = SegmentStats(
+                            segment=segment,
+                            count=int(count),
+                            mean=float(total) / int(count),
+                            median=float(quantiles[0]),
+                            p90=float(quantiles[1]),
+                            p95=float(quantiles[2]),
+                            max=float(top),
+                            target=targets.get(segment),
+                            within_target=None if inside is None else int(inside) / int(count),
+                        )
         out = []
         for key, (visits, pre, scanned, alerted) in sorted(
             heads.items(), key=lambda item: (len(item[0]), item[0])
@@ -241,11 +338,8 @@ class Engine:
         """Per direction: visits, and the mean release (None without one): what the
         summary says of each direction, without the rest of a grouping's figures."""
         return {
-            str(direction): (int(visits), None if not n else float(total) / int(n))
-            for direction, visits, n, total in self.con.execute(
-                f"SELECT direction, count(*), count(s_release), fsum(s_release) "
-                f"FROM {self.kept} GROUP BY direction"
-            ).fetchall()
+            direction: (d.visits, None if not d.released else (d.release_total or 0.0) / d.released)
+            for direction, d in self._directions().items()
         }
 
     def league(self, *, period: str, tz: timezone, targets: Mapping[str, float]) -> League:
@@ -261,16 +355,8 @@ class Engine:
 
     def histogram(self) -> Histogram:
         """As :func:`vasscm.report.stats.release_histogram`."""
-        bucket = " + ".join(f"(s_release >= {edge})::INT" for edge in HISTOGRAM_EDGES[1:])
-        counts: dict[str, list[int]] = {}
-        for direction, index, n in self.con.execute(
-            f"SELECT direction, {bucket} AS bucket, count(*) FROM {self.kept} "
-            "WHERE s_release IS NOT NULL GROUP BY ALL"
-        ).fetchall():
-            counts.setdefault(str(direction), [0] * len(HISTOGRAM_EDGES))[int(index)] = int(n)
-        return Histogram(
-            "release", HISTOGRAM_LABELS, {d: tuple(c) for d, c in sorted(counts.items())}
-        )
+        counts = {name: d.histogram for name, d in self._directions().items() if d.released}
+        return Histogram("release", HISTOGRAM_LABELS, dict(sorted(counts.items())))
 
     def duties(self, *, period: str, tz: timezone) -> list[DutyStats]:
         """As :func:`vasscm.report.stats.duty_stats`."""

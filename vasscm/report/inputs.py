@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Final, cast
 
-from vasscm.report.load import NotClearances, _kind_of_line
+from vasscm.report.lines import NotClearances, kind_of_line
 
 __all__ = ["Inputs", "NoInput", "first_record", "resolve_inputs"]
 
@@ -96,7 +96,7 @@ def first_record(path: Path) -> None:
     for number, raw in lines_of(path):
         if not raw.strip():
             continue
-        kind = _kind_of_line(raw)
+        kind = kind_of_line(raw)
         if kind is not None:
             raise NotClearances(
                 f"{path} holds {kind} (line {number}); vasscm report reads the "

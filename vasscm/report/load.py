@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, TypeVar
+from typing import TypeVar
 
 import orjson
 from pydantic import ConfigDict, ValidationError
 
-from vasscm.errors import VasscmError
 from vasscm.events import ClearanceRecord
+from vasscm.report.lines import Malformed, NotClearances, kind_of_line
 from vasscm.report.visit import RecordLike, Visit
 
 __all__ = [
@@ -26,40 +26,10 @@ __all__ = [
 T = TypeVar("T")
 
 
-class NotClearances(VasscmError):
-    """The file is another kind of vasscm file (an event log, alerts, ...)."""
-
-
-#: What a file is, told by fields its first record has (and a clearance record lacks).
-_OTHER_KINDS: Final = (
-    (("occurred_at", "event_id", "type"), "an event log, the input of `vasscm replay`"),
-    (("alert_id", "kind", "severity"), "alerts (alerts.jsonl)"),
-    (("stage", "stage_since", "visit_id"), "visit states (state.jsonl)"),
-    (("reason", "code", "raw"), "rejected records (rejected.jsonl)"),
-)
-
-
-def _other_kind(doc: object) -> str | None:
-    if not isinstance(doc, dict) or ("exited_at" in doc and "segments" in doc):
-        return None
-    for fields, kind in _OTHER_KINDS:
-        if all(name in doc for name in fields):
-            return kind
-    return None
-
-
 class _StoredRecord(ClearanceRecord):
     # The contract grows by optional fields: a report over a newer writer's file
     # should still run, so unknown fields are ignored rather than rejected.
     model_config = ConfigDict(frozen=True, extra="ignore")
-
-
-@dataclass(frozen=True, slots=True)
-class Malformed:
-    """A line that is not a clearance record (1-based line number)."""
-
-    line: int
-    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +64,7 @@ def _read_lines(
                 continue
             item = _parse_line(number, raw)
             if first and isinstance(item, Malformed):
-                kind = _kind_of_line(raw)
+                kind = kind_of_line(raw)
                 if kind is not None:  # the first record says it: no line-by-line warnings
                     raise NotClearances(
                         f"{path} holds {kind} (line {number}); vasscm report reads the "
@@ -107,13 +77,6 @@ def _read_lines(
                     on_malformed(item)
             else:
                 yield item
-
-
-def _kind_of_line(raw: bytes) -> str | None:
-    try:
-        return _other_kind(orjson.loads(raw))
-    except orjson.JSONDecodeError:
-        return None
 
 
 def _parse_line(number: int, raw: bytes) -> ClearanceRecord | Malformed:

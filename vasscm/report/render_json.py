@@ -6,8 +6,7 @@ from typing import Any, Final
 
 import orjson
 
-from vasscm.durations import duration_text
-from vasscm.events import format_ts
+from vasscm.durations import duration_text, format_ts
 from vasscm.report.formatting import FIGURES, offset_label
 from vasscm.report.render_intervals import intervals_json
 from vasscm.report.render_league import league_json

@@ -12,7 +12,7 @@ from vasscm.errors import VasscmError
 from vasscm.language import DEFAULT_LANGUAGE
 from vasscm.report.engine import DEFAULT_MEMORY, Engine, connect, engine_report
 from vasscm.report.inputs import NoInput, resolve_inputs
-from vasscm.report.load import NotClearances
+from vasscm.report.lines import NotClearances
 from vasscm.report.options import ReportUsageError, parse_by, parse_targets, parse_utc_offset
 from vasscm.report.render import FORMATS, render
 from vasscm.report.render_pdf import html_to_pdf
@@ -33,15 +33,16 @@ def _usage_error(error: Exception) -> int:
 
 
 def _show_malformed(engine: Engine) -> None:
+    source = engine.source()
+    if not source.malformed:
+        return
     shown = 0
     for path, item in engine.malformed(_MALFORMED_SHOWN):
         shown += 1
         sys.stderr.write(f"{path}:{item.line}: skipped malformed line: {item.reason}\n")
-    source = engine.source()
     if source.malformed > shown:
         sys.stderr.write(f"{source.path}: more malformed lines; only counting them from here\n")
-    if source.malformed:
-        sys.stderr.write(f"{source.path}: {source.malformed:,} malformed lines skipped\n")
+    sys.stderr.write(f"{source.path}: {source.malformed:,} malformed lines skipped\n")
 
 
 def _first_line(exc: Exception) -> str:

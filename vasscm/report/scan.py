@@ -1,5 +1,9 @@
 """Reading an input into DuckDB: one slim row per record, its order, whether it counts.
 
+The rows are a view with a unique ``rid`` per row: over a table for JSONL (parsed once,
+held; DuckDB spills it beyond its memory limit), over the files themselves when every
+input is Parquet (columnar: a query reads only the columns it needs).
+
 Every JSONL file is read by DuckDB's ``read_json`` with the columns the report reads
 (:data:`READ_COLUMNS`) and ``ignore_errors`` (a line that is not JSON becomes NULLs; a
 value of the wrong type, a NULL field); each row is then checked in SQL against the
@@ -31,9 +35,9 @@ from typing import Final
 
 import duckdb
 
-from vasscm.events import EARLIEST, LATEST
+from vasscm.limits import EARLIEST, LATEST
 from vasscm.report.inputs import Inputs, first_record, is_parquet, lines_of
-from vasscm.report.load import Malformed, NotClearances, _parse_line
+from vasscm.report.lines import Malformed, NotClearances
 from vasscm.report.parquet import PARQUET_COLUMNS, quoted
 from vasscm.report.visit import SEGMENTS
 
@@ -130,8 +134,8 @@ ROW_COLUMNS: Final = {
     "direction": "direction",
     "channel": "channel",
     # naive UTC: period labels and hours shift them by the report's offset
-    "exited": "CAST(exited_tz AS TIMESTAMP)",
-    "arrived": "CAST(arrived_tz AS TIMESTAMP)",
+    "exited": "make_timestamp(epoch_us(exited_tz))",
+    "arrived": "make_timestamp(epoch_us(arrived_tz))",
     **{f"s_{s}": f'seg."{s}"' for s in SEGMENTS},
     "pre_cleared": "pre_cleared",
     "scanned": "scanned",
@@ -142,10 +146,12 @@ ROW_COLUMNS: Final = {
 
 @dataclass(frozen=True, slots=True)
 class Scanned:
-    """The table ``table`` holds an input's rows; ``files`` in the order of ``file_no``."""
+    """The view ``table`` holds an input's rows, each with a unique ``rid``; ``files`` in
+    the order of ``file_no``."""
 
     table: str
     files: tuple[Path, ...]
+    twice: str  # the table of hash(visit_id) met in more than one valid row
 
 
 def _derived() -> str:
@@ -177,8 +183,8 @@ def _jsonl_select(file_no: int, path: Path, *, ordered: bool) -> str:
 _PARQUET_ROWS: Final = {
     **ROW_COLUMNS,
     **{f"s_{s}": f'segments."{s}"' for s in SEGMENTS},
-    "exited": "CAST(exited_at AS TIMESTAMP)",
-    "arrived": "CAST(arrived_at AS TIMESTAMP)",
+    "exited": "make_timestamp(epoch_us(exited_at))",
+    "arrived": "make_timestamp(epoch_us(arrived_at))",
     "duties": "list_transform(coalesce(obligations, []), lambda o: {'form': o.form, "
     "'on_time': o.on_time})",
 }
@@ -188,14 +194,20 @@ _PARQUET_REASON: Final = (
     "WHEN revision IS NULL OR revision < 1 THEN 'field ''revision'': null or below 1' "
     "WHEN exited_at IS NULL THEN 'field ''exited_at'': null' "
     "WHEN site IS NULL THEN 'field ''site'': null' "
-    "WHEN direction IS NULL THEN 'field ''direction'': null' "
-    "WHEN channel IS NULL THEN 'field ''channel'': null' "
+    "WHEN direction IS NULL OR direction NOT IN ('import', 'export', 'unknown') "
+    "THEN 'field ''direction'': null or not one of import, export, unknown' "
+    "WHEN channel IS NULL OR channel NOT IN ('green', 'yellow', 'red', 'unknown') "
+    "THEN 'field ''channel'': null or not one of green, yellow, red, unknown' "
     "WHEN pre_cleared IS NULL OR scanned IS NULL OR alerts IS NULL "
     "THEN 'field ''pre_cleared'', ''scanned'' or ''alerts'': null' END"
 )
 
 
-def _parquet_select(con: duckdb.DuckDBPyConnection, file_no: int, path: Path) -> str:
+def _parquet_select(
+    con: duckdb.DuckDBPyConnection, file_no: int, path: Path, *, beside_jsonl: bool
+) -> str:
+    """The rows of one Parquet file; ``beside_jsonl``: in the shape JSONL rows have (an
+    obligation's form and on_time only), to be held in one table with them."""
     described = con.execute(f"DESCRIBE SELECT * FROM read_parquet({quoted(path)})").fetchall()
     have = {str(row[0]) for row in described}
     missing = [name for name in PARQUET_COLUMNS if name not in have]
@@ -204,7 +216,10 @@ def _parquet_select(con: duckdb.DuckDBPyConnection, file_no: int, path: Path) ->
             f"{path} is not a clearances Parquet file: no column {', '.join(missing)} "
             "(`vasscm replay --format parquet` writes one)"
         )
-    cols = ", ".join(f"{expr} AS {name}" for name, expr in _PARQUET_ROWS.items())
+    columns = dict(_PARQUET_ROWS)
+    if not beside_jsonl:  # as stored: the report reads an obligation's form and on_time
+        columns["duties"] = "coalesce(obligations, [])"
+    cols = ", ".join(f"{expr} AS {name}" for name, expr in columns.items())
     return (
         f"SELECT {file_no} AS file_no, file_row_number + 1 AS ord, {_PARQUET_REASON} AS reason, "
         f"{cols} FROM read_parquet({quoted(path)}, file_row_number = true)"
@@ -224,7 +239,15 @@ def scan_inputs(con: duckdb.DuckDBPyConnection, inputs: Inputs, table: str) -> S
         if not is_parquet(path):
             first_record(path)
     _fill(con, inputs, table, ordered=False)
-    if any(not is_parquet(p) for p in inputs.files) and _needs_order(con, table):
+    # Most visits have one record, and an id is a long string: the ids met more than
+    # once, found by a 64-bit hash (a collision only adds a visit to those looked at
+    # closely, never leaves one out). The same rows whatever the order they are read in.
+    twice = f"{table}_twice"
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {twice} AS SELECT hash(visit_id) AS h
+        FROM {table} WHERE reason IS NULL GROUP BY h HAVING count(*) > 1"""
+    )
+    if any(not is_parquet(p) for p in inputs.files) and _needs_order(con, table, twice):
         # The line numbers come from the reader's own order: keep it on this one read
         # (the engine reads with it off, DuckDB's faster way, as order is in columns).
         con.execute("SET preserve_insertion_order = true")
@@ -232,34 +255,44 @@ def scan_inputs(con: duckdb.DuckDBPyConnection, inputs: Inputs, table: str) -> S
             _fill(con, inputs, table, ordered=True)
         finally:
             con.execute("SET preserve_insertion_order = false")
-    return Scanned(table, inputs.files)
+    return Scanned(table, inputs.files, twice)
 
 
 def _fill(con: duckdb.DuckDBPyConnection, inputs: Inputs, table: str, *, ordered: bool) -> None:
+    only_parquet = all(is_parquet(p) for p in inputs.files)
     selects = [
-        _parquet_select(con, file_no, path)
+        _parquet_select(con, file_no, path, beside_jsonl=not only_parquet)
         if is_parquet(path)
         else _jsonl_select(file_no, path, ordered=ordered)
         for file_no, path in enumerate(inputs.files)
     ]
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS " + " UNION ALL ".join(selects))
+    union = " UNION ALL ".join(selects)
+    if only_parquet:
+        # Read where it lies: columnar, each query reads only its columns.
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {table} AS "
+            f"SELECT (file_no::BIGINT << 40) | ord AS rid, * FROM ({union})"
+        )
+    else:  # parsed once, held (spilled beyond the memory limit)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_held AS {union}")
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT rowid AS rid, * FROM {table}_held"
+        )
 
 
 #: What two records of one visit and revision must agree on to be interchangeable.
 _CONTENT: Final = ", ".join(name for name in ROW_COLUMNS if name not in ("visit_id", "revision"))
 
 
-def _needs_order(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+def _needs_order(con: duckdb.DuckDBPyConnection, table: str, twice: str) -> bool:
     """Whether the file order matters: a malformed line (its number is shown), or records
     of one visit and revision whose content differs (the later one counts)."""
     row = con.execute(
         f"""SELECT (SELECT count(*) FROM {table} WHERE reason IS NOT NULL),
         (SELECT count(*) FROM (
-            SELECT visit_id, revision FROM {table} t
-            SEMI JOIN (SELECT visit_id, revision FROM {table} WHERE reason IS NULL
-                       GROUP BY ALL HAVING count(*) > 1) d USING (visit_id, revision)
-            WHERE reason IS NULL
-            GROUP BY ALL HAVING count(DISTINCT hash({_CONTENT})) > 1))"""
+            SELECT visit_id, revision FROM {table}
+            WHERE reason IS NULL AND hash(visit_id) IN (SELECT h FROM {twice})
+            GROUP BY ALL HAVING count(*) > 1 AND count(DISTINCT hash({_CONTENT})) > 1))"""
     ).fetchone()
     return row is not None and (row[0] > 0 or row[1] > 0)
 
@@ -288,6 +321,8 @@ def malformed_lines(
 
 def _lines_at(path: Path, wanted: list[tuple[int, str]]) -> Iterator[Malformed]:
     """Walk ``path`` to the non-blank lines numbered ``ord`` in ``wanted``."""
+    from vasscm.report.load import _parse_line  # the models: only when a line is shown
+
     pending = iter(wanted)
     target = next(pending, None)
     seen = 0

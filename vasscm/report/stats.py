@@ -8,14 +8,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timezone
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from vasscm.durations import duration_text
 from vasscm.report.intervals import Intervals
 from vasscm.report.league import League
-from vasscm.report.load import Loaded
 from vasscm.report.options import DEFAULT_TARGETS, PERIODS, ReportUsageError, parse_by
 from vasscm.report.visit import SEGMENTS, RecordLike, Visit
+
+if TYPE_CHECKING:  # the reader (and its models) only for the reference path's types
+    from vasscm.report.load import Loaded
 
 __all__ = [
     "HISTOGRAM_EDGES",

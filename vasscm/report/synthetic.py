@@ -153,6 +153,7 @@ def write_synthetic(
     con = duckdb.connect()
     try:
         con.execute("SET preserve_insertion_order = true")
+        con.execute("SET enable_progress_bar = false")  # a bar per COPY clutters the bench
         query = _rows_sql(n, seed, lodgement, conflicts)
         jsonl = path if fmt == "jsonl" else path.with_name(path.name + ".tmp.jsonl")
         if fmt not in ("jsonl", "parquet"):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import TYPE_CHECKING, Final, TypeAlias
 
-from vasscm.events import ClearanceRecord
+if TYPE_CHECKING:  # the models are the reference reader's; the engine runs without them
+    from vasscm.events import ClearanceRecord
 
 __all__ = ["SEGMENTS", "RecordLike", "Visit"]
 
@@ -55,4 +56,4 @@ class Visit:
 
 
 #: Anything the statistics take: contract records, or the slim rows :class:`Loaded` holds.
-RecordLike = ClearanceRecord | Visit
+RecordLike: TypeAlias = "ClearanceRecord | Visit"
