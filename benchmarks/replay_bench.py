@@ -11,6 +11,7 @@ processes, so one's memory does not colour the other's:
   replay    vasscm replay over the same file          (events/s, peak RSS)
   replay/2  the same for half the file                (peak RSS: does memory grow
                                                        with file length?)
+  plain     replay without forecasts (contract 8.2)  (what the forecasts cost)
   jobs      vasscm replay --jobs N over the full file (events/s against one process,
                                                        peak RSS of the largest worker;
                                                        outputs checked equal)
@@ -64,7 +65,7 @@ import resource, sys, time
 from pathlib import Path
 from vasscm.replay import replay_file
 t = time.perf_counter()
-s = replay_file(Path(sys.argv[1]), Path(sys.argv[2]))
+s = replay_file(Path(sys.argv[1]), Path(sys.argv[2]), forecasts=sys.argv[3:] != ["plain"])
 print(s.lines, time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
       s.visits_open, s.visits_completed)
 """
@@ -132,6 +133,11 @@ def main() -> None:
     print(
         f"replay (half)              {lines2 / secs2:>12,.0f} events/s              "
         f"peak RSS {rss2 / 1024:,.0f} MiB  ({int(open2):,} open, {int(done2):,} completed)"
+    )
+    lines4, secs4, rss4, _, _ = run(REPLAY, str(full), str(work / "out-plain"), "plain")
+    print(
+        f"replay without forecasts   {lines4 / secs4:>12,.0f} events/s  forecasts cost "
+        f"{secs / secs4 - 1:+.1%} of its time (goal at most +10 %)  peak RSS {rss4 / 1024:,.0f} MiB"
     )
     per_open = (rss - rss2) * 1024 / max(open_ - open2, 1)
     print(f"RSS growth per extra open visit: {per_open:,.0f} bytes (file twice as long)")

@@ -55,8 +55,8 @@ def test_help_lists_vasscm_commands_first_one_line_each_then_faust() -> None:
     ours, faust = text.split("faust's commands", 1)
     listed = [line.split()[0] for line in ours.split("Commands:", 1)[1].splitlines() if line]
     assert listed == [
-        "worker", "demo", "replay", "report", "simulate", "produce", "broker", "archive",
-        "topics",
+        "worker", "demo", "replay", "report", "backtest", "simulate", "produce", "broker",
+        "archive", "topics",
     ]  # fmt: skip
     for line in ours.split("Commands:", 1)[1].splitlines():
         if line.strip():

@@ -98,6 +98,7 @@ __all__ = [
     "VesselDeparted",
     "VesselEvent",
     "VesselExpected",
+    "VisitForecast",
     "VisitState",
     "WaitingOn",
     "container_of",
@@ -995,6 +996,20 @@ class Alert(_Output):
     visit_id: str
 
 
+class VisitForecast(_Output):
+    """Contract 8.2: when an open visit will be released and will leave."""
+
+    release_p50: Timestamp | None = Field(
+        description="released by then with probability 0.5; null once released, or "
+        "beyond what the window has seen"
+    )
+    release_p90: Timestamp | None
+    exit_p50: Timestamp | None
+    exit_p90: Timestamp | None
+    basis: int = Field(ge=0, description="completed visits the forecast rests on")
+    as_of: Timestamp = Field(description="the processor clock the forecast was made at")
+
+
 class VisitState(_Output):
     """The current visit of a container (``vasscm.container-state``, replay's state.jsonl)."""
 
@@ -1029,6 +1044,11 @@ class VisitState(_Output):
         default=None,
         description="contract 8.1: the party an open visit waits on now; null before "
         "arrival and once exited",
+    )
+    forecast: VisitForecast | None = Field(
+        default=None,
+        description="contract 8.2: when it will be released and leave; null before "
+        "arrival, once exited, or with nothing learned (replay's state.jsonl has it)",
     )
 
 

@@ -34,6 +34,7 @@ from vasscm.events import (
     fan_out,
     parse_event,
 )
+from vasscm.replay_forecasts import add_forecasts
 from vasscm.tracking import DEFAULT_POLICY, ContainerState, Effects, Policy, open_row
 from vasscm.yard import Yard
 
@@ -332,8 +333,10 @@ def replay_file(
     policy: Policy = DEFAULT_POLICY,
     progress: bool = False,
     max_event_bytes: int = MAX_EVENT_BYTES,
+    forecasts: bool = True,
 ) -> Summary:
-    """Replay ``events`` into ``out``/{clearances,alerts,rejected,state}.jsonl."""
+    """Replay ``events`` into ``out``/{clearances,alerts,rejected,state}.jsonl; with
+    ``forecasts``, each open visit's in state.jsonl (:mod:`vasscm.replay_forecasts`)."""
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     files = {name: open(out / name, "wb", buffering=1 << 20) for name in _OUTPUTS}  # noqa: SIM115
@@ -363,6 +366,8 @@ def replay_file(
         for handle in files.values():
             handle.close()
     summary = replayer.summary
+    if forecasts:
+        add_forecasts(out, summary.as_of)
     summary.seconds = time.perf_counter() - started
     return summary
 

@@ -52,6 +52,7 @@ from vasscm.events import (
     parse_container_no,
 )
 from vasscm.replay import _OUTPUTS, Replayer, Summary, numbered_lines, parse_line
+from vasscm.replay_forecasts import add_forecasts
 from vasscm.tracking import DEFAULT_POLICY, Policy
 
 __all__ = ["ShardFailed", "replay_sharded"]
@@ -259,6 +260,7 @@ def replay_sharded(
         shm.close()
         shm.unlink()
         shutil.rmtree(tmp, ignore_errors=True)
+    add_forecasts(out, summary.as_of)  # from the merged files: as one process gives
     summary.seconds = time.perf_counter() - started
     return summary
 

@@ -45,14 +45,19 @@ import orjson
 from stdnum import imo
 from stdnum.iso6346 import calc_check_digit
 
+from vasscm.durations import to_ms
+from vasscm.office_hours import OfficeClock
+
 __all__ = [
     "EXPORT_TARGET",
     "IMPORT_TARGET",
+    "PROFILES",
     "Faults",
     "LogSpec",
     "as_dcsa",
     "container_number",
     "port_feed",
+    "profile",
     "synthetic_log",
 ]
 
@@ -124,6 +129,11 @@ class LogSpec:
     call_every: timedelta = timedelta(hours=6)  # a ship at each seaport this often
     berth_stay: timedelta = timedelta(hours=9)  # from a ship's arrival to its departure
     faults: Faults = Faults()
+    # Unlike the defaults, for forecasts' backtests (PROFILES): a site's release times
+    # multiplied by its pace; channels whose decision is an officer's, its time drawn
+    # as office hours (Mon-Fri 08-17, UTC+7) rather than as hours of the clock.
+    site_pace: tuple[tuple[str, float], ...] = ()
+    office_channels: tuple[str, ...] = ()
 
     @property
     def seaports(self) -> tuple[str, ...]:
@@ -276,7 +286,12 @@ class _Visit:
         mean_s = spec.channel_means(mean)[channel]
         sigma = spec.release_sigma
         release = rng.lognormvariate(math.log(mean_s) - sigma * sigma / 2, sigma) / _H
+        release *= dict(spec.site_pace).get(self.site, 1.0)
         self.customs("CHANNEL_ASSIGNED", min(0.5, release / 2), channel=channel)
+        if channel in spec.office_channels:  # an officer's decision: office hours
+            begun = _OFFICE.at(to_ms(self.start))
+            done = _OFFICE.instant(begun + round(release * _H * 1000))
+            release = (done - to_ms(self.start)) / (_H * 1000)
         if rng.random() < dict(spec.scan_share).get(channel, 0.0):
             selected = min(1.0, release * 0.6)
             if inbound is not None:  # form 03 ahead of the ship (at least 4 h)
@@ -319,6 +334,31 @@ class _Visit:
                 self.reported[len(self.events) - 1] = ship.departure + late
         else:
             self.ev("GATE_OUT", at, container_no=self.container, gate="G2", seal_no=self.seal)
+
+
+_OFFICE: Final = OfficeClock()  # UTC+7
+
+
+#: Simulated ports unlike the defaults, to test forecasts on other distributions.
+PROFILES: Final[dict[str, dict[str, Any]]] = {
+    "default": {},
+    # more red and yellow declarations, and wider spreads within each channel
+    "red-heavy": {
+        "channels": (("green", 0.25, 0.5), ("yellow", 0.35, 1.0), ("red", 0.40, 2.0)),
+        "release_sigma": 0.9,
+    },
+    # a land border gate three times as slow as the seaport, with half the traffic
+    "slow-branch": {"sites": ("cai-lan", "mong-cai"), "site_pace": (("mong-cai", 3.0),)},
+    # yellow and red declarations wait for officers, who work Mon-Fri 08-17
+    "office-hours": {"office_channels": ("yellow", "red")},
+}
+
+
+def profile(name: str, spec: LogSpec | None = None) -> LogSpec:
+    """``spec`` (default: :class:`LogSpec`) with profile ``name``'s changes."""
+    from dataclasses import replace
+
+    return replace(spec or LogSpec(), **PROFILES[name])
 
 
 _MALFORMED: Final = (

@@ -8,13 +8,18 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Final
 
 import click
 
 from vasscm.cli.options import broker_option, existing_file, settings, timestamp
 from vasscm.errors import VasscmError
 
-__all__ = ["archive", "broker", "demo", "produce", "simulate"]
+__all__ = ["SIMULATION_PROFILES", "archive", "broker", "demo", "produce", "simulate"]
+
+#: vasscm.simulate.PROFILES' names (a test keeps them equal), here so that the command
+#: line does not import the simulator to list them.
+SIMULATION_PROFILES: Final = ("default", "red-heavy", "slow-branch", "office-hours")
 
 
 @click.command(short_help="Run the embedded Kafka-compatible broker (Tansu)")
@@ -205,6 +210,16 @@ def archive(out: Path, broker: str | None, group: str | None, from_beginning: bo
     help="sites, repeated to weigh them; mong-cai is the land border gate",
 )
 @click.option(
+    "--profile",
+    "profile_name",
+    type=click.Choice(SIMULATION_PROFILES),
+    default="default",
+    show_default=True,
+    help="a port unlike the defaults, for backtests: red-heavy (more red, wider "
+    "spreads), slow-branch (a border gate three times as slow), office-hours (yellow "
+    "and red declarations wait for officers, Mon-Fri 08-17)",
+)
+@click.option(
     "--dcsa",
     "dcsa",
     is_flag=True,
@@ -237,6 +252,7 @@ def simulate(
     import_mean: str,
     export_mean: str,
     sites: str,
+    profile_name: str,
     dcsa: bool,
     broker: str | None,
     speed: float,
@@ -251,7 +267,7 @@ def simulate(
 
     from vasscm.events import SITE_PATTERN
     from vasscm.report.options import parse_duration
-    from vasscm.simulate import Faults, LogSpec, as_dcsa, synthetic_log
+    from vasscm.simulate import Faults, LogSpec, as_dcsa, profile, synthetic_log
 
     try:
         means = [timedelta(seconds=parse_duration(t)) for t in (import_mean, export_mean)]
@@ -272,6 +288,7 @@ def simulate(
         export_mean_release=means[1],
         sites=names,
     )
+    spec = profile(profile_name, spec)  # a profile's sites, if it has any, win
     if broker is not None and dcsa:
         raise click.UsageError("--dcsa writes a log: publish it with `vasscm produce`")
     if broker is not None:

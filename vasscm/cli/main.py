@@ -80,6 +80,7 @@ for _command in (
     live.demo,
     offline.replay,
     offline.report,
+    offline.backtest,
     live.simulate,
     live.produce,
     live.broker,

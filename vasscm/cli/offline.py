@@ -1,4 +1,4 @@
-"""The commands that work on files alone: ``replay``, ``report``, ``topics``.
+"""The commands that work on files alone: ``replay``, ``report``, ``backtest``, ``topics``.
 
 Each parses its options, calls one function of the core, and renders the result;
 none imports faust or talks to a broker.
@@ -15,7 +15,7 @@ import click
 
 from vasscm.cli.options import csv_list, existing_file, timestamp
 
-__all__ = ["replay", "report", "topics"]
+__all__ = ["backtest", "replay", "report", "topics"]
 
 
 @click.command(short_help="Replay an event log file into clearance records and alerts")
@@ -206,6 +206,56 @@ def report(lang: str | None, **options: Any) -> int:
     return run_report(
         **options, lang=lang or config.language, sites=sites, memory=config.report_memory
     )
+
+
+@click.command(short_help="Release forecasts replayed against what happened (calibration)")
+@click.argument("events", type=existing_file)
+@click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True)
+@click.option("--every", "every", default="24h", show_default=True, help="between cut-offs")
+@click.option(
+    "--warmup", "warmup", default="7d", show_default=True, help="of the log before the first"
+)
+@click.option(
+    "--horizon",
+    "horizon",
+    default="7d",
+    show_default=True,
+    help="cut-offs this close to the log's end are not judged",
+)
+def backtest(events: Path, fmt: str, every: str, warmup: str, horizon: str) -> int:
+    """Replay EVENTS with release forecasts at cut-offs (contract 8.2) and say how
+    they did: per site, direction and channel, the share of visits released by their
+    p50 and their p90, and the pinball loss of each beside a forecast that knows only
+    site and direction."""
+    import orjson
+
+    from vasscm.backtest import render_md, run_backtest
+    from vasscm.cli.options import settings
+    from vasscm.report.options import parse_duration
+
+    try:
+        every_ms, warmup_ms, horizon_ms = (
+            round(parse_duration(v) * 1000) for v in (every, warmup, horizon)
+        )
+    except ValueError as exc:
+        raise click.UsageError(f"--every/--warmup/--horizon: {exc}") from None
+    if every_ms <= 0:
+        raise click.UsageError("--every must be positive")
+    config = settings()
+    with events.open("rb") as stream:
+        result = run_backtest(
+            stream,
+            events,
+            every_ms=every_ms,
+            warmup_ms=warmup_ms,
+            horizon_ms=horizon_ms,
+            policy=config.policy(),
+        )
+    if fmt == "json":
+        sys.stdout.buffer.write(orjson.dumps(result.as_dict(), option=orjson.OPT_INDENT_2) + b"\n")
+    else:
+        sys.stdout.write(render_md(result))
+    return 0
 
 
 @click.command(short_help="Export or check the topic contract under topics/")

@@ -1,0 +1,116 @@
+"""Replay's forecasts (contract 8.2): the open visits of ``state.jsonl``, forecast at the
+end of the log (``--as-of``, else the watermark) from the visits of ``clearances.jsonl``.
+
+A pass over the finished outputs, so that ``replay --jobs N`` (whose workers each see
+only their containers' records) gives the forecasts one process gives: the same
+files in, the same forecasts out. The clearance records are read with the consumer
+rule (a record replaces its visit's earlier revision and the ids it supersedes) for
+the visits that arrived in the forecaster's window only, so memory follows the
+window, not the log. ``state.jsonl`` is read twice, never held: once for the open
+visits (they are evidence too), once to write each row with its forecast.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from vasscm.durations import iso_ms, to_ms
+from vasscm.forecast import Forecast, Forecaster, Observation
+
+__all__ = ["add_forecasts", "observation_of_record", "observation_of_row"]
+
+
+def _ms(text: str | None) -> int | None:
+    return None if text is None else to_ms(datetime.fromisoformat(text))
+
+
+def observation_of_record(doc: dict[str, Any]) -> Observation | None:
+    """A clearance record as the forecaster sees it (None without an arrival)."""
+    arrived = _ms(doc.get("arrived_at"))
+    if arrived is None:
+        return None
+    release = doc["segments"].get("release")
+    released = None if release is None else arrived + round(release * 1000)
+    return Observation(
+        doc["site"], doc["direction"], doc["channel"], arrived, released, _ms(doc["exited_at"])
+    )
+
+
+def observation_of_row(row: dict[str, Any]) -> Observation | None:
+    """An open visit's state row as the forecaster sees it (None before arrival)."""
+    arrived = _ms(row.get("arrived_at"))
+    if arrived is None or row.get("exited_at") is not None:
+        return None
+    released = _ms(row.get("eligible_at")) if row.get("waiting_on") == "owner" else None
+    return Observation(row["site"], row["direction"], row["channel"], arrived, released, None)
+
+
+def _learned(clearances: Path, forecaster: Forecaster) -> None:
+    current: dict[str, Observation] = {}
+    with clearances.open("rb") as stream:
+        for line in stream:
+            if not line.strip():
+                continue
+            doc = orjson.loads(line)
+            for old in (doc["visit_id"], *doc.get("supersedes", ())):
+                previous = current.pop(old, None)
+                if previous is not None:
+                    forecaster.learn(previous, -1)
+            obs = observation_of_record(doc)
+            if obs is None or not forecaster.in_window(obs.arrived):
+                continue
+            current[doc["visit_id"]] = obs
+            forecaster.learn(obs)
+
+
+def _rows(path: Path) -> Iterator[tuple[bytes, dict[str, Any]]]:
+    with path.open("rb") as stream:
+        for line in stream:
+            if line.strip():
+                yield line, orjson.loads(line)
+
+
+def as_row(forecast: Forecast | None) -> dict[str, Any] | None:
+    """A forecast as :class:`~vasscm.events.VisitForecast` plain data."""
+    if forecast is None:
+        return None
+    return {
+        "release_p50": None if forecast.release_p50 is None else iso_ms(forecast.release_p50),
+        "release_p90": None if forecast.release_p90 is None else iso_ms(forecast.release_p90),
+        "exit_p50": None if forecast.exit_p50 is None else iso_ms(forecast.exit_p50),
+        "exit_p90": None if forecast.exit_p90 is None else iso_ms(forecast.exit_p90),
+        "basis": forecast.basis,
+        "as_of": iso_ms(forecast.as_of),
+    }
+
+
+def add_forecasts(out: Path, as_of: datetime | None, forecaster: Forecaster | None = None) -> int:
+    """Rewrite ``out/state.jsonl`` with each open visit's forecast at ``as_of``, learned
+    from ``out/clearances.jsonl``; how many rows got one. Without ``as_of`` (an empty
+    log) the files are left as they are."""
+    state = out / "state.jsonl"
+    if as_of is None or not state.exists():
+        return 0
+    at = to_ms(as_of)
+    forecaster = forecaster if forecaster is not None else Forecaster()
+    forecaster.advance(at)
+    _learned(out / "clearances.jsonl", forecaster)
+    opened = (observation_of_row(row) for _, row in _rows(state))
+    curves = forecaster.curves([obs for obs in opened if obs is not None], at)
+    made = 0
+    written = state.with_name("state.jsonl.tmp")
+    with written.open("wb", buffering=1 << 20) as target:
+        for _, row in _rows(state):
+            obs = observation_of_row(row)
+            forecast = None if obs is None else forecaster.forecast(obs, at, curves)
+            row["forecast"] = as_row(forecast)
+            made += forecast is not None
+            target.write(orjson.dumps(row) + b"\n")
+    os.replace(written, state)
+    return made
