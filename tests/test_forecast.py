@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from vasscm.backtest import render_md, run_backtest
+from vasscm.backtest import run_backtest
+from vasscm.backtest_render import render_backtest
 from vasscm.forecast import EDGES_MS, Forecaster, Observation
+from vasscm.report.wording import wording
 from vasscm.simulate import PROFILES, LogSpec, profile, synthetic_log
 
 H = 3_600_000
@@ -156,7 +158,7 @@ def test_the_backtest_is_calibrated_on_ports_unlike_the_defaults(name: str, tmp_
     lines = list(synthetic_log(90_000, seed=11, spec=spec))
     result = run_backtest(lines, tmp_path / f"{name}.jsonl", every_ms=12 * H)
     overall = result.cells[("all", "all", "all")].as_dict()
-    (tmp_path / "backtest.md").write_text(render_md(result))
+    (tmp_path / "backtest.md").write_text(render_backtest(result, "md", wording("en")))
     assert overall["forecasts"] > 2000
     assert 0.45 <= overall["share_by_p50"] <= 0.55, overall
     assert 0.86 <= overall["share_by_p90"] <= 0.94, overall
@@ -233,3 +235,30 @@ def test_replay_forecasts_every_open_visit_it_can_in_state_jsonl(tmp_path: Path)
     assert none.as_of == summary.as_of
     plain = [orjson.loads(line) for line in (tmp_path / "plain" / "state.jsonl").open("rb")]
     assert [{**r, "forecast": None} for r in rows] == [{**r, "forecast": None} for r in plain]
+
+
+def test_the_backtest_reads_in_vietnamese_and_english_with_a_reliability_chart(
+    tmp_path: Path,
+) -> None:
+    spec = profile("office-hours")
+    lines = list(synthetic_log(25_000, seed=2, spec=spec))
+    result = run_backtest(
+        lines, tmp_path / "port.jsonl", every_ms=12 * H, warmup_ms=2 * DAY, horizon_ms=DAY
+    )
+    assert result.cells[("all", "all", "all")].forecasts > 100
+    vi = render_backtest(result, "html", wording("vi"))
+    en = render_backtest(result, "html", wording("en"))
+    assert "Kiểm định hồi cứu dự báo thời điểm giải phóng hàng: port.jsonl" in vi
+    assert "Độ tin cậy: tỷ lệ được giải phóng trước mỗi phân vị" in vi
+    assert "luồng vàng" in vi
+    assert "Release forecasts backtested: port.jsonl" in en
+    assert "Reliability: the share released by each quantile" in en
+    for page in (vi, en):
+        assert page.count("<svg") == 1
+        assert page.count("<tr") == 1 + sum(
+            1 for cell in result.cells.values() if cell.forecasts or cell.no_forecast
+        )
+    md = render_backtest(result, "md", wording("vi"))
+    assert md.splitlines()[0] == "# Kiểm định hồi cứu dự báo thời điểm giải phóng hàng: port.jsonl"
+    levels = result.as_dict()["levels"]
+    assert levels == [0.1, 0.25, 0.5, 0.75, 0.9]

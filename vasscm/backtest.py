@@ -30,11 +30,13 @@ from vasscm.tracking import DEFAULT_POLICY, Policy
 from vasscm.tracking.stages import waiting_on
 from vasscm.tracking.visit import latest_visit
 
-__all__ = ["Backtest", "Cell", "render_md", "run_backtest"]
+__all__ = ["ALL", "LEVELS", "Backtest", "Cell", "run_backtest"]
 
 _HOUR: Final = 3_600_000
 _DAY: Final = 24 * _HOUR
-_ALL: Final = ("all", "all", "all")
+ALL: Final = ("all", "all", "all")  # the key of every forecast together
+#: The quantiles whose coverage the reliability chart shows.
+LEVELS: Final = (0.1, 0.25, 0.5, 0.75, 0.9)
 
 
 def _pinball(actual: int, forecast: int, q: float) -> float:
@@ -55,6 +57,16 @@ class Cell:
     base50: float = 0.0
     base90: float = 0.0
     no_forecast: int = 0  # the quantile lay beyond what the window had seen
+    # per LEVELS: visits released by that quantile (a reliability chart), and how many
+    # had one (a high quantile may lie beyond what the window had seen)
+    by_level: list[int] = field(default_factory=lambda: [0] * len(LEVELS))
+    with_level: list[int] = field(default_factory=lambda: [0] * len(LEVELS))
+
+    def add_levels(self, actual: int, instants: list[int | None]) -> None:
+        for i, at in enumerate(instants):
+            if at is not None:
+                self.with_level[i] += 1
+                self.by_level[i] += actual <= at
 
     def add(self, actual: int, p50: int, p90: int, b50: int, b90: int) -> None:
         self.forecasts += 1
@@ -65,7 +77,7 @@ class Cell:
         self.base50 += _pinball(actual, b50, 0.5)
         self.base90 += _pinball(actual, b90, 0.9)
 
-    def as_dict(self) -> dict[str, float | int | None]:
+    def as_dict(self) -> dict[str, object]:
         n = self.forecasts
         return {
             "forecasts": n,
@@ -78,6 +90,10 @@ class Cell:
             "baseline_pinball_p90_hours": None if not n else self.base90 / n,
             "loss_ratio_p50": None if not self.base50 else self.loss50 / self.base50,
             "loss_ratio_p90": None if not self.base90 else self.loss90 / self.base90,
+            "reliability": [
+                {"level": level, "forecasts": n, "share_by": None if not n else k / n}
+                for level, n, k in zip(LEVELS, self.with_level, self.by_level, strict=True)
+            ],
         }
 
 
@@ -98,6 +114,7 @@ class Backtest:
             rows[-1].update(cell.as_dict())
         return {
             "path": str(self.path),
+            "levels": list(LEVELS),
             "cutoffs": [iso_ms(c) for c in self.cutoffs],
             "judged_until": None if self.judged_until is None else iso_ms(self.judged_until),
             "unresolved": self.unresolved,
@@ -113,6 +130,7 @@ class _Pending:
     p90: int | None
     b50: int
     b90: int
+    levels: list[int | None]
 
 
 def run_backtest(
@@ -150,8 +168,9 @@ def run_backtest(
             at,
             to_ms_text(doc["exited_at"]),
         )
-        learned[doc["visit_id"]] = obs
-        forecaster.learn(obs)
+        if forecaster.in_window(arrived):  # else learning it would change nothing
+            learned[doc["visit_id"]] = obs
+            forecaster.learn(obs)
         if at is not None:
             released[(doc["container_no"], arrived)] = at
 
@@ -185,11 +204,12 @@ def run_backtest(
         for p in judged:
             if p.cutoff > result.judged_until:
                 continue
-            cells = [result.cells.setdefault(k, Cell()) for k in (p.key, _ALL)]
+            cells = [result.cells.setdefault(k, Cell()) for k in (p.key, ALL)]
             if actual is None:
                 result.unresolved += 1
                 continue
             for cell in cells:
+                cell.add_levels(actual, p.levels)
                 if p.p50 is None or p.p90 is None:
                     cell.no_forecast += 1
                 else:
@@ -230,6 +250,9 @@ def _forecast_open(
         base = walls.get(((obs.site, obs.direction, "*"), "release"))
         if forecast is None or base is None:
             continue
+        levels, _ = forecaster.quantiles(
+            curves, forecaster.strata(obs), "release", obs.arrived, cut, LEVELS
+        )
         b50, b90 = base.quantile(0, 0.5), base.quantile(0, 0.9)
         if b50 is None or b90 is None:
             continue
@@ -241,46 +264,6 @@ def _forecast_open(
                 forecast.release_p90,
                 max(cut, obs.arrived + b50),
                 max(cut, obs.arrived + b90),
+                levels,
             )
         )
-
-
-def _pct(value: float | int | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f} %"
-
-
-def _num(value: float | int | None, digits: int = 2) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-def render_md(result: Backtest) -> str:
-    """The calibration table, one row per site, direction and channel, "all" first."""
-    lines = [
-        f"# Release forecasts backtested: {result.path.name}",
-        "",
-        f"{len(result.cutoffs)} cut-offs; judged up to "
-        f"{'-' if result.judged_until is None else iso_ms(result.judged_until)}; "
-        f"{result.unresolved:,} forecasts of visits not released by the end left out.",
-        "",
-        "| site | direction | channel | forecasts | by p50 | by p90 | pinball p50 (h) "
-        "| baseline | ratio | pinball p90 (h) | baseline | ratio |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    rows = sorted(result.cells.items(), key=lambda kv: (kv[0] != _ALL, kv[0]))
-    for (site, direction, channel), cell in rows:
-        d = cell.as_dict()
-        lines.append(
-            f"| {site} | {direction} | {channel} | {d['forecasts']:,} | "
-            f"{_pct(d['share_by_p50'])} | {_pct(d['share_by_p90'])} | "
-            f"{_num(d['pinball_p50_hours'])} | {_num(d['baseline_pinball_p50_hours'])} | "
-            f"{_num(d['loss_ratio_p50'])} | {_num(d['pinball_p90_hours'])} | "
-            f"{_num(d['baseline_pinball_p90_hours'])} | {_num(d['loss_ratio_p90'])} |"
-        )
-    lines += [
-        "",
-        "By p50 and by p90: the share of visits released by then (a calibrated forecast: "
-        "50 % and 90 %). Pinball loss: the quantile loss in hours, beside a forecast "
-        "that knows only site and direction; ratio below 1: better than it.",
-        "",
-    ]
-    return "\n".join(lines)

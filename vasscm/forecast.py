@@ -351,8 +351,8 @@ class Forecaster:
         arrival, after exit, or when no stratum has seen anything."""
         if obs.exited is not None or as_of < obs.arrived:
             return None
-        strata = _strata(obs.site, obs.direction, obs.channel)
-        release: tuple[int | None, int | None] = (None, None)
+        strata = self.strata(obs)
+        release: list[int | None] = [None, None]
         if obs.released is None:
             release, basis = self.quantiles(curves, strata, "release", obs.arrived, as_of)
             exit_, _ = self.quantiles(curves, strata, "exit", obs.arrived, as_of)
@@ -362,6 +362,11 @@ class Forecaster:
             return None
         return Forecast(release[0], release[1], exit_[0], exit_[1], basis, as_of)
 
+    @staticmethod
+    def strata(obs: Observation) -> tuple[tuple[str, str, str], ...]:
+        """The strata ``obs`` is forecast from, finest first."""
+        return _strata(obs.site, obs.direction, obs.channel)
+
     def quantiles(
         self,
         curves: Curves,
@@ -369,10 +374,11 @@ class Forecaster:
         name: str,
         start: int,
         as_of: int,
-    ) -> tuple[tuple[int | None, int | None], int]:
-        """The p50 and p90 instants of duration ``name`` begun at ``start``, running at
-        ``as_of``, from the finest stratum with enough basis (else the widest with
-        any); and that basis."""
+        levels: Sequence[float] = (0.5, 0.9),
+    ) -> tuple[list[int | None], int]:
+        """The instants of the ``levels`` quantiles of duration ``name`` begun at
+        ``start``, running at ``as_of``, from the finest stratum with enough basis (else
+        the widest with any); and that basis (0: nothing learned, instants None)."""
         chosen: Survival | None = None
         basis, waited = 0, 0
         for stratum in strata:
@@ -387,12 +393,10 @@ class Forecaster:
             if basis >= self.min_basis:
                 break
         if chosen is None:
-            return (None, None), 0
-        p50, p90 = (chosen.quantile(waited, q) for q in (0.5, 0.9))
-        return (
-            self._instant(chosen, start, p50, as_of),
-            self._instant(chosen, start, p90, as_of),
-        ), basis
+            return [None] * len(levels), 0
+        return [
+            self._instant(chosen, start, chosen.quantile(waited, q), as_of) for q in levels
+        ], basis
 
     def _length(self, curve: Survival, start: int, end: int) -> int:
         if curve.office:

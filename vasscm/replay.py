@@ -366,6 +366,7 @@ def replay_file(
         for handle in files.values():
             handle.close()
     summary = replayer.summary
+    del replayer  # its states: the forecasts' pass reuses their memory
     if forecasts:
         add_forecasts(out, summary.as_of)
     summary.seconds = time.perf_counter() - started

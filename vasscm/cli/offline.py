@@ -210,7 +210,21 @@ def report(lang: str | None, **options: Any) -> int:
 
 @click.command(short_help="Release forecasts replayed against what happened (calibration)")
 @click.argument("events", type=existing_file)
-@click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "json", "html"]),
+    default="md",
+    show_default=True,
+    help="html: the table and a reliability chart, printable on A4",
+)
+@click.option(
+    "--lang",
+    "lang",
+    type=click.Choice(["vi", "en"]),
+    default=None,
+    help="of md and html (default: VASSCM_LANGUAGE)",
+)
 @click.option("--every", "every", default="24h", show_default=True, help="between cut-offs")
 @click.option(
     "--warmup", "warmup", default="7d", show_default=True, help="of the log before the first"
@@ -222,16 +236,21 @@ def report(lang: str | None, **options: Any) -> int:
     show_default=True,
     help="cut-offs this close to the log's end are not judged",
 )
-def backtest(events: Path, fmt: str, every: str, warmup: str, horizon: str) -> int:
+def backtest(
+    events: Path, fmt: str, lang: str | None, every: str, warmup: str, horizon: str
+) -> int:
     """Replay EVENTS with release forecasts at cut-offs (contract 8.2) and say how
     they did: per site, direction and channel, the share of visits released by their
     p50 and their p90, and the pinball loss of each beside a forecast that knows only
     site and direction."""
     import orjson
 
-    from vasscm.backtest import render_md, run_backtest
+    from vasscm.backtest import run_backtest
+    from vasscm.backtest_render import render_backtest
     from vasscm.cli.options import settings
     from vasscm.report.options import parse_duration
+    from vasscm.report.wording import wording
+    from vasscm.sites import load_registry
 
     try:
         every_ms, warmup_ms, horizon_ms = (
@@ -253,8 +272,9 @@ def backtest(events: Path, fmt: str, every: str, warmup: str, horizon: str) -> i
         )
     if fmt == "json":
         sys.stdout.buffer.write(orjson.dumps(result.as_dict(), option=orjson.OPT_INDENT_2) + b"\n")
-    else:
-        sys.stdout.write(render_md(result))
+        return 0
+    words = wording(lang or config.language, load_registry(config.sites_file))
+    sys.stdout.buffer.write(render_backtest(result, fmt, words).encode("utf-8"))
     return 0
 
 
