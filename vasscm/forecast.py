@@ -16,6 +16,10 @@ censoring counted as half a bin at risk). A visit that has waited ``w`` is forec
 from the curve conditional on ``w``: the ``q`` quantile is the ``x`` at which
 ``S(x) = S(w) (1 - q)``. So the forecast is never earlier than ``as_of``.
 
+Office hours: where 95 % of a stratum's durations end in office hours (an officer's
+decision, not an automatic one), its curve counts them on the office clock
+(:class:`~vasscm.office_hours.OfficeClock`), decided from the window at each query.
+
 Strata, finest first: (site, direction, channel), (site, direction), (direction),
 everything. A visit is forecast from the finest stratum whose curve rests on at least
 ``min_basis`` completed durations beyond what it has waited (``basis``); the channel
