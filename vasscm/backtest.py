@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Final
 
@@ -26,6 +25,7 @@ import orjson
 from vasscm.durations import iso_ms, to_ms
 from vasscm.forecast import Forecaster, Observation
 from vasscm.replay import Replayer
+from vasscm.replay_forecasts import RecordLearner
 from vasscm.tracking import DEFAULT_POLICY, Policy
 from vasscm.tracking.stages import waiting_on
 from vasscm.tracking.visit import latest_visit
@@ -146,33 +146,14 @@ def run_backtest(
 ) -> Backtest:
     """Replay ``lines`` with forecasts at cut-offs, and judge them (module docstring)."""
     forecaster = Forecaster(window_ms=window_ms, min_basis=min_basis)
-    learned: dict[str, Observation] = {}
+    learner = RecordLearner(forecaster)
     released: dict[tuple[str, int], int] = {}  # (container, arrival) -> release, ms
 
     def on_record(raw: bytes) -> None:
         doc = orjson.loads(raw)
-        for old in [doc["visit_id"], *doc.get("supersedes", ())]:
-            previous = learned.pop(old, None)
-            if previous is not None:
-                forecaster.learn(previous, -1)
-        if doc.get("arrived_at") is None:
-            return
-        arrived = to_ms_text(doc["arrived_at"])
-        release = doc["segments"].get("release")
-        at = None if release is None else arrived + round(release * 1000)
-        obs = Observation(
-            doc["site"],
-            doc["direction"],
-            doc["channel"],
-            arrived,
-            at,
-            to_ms_text(doc["exited_at"]),
-        )
-        if forecaster.in_window(arrived):  # else learning it would change nothing
-            learned[doc["visit_id"]] = obs
-            forecaster.learn(obs)
-        if at is not None:
-            released[(doc["container_no"], arrived)] = at
+        obs = learner.read(doc)
+        if obs is not None and obs.released is not None:
+            released[(doc["container_no"], obs.arrived)] = obs.released
 
     replayer = Replayer(on_record=on_record, on_alert=_ignore, on_rejected=_ignore, policy=policy)
     result = Backtest(path)
@@ -215,11 +196,6 @@ def run_backtest(
                 else:
                     cell.add(actual, p.p50, p.p90, p.b50, p.b90)
     return result
-
-
-def to_ms_text(text: str) -> int:
-    """An output's RFC 3339 instant (``...Z``) in epoch ms."""
-    return to_ms(datetime.fromisoformat(text))
 
 
 def _ignore(_: bytes) -> None:

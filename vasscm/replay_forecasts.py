@@ -23,7 +23,7 @@ import orjson
 from vasscm.durations import iso_ms, to_ms
 from vasscm.forecast import Forecast, Forecaster, Observation
 
-__all__ = ["add_forecasts", "observation_of_record", "observation_of_row"]
+__all__ = ["RecordLearner", "add_forecasts", "observation_of_record", "observation_of_row"]
 
 
 def _ms(text: str | None) -> int | None:
@@ -51,29 +51,41 @@ def observation_of_row(row: dict[str, Any]) -> Observation | None:
     return Observation(row["site"], row["direction"], row["channel"], arrived, released, None)
 
 
+class RecordLearner:
+    """A forecaster fed clearance records as a consumer reads them: a record replaces
+    its visit's earlier revision and the ids it supersedes (their figures are taken
+    back). Only the window's visits are kept to be replaced later."""
+
+    def __init__(self, forecaster: Forecaster) -> None:
+        self.forecaster = forecaster
+        self._current: dict[str, Observation] = {}
+
+    def read(self, doc: dict[str, Any]) -> Observation | None:
+        """Learn one record; the visit as the forecaster sees it (None: no arrival)."""
+        for old in (doc["visit_id"], *doc.get("supersedes", ())):
+            previous = self._current.pop(old, None)
+            if previous is not None:
+                self.forecaster.learn(previous, -1)
+        obs = observation_of_record(doc)
+        if obs is not None and self.forecaster.in_window(obs.arrived):
+            self._current[doc["visit_id"]] = obs
+            self.forecaster.learn(obs)
+        return obs
+
+
 def _learned(clearances: Path, forecaster: Forecaster) -> None:
-    current: dict[str, Observation] = {}
+    learner = RecordLearner(forecaster)
     with clearances.open("rb") as stream:
         for line in stream:
-            if not line.strip():
-                continue
-            doc = orjson.loads(line)
-            for old in (doc["visit_id"], *doc.get("supersedes", ())):
-                previous = current.pop(old, None)
-                if previous is not None:
-                    forecaster.learn(previous, -1)
-            obs = observation_of_record(doc)
-            if obs is None or not forecaster.in_window(obs.arrived):
-                continue
-            current[doc["visit_id"]] = obs
-            forecaster.learn(obs)
+            if line.strip():
+                learner.read(orjson.loads(line))
 
 
-def _rows(path: Path) -> Iterator[tuple[bytes, dict[str, Any]]]:
+def _rows(path: Path) -> Iterator[dict[str, Any]]:
     with path.open("rb") as stream:
         for line in stream:
             if line.strip():
-                yield line, orjson.loads(line)
+                yield orjson.loads(line)
 
 
 def as_row(forecast: Forecast | None) -> dict[str, Any] | None:
@@ -101,13 +113,13 @@ def add_forecasts(out: Path, as_of: datetime | None, forecaster: Forecaster | No
     forecaster = forecaster if forecaster is not None else Forecaster()
     forecaster.advance(at)
     _learned(out / "clearances.jsonl", forecaster)
-    opened = (observation_of_row(row) for _, row in _rows(state))
+    # one per row, in file order: small tuples, where the rows themselves are not held
+    opened = [observation_of_row(row) for row in _rows(state)]
     curves = forecaster.curves([obs for obs in opened if obs is not None], at)
     made = 0
     written = state.with_name("state.jsonl.tmp")
     with written.open("wb", buffering=1 << 20) as target:
-        for _, row in _rows(state):
-            obs = observation_of_row(row)
+        for row, obs in zip(_rows(state), opened, strict=True):
             forecast = None if obs is None else forecaster.forecast(obs, at, curves)
             row["forecast"] = as_row(forecast)
             made += forecast is not None
