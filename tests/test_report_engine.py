@@ -331,3 +331,13 @@ def test_utc_default_offset_is_the_reference_too(tmp_path: Path) -> None:
     path = gunzip("plain.clearances.jsonl.gz", tmp_path)
     new, old = both(path, by=("period",), period="week", tz=UTC)
     assert_same_report(new, old)
+
+
+def test_the_scans_directions_and_channels_are_the_contracts() -> None:
+    from typing import get_args
+
+    from vasscm.events import Channel, Direction
+    from vasscm.report import scan
+
+    assert scan._DIRECTIONS == (*(d.value for d in Direction), "unknown")
+    assert scan._CHANNELS == (*get_args(Channel), "unknown")

@@ -72,6 +72,10 @@ READ_COLUMNS: Final = {
 _SEGMENTS_TYPE: Final = "{" + ", ".join(f'"{s}": "DOUBLE"' for s in SEGMENTS) + "}"
 _SEGMENTS_HELD: Final = " + ".join(f'(seg."{s}" IS NOT NULL)::INT' for s in SEGMENTS)
 _FORMS: Final = ("GATE_OUT", "LOADED", "EXPECTED", "SCAN_SELECTED")
+#: The contract's directions and channels (vasscm.events; repeated here so that the
+#: report reads files without building the models, checked equal by a test).
+_DIRECTIONS: Final = ("import", "export", "unknown")
+_CHANNELS: Final = ("green", "yellow", "red", "unknown")
 
 
 def _one_of(values: Sequence[str]) -> str:
@@ -85,13 +89,13 @@ _CHECKS: Final = (
     ("num_nonnull = 0", "not a JSON object with clearance record fields"),
     ("site IS NULL", "field 'site': missing or not text"),
     (
-        "direction IS NULL OR direction NOT IN ('import', 'export', 'unknown')",
-        "field 'direction': missing or not one of import, export, unknown",
+        f"direction IS NULL OR direction NOT IN {_one_of(_DIRECTIONS)}",
+        f"field 'direction': missing or not one of {', '.join(_DIRECTIONS)}",
     ),
     ("visit_id IS NULL", "field 'visit_id': missing or not text"),
     (
-        "channel IS NULL OR channel NOT IN ('green', 'yellow', 'red', 'unknown')",
-        "field 'channel': missing or not one of green, yellow, red, unknown",
+        f"channel IS NULL OR channel NOT IN {_one_of(_CHANNELS)}",
+        f"field 'channel': missing or not one of {', '.join(_CHANNELS)}",
     ),
     (
         "arrived_at IS NOT NULL AND (NOT vasscm_ts_shape(arrived_at) OR arrived_tz IS NULL)",
@@ -194,10 +198,10 @@ _PARQUET_REASON: Final = (
     "WHEN revision IS NULL OR revision < 1 THEN 'field ''revision'': null or below 1' "
     "WHEN exited_at IS NULL THEN 'field ''exited_at'': null' "
     "WHEN site IS NULL THEN 'field ''site'': null' "
-    "WHEN direction IS NULL OR direction NOT IN ('import', 'export', 'unknown') "
-    "THEN 'field ''direction'': null or not one of import, export, unknown' "
-    "WHEN channel IS NULL OR channel NOT IN ('green', 'yellow', 'red', 'unknown') "
-    "THEN 'field ''channel'': null or not one of green, yellow, red, unknown' "
+    f"WHEN direction IS NULL OR direction NOT IN {_one_of(_DIRECTIONS)} "
+    f"THEN 'field ''direction'': null or not one of {', '.join(_DIRECTIONS)}' "
+    f"WHEN channel IS NULL OR channel NOT IN {_one_of(_CHANNELS)} "
+    f"THEN 'field ''channel'': null or not one of {', '.join(_CHANNELS)}' "
     "WHEN pre_cleared IS NULL OR scanned IS NULL OR alerts IS NULL "
     "THEN 'field ''pre_cleared'', ''scanned'' or ''alerts'': null' END"
 )
