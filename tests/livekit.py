@@ -125,6 +125,10 @@ class Worker:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return bytes(response.read())
 
+    def get_json(self, path: str, timeout: float = 10) -> Any:
+        """``path``'s JSON answer (URLError or OSError when it does not answer 200)."""
+        return orjson.loads(self._get(path, timeout))
+
     def readyz(self) -> dict[str, Any] | None:
         """/readyz's answer when ready (200), else None."""
         try:

@@ -108,3 +108,37 @@ def test_the_party_waited_on_splits_a_stage_and_the_tables_add_it_up() -> None:
     assert [("customs", 1, 1), ("declarant", 1, 1)] == [
         (r["waiting_on"], r["containers"], r["stalled"]) for r in waiting_rows(groups)
     ]
+
+
+def test_what_the_forecasts_see_is_the_same_from_views_and_from_a_rebuild() -> None:
+    """Contract 8.2: each open visit that arrived is an observation (site, direction,
+    channel, arrival, release once released); one not arrived or gone is none. A worker
+    restarted from its table (vasscm.partitions) sees exactly what it saw live."""
+    from vasscm.forecast import Observation
+    from vasscm.tracking import latest_stage
+
+    waiting = [IMPORT.arrive(T0), IMPORT.event("CHANNEL_ASSIGNED", at(hours=1), channel="red")]
+    released = [IMPORT.arrive(T0), IMPORT.event("ELIGIBLE", at(hours=3))]
+    gone = cleared_visit(IMPORT, T0)
+    live, states = Board(), {}
+    for no, events in ((CONTAINER, waiting), (OTHER_CONTAINER, released), ("GONE", gone)):
+        run = run_events(events, container_no=CONTAINER)
+        assert run.state is not None
+        live.put(no, current_view(run.state))
+        states[no] = run.state
+    assert live.observation(CONTAINER) == Observation(
+        "cai-lan", "import", "red", to_ms(T0), None, None
+    )
+    assert live.observation(OTHER_CONTAINER) == Observation(
+        "cai-lan", "import", "unknown", to_ms(T0), to_ms(at(hours=3)), None
+    )
+    assert live.observation("GONE") is None
+    rebuilt = Board()
+    for no, state in states.items():
+        latest = latest_stage(state)
+        assert latest is not None
+        rebuilt.place_latest(no, latest)
+    assert sorted(live.observations()) == sorted(rebuilt.observations())
+    assert 2 == len(list(rebuilt.observations()))
+    live.remove(CONTAINER)
+    assert live.observation(CONTAINER) is None

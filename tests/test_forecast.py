@@ -11,7 +11,7 @@ import pytest
 
 from vasscm.backtest import run_backtest
 from vasscm.backtest_render import render_backtest
-from vasscm.forecast import EDGES_MS, Forecaster, Observation
+from vasscm.forecast import EDGES_MS, Forecast, Forecaster, Observation
 from vasscm.report.wording import wording
 from vasscm.simulate import PROFILES, LogSpec, profile, synthetic_log
 
@@ -262,3 +262,43 @@ def test_the_backtest_reads_in_vietnamese_and_english_with_a_reliability_chart(
     assert md.splitlines()[0] == "# Kiểm định hồi cứu dự báo thời điểm giải phóng hàng: port.jsonl"
     levels = result.as_dict()["levels"]
     assert levels == [0.1, 0.25, 0.5, 0.75, 0.9]
+
+
+def test_late_means_the_median_lies_past_the_stall_threshold_of_what_it_waits_for() -> None:
+    """vasscm.late: a release median past arrival + the AWAITING_RELEASE threshold of
+    the direction is late; one within it is not; a released visit is judged by its
+    exit median against release + the RELEASED threshold; the list is latest first."""
+    from vasscm.board import Entry, Group
+    from vasscm.late import late, late_rows
+    from vasscm.tracking import DEFAULT_POLICY
+
+    hour = 3_600_000
+    t0 = 1_700_000_000_000
+    entry = Entry(Group("cai-lan", "import", "AWAITING_RELEASE", "customs"), t0)
+    waiting = Observation("cai-lan", "import", "red", t0)
+    limit = DEFAULT_POLICY.stall_after("AWAITING_RELEASE", "import")
+    assert limit == 48 * hour
+    on_time = Forecast(t0 + 47 * hour, t0 + 60 * hour, None, None, 40, t0)
+    assert late("A", waiting, entry, on_time, DEFAULT_POLICY) is None
+    behind = Forecast(t0 + 50 * hour, t0 + 60 * hour, None, None, 40, t0)
+    one = late("A", waiting, entry, behind, DEFAULT_POLICY)
+    assert one is not None
+    assert one.of == "release"
+    assert one.by_ms == 2 * hour
+    unknown = Forecast(None, None, None, None, 40, t0)  # beyond what the window saw
+    assert late("B", waiting, entry, unknown, DEFAULT_POLICY) is not None
+    released = Observation("cai-lan", "import", "red", t0, t0 + hour)
+    owner = Entry(Group("cai-lan", "import", "RELEASED", "owner"), t0 + hour)
+    leaves = Forecast(None, None, t0 + 74 * hour, t0 + 80 * hour, 40, t0)
+    gone = late("C", released, owner, leaves, DEFAULT_POLICY)
+    assert gone is not None
+    assert gone.of == "exit"
+    assert gone.by_ms == hour
+    assert (
+        late("C", released, owner, leaves._replace(exit_p50=t0 + 73 * hour), DEFAULT_POLICY) is None
+    )
+    rows = late_rows([one, gone, late("B", waiting, entry, unknown, DEFAULT_POLICY)], 2)
+    assert [r["container_no"] for r in rows["late"]] == ["B", "A"]
+    assert rows["total"] == 3
+    assert rows["by_site"] == {"cai-lan": 3}
+    assert late_rows([one], 5, direction="export")["total"] == 0

@@ -7,7 +7,9 @@ state at each scrape would cost seconds with 100,000 open visits, while the boar
 answers from one small entry per container. The worker keeps one board per
 partition it owns, fills it from the table when partitions are assigned, and
 updates it with every state it writes, so a worker reports only its own partitions
-and sums across workers are exact.
+and sums across workers are exact. It also holds what the forecasts need of each
+open visit that has arrived (:meth:`Board.observations`, contract 8.2): open visits
+are evidence too.
 
 Pure: no clock is read; callers pass ``now`` in milliseconds.
 """
@@ -17,9 +19,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
-from vasscm.durations import from_ms
+from vasscm.durations import from_ms, to_ms
 from vasscm.events import Stage, VisitState, format_ts
+from vasscm.forecast import Observation
 from vasscm.tracking import Policy
+from vasscm.tracking.views import Latest
 
 __all__ = [
     "Board",
@@ -63,7 +67,7 @@ class StalledEntry(NamedTuple):
 class Board:
     """Open visits of some partitions: container -> (site, direction, stage, since)."""
 
-    __slots__ = ("_by_group", "_groups", "_where")
+    __slots__ = ("_by_group", "_facts", "_groups", "_where")
 
     def __init__(self) -> None:
         # A million open visits are held here: per container, one entry in each of
@@ -72,6 +76,8 @@ class Board:
         # group -> container -> since; len() and min() over it answer a scrape.
         self._by_group: dict[Group, dict[str, int]] = {}
         self._groups: dict[Group, Group] = {}  # one instance per group
+        # container -> (channel, arrived, released) of the open visits that arrived
+        self._facts: dict[str, tuple[str, int, int | None]] = {}
 
     def __len__(self) -> int:
         return len(self._where)
@@ -82,8 +88,34 @@ class Board:
             self.remove(container_no)
             return
         since = int(view.stage_since.timestamp() * 1000)
+        arrived = None if view.arrived_at is None else to_ms(view.arrived_at)
+        released = None
+        if view.stage == Stage.RELEASED and view.eligible_at is not None:
+            released = to_ms(view.eligible_at)
         self.place(
-            container_no, view.site, str(view.direction), str(view.stage), since, view.waiting_on
+            container_no,
+            view.site,
+            str(view.direction),
+            str(view.stage),
+            since,
+            view.waiting_on,
+            arrived=arrived,
+            released=released,
+            channel=str(view.channel),
+        )
+
+    def place_latest(self, container_no: str, latest: Latest) -> None:
+        """The same from a state's latest visit (vasscm.tracking.latest_stage)."""
+        self.place(
+            container_no,
+            latest.site,
+            latest.direction,
+            str(latest.stage),
+            latest.since,
+            latest.waiting_on,
+            arrived=latest.arrived,
+            released=latest.released,
+            channel=latest.channel,
         )
 
     def place(
@@ -94,11 +126,19 @@ class Board:
         stage: str,
         since: int,
         waiting_on: str | None = None,
+        *,
+        arrived: int | None = None,
+        released: int | None = None,
+        channel: str = "unknown",
     ) -> None:
-        """The same from the visit's parts (vasscm.tracking.latest_stage)."""
+        """The same from the visit's parts."""
         if stage == Stage.EXITED:
             self.remove(container_no)
             return
+        if arrived is None:
+            self._facts.pop(container_no, None)
+        else:
+            self._facts[container_no] = (channel, arrived, released)
         key = Group(site, direction, stage, waiting_on or "")
         group = self._groups.setdefault(key, key)
         old = self._where.get(container_no)
@@ -111,10 +151,33 @@ class Board:
         old = self._where.pop(container_no, None)
         if old is not None:
             self._drop(container_no, old)
+        self._facts.pop(container_no, None)
 
     def get(self, container_no: str) -> Entry | None:
         group = self._where.get(container_no)
         return None if group is None else Entry(group, self._by_group[group][container_no])
+
+    def observation(self, container_no: str) -> Observation | None:
+        """The open visit as the forecaster sees it (None: not held, or not arrived)."""
+        facts = self._facts.get(container_no)
+        if facts is None:
+            return None
+        group = self._where[container_no]
+        return Observation(group.site, group.direction, *facts)
+
+    def observations(self) -> Iterator[tuple[str, Observation, Entry]]:
+        """Every open visit that has arrived: container, observation, board entry."""
+        where, by_group = self._where, self._by_group
+        for container_no, facts in list(self._facts.items()):
+            group = where.get(container_no)
+            if group is None:
+                continue
+            since = by_group[group][container_no]
+            yield (
+                container_no,
+                Observation(group.site, group.direction, *facts),
+                Entry(group, since),
+            )
 
     def _drop(self, container_no: str, group: Group) -> None:
         members = self._by_group[group]

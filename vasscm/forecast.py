@@ -335,8 +335,17 @@ class Forecaster:
         learned window, and the open visits that arrived in it (ended spans, or censored
         at ``as_of``)."""
         self.advance(as_of)
-        first = self._first_day if self._first_day is not None else -(2**62)
         extra: dict[Key, list[list[int]]] = {}
+        self.tally(open_visits, as_of, extra)
+        return Curves(self, extra)
+
+    def tally(
+        self, open_visits: Iterable[Observation], as_of: int, extra: dict[Key, list[list[int]]]
+    ) -> None:
+        """Add open visits to ``extra``, for ``Curves(forecaster, extra)``: what
+        :meth:`curves` does, in as many parts as a caller wants (the live worker yields
+        to its event loop between them); :meth:`advance` to ``as_of`` first."""
+        first = self._first_day if self._first_day is not None else -(2**62)
         for obs in open_visits:
             strata = _strata(obs.site, obs.direction, obs.channel)
             for name, start, end, ended in _spans(obs, as_of):
@@ -348,7 +357,6 @@ class Forecaster:
                     if table is None:
                         table = extra[(stratum, name)] = _fresh()
                     self._add(table, bins, 1)
-        return Curves(self, extra)
 
     def forecast(self, obs: Observation, as_of: int, curves: Curves) -> Forecast | None:
         """The forecast of one open visit at ``as_of`` from :meth:`curves`; None before

@@ -68,8 +68,7 @@ class Rebuild:
         self.indexes[p].schedule(container_no, None if due is None else to_ms(due))
         latest = latest_stage(state)
         if latest is not None:
-            site, direction, stage, since, waiting = latest
-            self.boards[p].place(container_no, site, direction, str(stage), since, waiting)
+            self.boards[p].place_latest(container_no, latest)
         if state.events:
             last = state.events[-1].t  # events are kept in time order
             self.newest = last if self.newest is None else max(self.newest, last)

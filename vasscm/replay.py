@@ -34,6 +34,7 @@ from vasscm.events import (
     fan_out,
     parse_event,
 )
+from vasscm.forecast import Forecaster
 from vasscm.replay_forecasts import add_forecasts
 from vasscm.tracking import DEFAULT_POLICY, ContainerState, Effects, Policy, open_row
 from vasscm.yard import Yard
@@ -334,9 +335,11 @@ def replay_file(
     progress: bool = False,
     max_event_bytes: int = MAX_EVENT_BYTES,
     forecasts: bool = True,
+    forecaster: Forecaster | None = None,
 ) -> Summary:
     """Replay ``events`` into ``out``/{clearances,alerts,rejected,state}.jsonl; with
-    ``forecasts``, each open visit's in state.jsonl (:mod:`vasscm.replay_forecasts`)."""
+    ``forecasts``, each open visit's in state.jsonl (:mod:`vasscm.replay_forecasts`,
+    by ``forecaster``, else one with the default settings)."""
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     files = {name: open(out / name, "wb", buffering=1 << 20) for name in _OUTPUTS}  # noqa: SIM115
@@ -368,7 +371,7 @@ def replay_file(
     summary = replayer.summary
     del replayer  # its states: the forecasts' pass reuses their memory
     if forecasts:
-        add_forecasts(out, summary.as_of)
+        add_forecasts(out, summary.as_of, forecaster)
     summary.seconds = time.perf_counter() - started
     return summary
 

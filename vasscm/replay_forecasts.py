@@ -72,6 +72,17 @@ class RecordLearner:
             self.forecaster.learn(obs)
         return obs
 
+    def __len__(self) -> int:
+        """Visits held: those that arrived in the window (as far as it has moved)."""
+        return len(self._current)
+
+    def prune(self) -> None:
+        """Forget the visits that have left the window (the forecaster dropped their
+        figures as it moved): a revision of one now changes nothing, as in replay."""
+        inside = self.forecaster.in_window
+        for visit_id in [v for v, obs in self._current.items() if not inside(obs.arrived)]:
+            del self._current[visit_id]
+
 
 def _learned(clearances: Path, forecaster: Forecaster) -> None:
     learner = RecordLearner(forecaster)

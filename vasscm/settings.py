@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from vasscm.limits import MAX_EVENT_BYTES
 
 if TYPE_CHECKING:  # the core, only when a policy is asked for (the report needs none)
+    from vasscm.forecast import Forecaster
     from vasscm.tracking import Policy
 
 __all__ = ["Settings", "bootstrap_servers", "get_settings"]
@@ -196,6 +197,29 @@ class Settings(BaseSettings):
         default=100, ge=1, le=1000, description="most events in one delivery"
     )
 
+    # --- forecasts for open visits (contract 8.2, vasscm.forecast)
+    forecast_window: Duration = Field(
+        default=timedelta(days=28),
+        description="forecasts learn from the visits that arrived this far back in event time",
+    )
+    forecast_min_basis: int = Field(
+        default=30,
+        ge=1,
+        le=100_000,
+        description="completed visits a forecast must rest on before it conditions on the "
+        "site and channel (else it widens to the direction, then to everything)",
+    )
+    forecast_refresh: Duration = Field(
+        default=timedelta(seconds=60),
+        description="how often a worker rebuilds its forecast curves from what it learned "
+        "and the open visits it holds, and its late list",
+    )
+    dcsa_est_move: Duration = Field(
+        default=timedelta(minutes=30),
+        description="an estimated exit (DCSA EST GTOT/LOAD) is sent again only when its "
+        "median moves by more than this",
+    )
+
     # --- how long a closed visit still takes late events
     late_event_retention: Duration = timedelta(days=7)
     max_future_skew: Duration = Field(
@@ -238,6 +262,12 @@ class Settings(BaseSettings):
             if path is not None and not path.is_file():
                 raise ValueError(f"VASSCM_{name.upper()}: no such file {str(path)!r}")
         return self
+
+    def forecaster(self) -> Forecaster:
+        """A forecaster with these settings (contract 8.2)."""
+        from vasscm.forecast import Forecaster
+
+        return Forecaster(window_ms=_ms(self.forecast_window), min_basis=self.forecast_min_basis)
 
     def policy(self) -> Policy:
         """The thresholds as the pure tracking core takes them."""

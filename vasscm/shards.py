@@ -51,6 +51,7 @@ from vasscm.events import (
     Rejection,
     parse_container_no,
 )
+from vasscm.forecast import Forecaster
 from vasscm.replay import _OUTPUTS, Replayer, Summary, numbered_lines, parse_line
 from vasscm.replay_forecasts import add_forecasts
 from vasscm.tracking import DEFAULT_POLICY, Policy
@@ -234,6 +235,7 @@ def replay_sharded(
     as_of: datetime | None = None,
     policy: Policy = DEFAULT_POLICY,
     max_event_bytes: int = MAX_EVENT_BYTES,
+    forecaster: Forecaster | None = None,
 ) -> Summary:
     """As :func:`vasscm.replay.replay_file`, with the containers shared out among
     ``jobs`` processes (see the module docstring)."""
@@ -260,7 +262,7 @@ def replay_sharded(
         shm.close()
         shm.unlink()
         shutil.rmtree(tmp, ignore_errors=True)
-    add_forecasts(out, summary.as_of)  # from the merged files: as one process gives
+    add_forecasts(out, summary.as_of, forecaster)  # from the merged files: as one process gives
     summary.seconds = time.perf_counter() - started
     return summary
 

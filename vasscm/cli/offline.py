@@ -86,6 +86,7 @@ def replay(
                 as_of=as_of,
                 policy=config.policy(),
                 max_event_bytes=config.max_event_bytes,
+                forecaster=config.forecaster(),
             )
         except ShardFailed as exc:
             raise VasscmError(str(exc)) from exc
@@ -97,6 +98,7 @@ def replay(
             policy=config.policy(),
             progress=sys.stderr.isatty() if progress is None else progress,
             max_event_bytes=config.max_event_bytes,
+            forecaster=config.forecaster(),
         )
     if fmt == "parquet":
         from vasscm.report.parquet import jsonl_to_parquet

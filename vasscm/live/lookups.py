@@ -15,6 +15,7 @@ from vasscm.arrival import ArrivalOrder
 from vasscm.board import merge_stats, stage_rows, stalled_rows, waiting_rows
 from vasscm.durations import from_ms, to_ms
 from vasscm.events import VisitState, format_ts
+from vasscm.late import late_rows
 from vasscm.live.gauges import Snapshot
 from vasscm.live.intake import Intake, wall_ms
 from vasscm.live.publisher import Publisher
@@ -70,9 +71,27 @@ class Lookups:
         self._samples.append((time.monotonic(), tally["events"], tally["rejected"]))
 
     def visits_of(self, container_no: str) -> list[tuple[VisitState, list[dict[str, Any]]]]:
-        """The container's visits held here with their events (empty when unknown)."""
+        """The container's visits held here with their events (empty when unknown); an
+        open visit with its forecast (contract 8.2)."""
         state = self.publisher.load(container_no)
-        return [] if state is None else list(timelines(state))
+        if state is None:
+            return []
+        held = list(timelines(state))
+        forecasts = self.publisher.forecasts
+        if forecasts is not None and held:
+            view, events = held[-1]
+            held[-1] = (forecasts.attach(view), events)
+        return held
+
+    def late(self, limit: int, **where: str | None) -> dict[str, Any]:
+        """Open visits whose median forecast lies past their target, at the last sweep
+        (vasscm.late); ``where``: site, direction."""
+        forecasts = self.publisher.forecasts
+        entries = [] if forecasts is None else forecasts.late
+        out = late_rows(entries, limit, **where)
+        as_of = None if forecasts is None else forecasts.as_of
+        out["as_of"] = None if as_of is None else format_ts(from_ms(as_of))
+        return out
 
     def overview(self) -> dict[str, Any]:
         """Containers per site and stage, and the pipeline's health."""
@@ -101,14 +120,11 @@ class Lookups:
             },
         }
 
-    def _boards(self) -> list[Any]:
-        return [y.board for y in list(self.publisher.yards.values()) if y.board is not None]
-
     def stalled(self, limit: int, **where: str | None) -> dict[str, Any]:
         """Stalled open visits, oldest in its stage first; ``where``: site, direction,
         stage (vasscm.board.stalled_rows)."""
         now = to_ms(self.now())
-        return stalled_rows(self._boards(), now, self.publisher.policy, limit, **where)
+        return stalled_rows(self.publisher.boards(), now, self.publisher.policy, limit, **where)
 
     def releases(self, hours: float) -> dict[str, Any]:
         return self.publisher.recent.releases(self.now(), timedelta(hours=hours))
@@ -128,7 +144,7 @@ class Lookups:
         """Current state for the gauges: this worker's partitions only."""
         now_ms = to_ms(self.now())
         policy = self.publisher.policy
-        groups = merge_stats(b.stats(now_ms, policy) for b in self._boards())
+        groups = merge_stats(b.stats(now_ms, policy) for b in self.publisher.boards())
         lag: dict[str, int] = {}
         for tp, offset in list(self.intake.positions.items()):
             highwater = self.highwater(tp)

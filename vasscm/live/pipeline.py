@@ -36,9 +36,11 @@ from prometheus_client import CollectorRegistry
 
 from vasscm.arrival import ArrivalOrder
 from vasscm.dcsa import dcsa_key
+from vasscm.durations import to_ms
 from vasscm.live import hooks, tansu
 from vasscm.live.delivery import Checkpoint, VisitsTable
 from vasscm.live.fanout import FanOut
+from vasscm.live.forecasts import ClearanceFeed, Forecasts, LateCollector
 from vasscm.live.gauges import StateCollector
 from vasscm.live.intake import Intake
 from vasscm.live.kafka_auth import aiokafka_options
@@ -162,6 +164,17 @@ class Pipeline:
             paused=self.tracker.paused_count,
         )
         self.registry.register(StateCollector(self.lookups.snapshot, self.metrics.site))
+        # Contract 8.2: learned from every partition of the clearances, swept over
+        # this worker's boards (vasscm.live.forecasts).
+        self.forecasts = Forecasts(
+            settings.forecaster(),
+            self.publisher.boards,
+            lambda: to_ms(self.tracker.now()),
+            self.publisher.policy,
+        )
+        self.publisher.forecasts = self.forecasts
+        self._forecast_refresh = settings.forecast_refresh.total_seconds()
+        self.registry.register(LateCollector(self.forecasts, self.metrics.site))
         client: dict[str, Any] = {
             "bootstrap_servers": bootstrap_servers(settings.broker),
             **aiokafka_options(settings),
@@ -169,6 +182,7 @@ class Pipeline:
         if settings.broker_flavour == "tansu":
             client["fetch_max_wait_ms"] = tansu.FETCH_MAX_WAIT_MS
         self.dcsa_out = DcsaOut(settings, client, self.sites, self.registry)
+        self.clearance_feed = ClearanceFeed(client, self.forecasts)
         tracked = app.topic(
             PORT_EVENTS,
             SCAN_EVENTS,
@@ -187,6 +201,7 @@ class Pipeline:
         app.timer(interval=PROBE_EVERY)(self.readiness.probe)
         app.task(self._start)
         app.task(self._start_dcsa_out)
+        app.task(self._start_forecasts)
         app.on_partitions_revoked.connect(self._on_revoked)
         app.on_rebalance_complete.connect(self._on_rebalance_complete)
 
@@ -230,6 +245,11 @@ class Pipeline:
         """DCSA out (vasscm.live.webhooks), once its topics exist."""
         await self._topics_declared.wait()
         await self.dcsa_out.run()
+
+    async def _start_forecasts(self) -> None:
+        """Learning from the clearances, and the sweeps, once the topics exist."""
+        await self._topics_declared.wait()
+        await asyncio.gather(self.clearance_feed.run(), self.forecasts.run(self._forecast_refresh))
 
     async def _each_second(self) -> None:
         self.lookups.sample()

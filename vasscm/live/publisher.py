@@ -15,6 +15,7 @@ they report is on the broker.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -29,11 +30,13 @@ from vasscm.events import (
     VESSEL_MODELS,
     InputEvent,
     VesselEvent,
+    VisitState,
     container_of,
     dump_json,
     trimmed,
 )
 from vasscm.live.delivery import Batch, Outbox, VisitsTable
+from vasscm.live.forecasts import Forecasts
 from vasscm.live.intake import Intake
 from vasscm.recent import Recent
 from vasscm.topics import ALERTS, CLEARANCES, CONTAINER_STATE
@@ -42,6 +45,8 @@ from vasscm.tracking.calls import call_key
 from vasscm.yard import Step, Yard
 
 __all__ = ["Publisher"]
+
+log = logging.getLogger(__name__)
 
 
 def _stored(value: ContainerState | Call) -> bytes:
@@ -58,10 +63,21 @@ class Publisher:
         self.outbox = Outbox()  # outputs wait there for their state change to be written
         # States (and vessel calls) and outputs of the records applied since it last
         # closed; a call is stored under a key naming its partition (tracking.calls).
-        self.batch = Batch(visits, self.outbox, _stored, dump_json)
+        self.batch = Batch(visits, self.outbox, _stored, self._encode_view)
+        # Contract 8.2: set by the pipeline; each container-state record then carries
+        # its forecast, made as the batch closes (once per container and batch).
+        self.forecasts: Forecasts | None = None
         self.recent = Recent()  # the dashboard's window of recent clearances and alerts
         self.yards: dict[int, Yard] = {}  # per partition owned
         self.resent: set[str] = set()  # containers whose outputs were sent again
+
+    def _encode_view(self, view: VisitState) -> bytes:
+        if self.forecasts is not None:
+            try:
+                view = self.forecasts.attach(view)
+            except Exception:  # a forecast's defect must not stop the tracker
+                log.exception("forecasts: %s's view goes out without one", view.container_no)
+        return dump_json(view)
 
     def load(self, container_no: str) -> ContainerState | None:
         staged = self.batch.state(container_no)
@@ -69,6 +85,10 @@ class Publisher:
             return staged  # type: ignore[no-any-return]
         data = self.visits.get(container_no)
         return None if data is None else ContainerState.from_json(data)
+
+    def boards(self) -> list[Board]:
+        """The boards of the partitions owned now."""
+        return [y.board for y in list(self.yards.values()) if y.board is not None]
 
     def yard(self, partition: int) -> Yard:
         yard = self.yards.get(partition)

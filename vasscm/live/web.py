@@ -112,6 +112,8 @@ class Lookup(Protocol):
 
     def stalled(self, limit: int, **where: str | None) -> dict[str, Any]: ...
 
+    def late(self, limit: int, **where: str | None) -> dict[str, Any]: ...
+
     def releases(self, hours: float) -> dict[str, Any]: ...
 
     def alerts(self, limit: int, **where: str | None) -> list[dict[str, Any]]: ...
@@ -318,6 +320,10 @@ def build_web(
         limit = int(_number(request, "limit", 100, 1, 1000))
         return _json(lookup.stalled(limit, **_filters(request, "site", "direction", "stage")))
 
+    async def late(request: web.Request) -> web.Response:
+        limit = int(_number(request, "limit", 100, 1, 1000))
+        return _json(lookup.late(limit, **_filters(request, "site", "direction")))
+
     async def releases(request: web.Request) -> web.Response:
         return _json(lookup.releases(_number(request, "hours", 6, 0.1, 168)))
 
@@ -373,6 +379,7 @@ def build_web(
     app.router.add_get("/api/containers/{container_no}", container)
     app.router.add_get("/api/overview", overview)
     app.router.add_get("/api/stalled", stalled)
+    app.router.add_get("/api/late", late)
     app.router.add_get("/api/releases", releases)
     app.router.add_get("/api/alerts", alerts)
     app.router.add_get("/api/sites", site_registry)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from vasscm.durations import from_ms, iso_ms
 from vasscm.events import ClearanceRecord, Stage, VisitState
@@ -71,12 +71,29 @@ def timelines(state: ContainerState) -> Iterable[tuple[VisitState, list[dict[str
         yield _view(v, book), events
 
 
-def latest_stage(state: ContainerState) -> tuple[str, str, Stage, int, str | None] | None:
-    """The latest visit's (site, direction, stage, stage since in ms, waiting on): what a
-    board of open visits needs, without building the full view (a rebuild does this a
-    million times)."""
+class Latest(NamedTuple):
+    """What a board of open visits holds of a container's latest visit."""
+
+    site: str
+    direction: str
+    stage: Stage
+    since: int  # stage since, epoch ms
+    waiting_on: str | None
+    arrived: int | None
+    released: int | None  # eligible_at once released (contract 8.2's "released")
+    channel: str
+
+
+def latest_stage(state: ContainerState) -> Latest | None:
+    """The latest visit as a board of open visits holds it, without building the full
+    view (a rebuild does this a million times)."""
     v = latest_visit(state)
-    return None if v is None else (v.site, v.direction, v.stage, v.stage_since, waiting_on(v))
+    if v is None:
+        return None
+    released = v.eligible if v.stage is Stage.RELEASED else None
+    return Latest(
+        v.site, v.direction, v.stage, v.stage_since, waiting_on(v), v.arrived, released, v.channel
+    )
 
 
 def current_view(state: ContainerState) -> VisitState | None:
