@@ -18,7 +18,8 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from livekit import (
 from prometheus_client import CollectorRegistry
 from test_live import faulty_log
 
+from vasscm.dcsa.estimates import estimate, estimate_doc, worth_sending
 from vasscm.dcsa.milestones import (
     DcsaMilestone,
     Milestone,
@@ -56,6 +58,7 @@ from vasscm.dcsa.subscriptions import (
     verify,
     with_new_secret,
 )
+from vasscm.durations import to_ms
 from vasscm.live.broker import EmbeddedBroker
 from vasscm.live.broker_probe import free_port
 from vasscm.live.webhooks import DcsaMetrics, Deliverer
@@ -135,6 +138,77 @@ def test_a_milestone_is_a_dcsa_2_2_equipment_event_with_a_stable_id() -> None:
     unknown_site = milestone_doc({**VIEW, "site": "nowhere"}, cusr, "x")
     assert "eventLocation" not in unknown_site
     assert unknown_site["vasscmSite"] == "nowhere"
+
+
+# --- estimated exits (contract 8.2) -------------------------------------------------
+
+FORECAST = {
+    "release_p50": None,
+    "release_p90": None,
+    "exit_p50": "2024-03-12T14:00:00.000Z",
+    "exit_p90": "2024-03-12T18:30:00.000Z",
+    "basis": 412,
+    "as_of": "2024-03-12T08:00:00.000Z",
+}
+WAITING = {**VIEW, "stage": "RELEASED", "exited_at": None, "exit_type": None}
+WAITING["forecast"] = FORECAST
+
+
+def test_an_estimated_exit_is_a_dcsa_est_event_sent_again_only_when_it_moves() -> None:
+    """EST GTOT (LOAD for an export at a seaport) at the exit's median, the p90 and
+    basis beside it; a move of 30 min or less is no news, more is, another visit is."""
+    e = estimate(WAITING)
+    assert e is not None
+    assert (e.code, e.at) == ("GTOT", "2024-03-12T14:00:00.000Z")
+    assert estimate({**WAITING, "direction": "export"}).code == "LOAD"  # type: ignore[union-attr]
+    assert estimate({**WAITING, "site": "mong-cai", "direction": "export"}).code == "GTOT"  # type: ignore[union-attr]
+    assert estimate(VIEW) is None  # exited
+    assert estimate({**WAITING, "forecast": None}) is None
+    doc = estimate_doc(WAITING, e, "2024-03-12T08:00:01.000Z")
+    DcsaMilestone.model_validate(doc)  # the topic's schema
+    assert doc["eventClassifierCode"] == "EST"
+    assert doc["eventDateTime"] == "2024-03-12T14:00:00.000Z"
+    assert doc["vasscmEstimateP90"] == "2024-03-12T18:30:00.000Z"
+    assert doc["vasscmForecastBasis"] == 412
+    half_hour = 30 * 60_000
+    moved = {**FORECAST, "exit_p50": "2024-03-12T14:30:00.000Z"}
+    later = estimate({**WAITING, "forecast": moved})
+    assert later is not None
+    assert not worth_sending(e, later, half_hour)  # 30 min: not more than the setting
+    further = estimate(
+        {**WAITING, "forecast": {**FORECAST, "exit_p50": "2024-03-12T14:30:01.000Z"}}
+    )
+    assert further is not None
+    assert worth_sending(e, further, half_hour)
+    assert worth_sending(None, e, half_hour)
+    assert worth_sending(e, e._replace(visit_id="another"), half_hour)
+    assert estimate_doc(WAITING, further, "x")["eventID"] != doc["eventID"]
+    assert estimate_doc(WAITING, e, "y")["eventID"] == doc["eventID"]  # sent again: same id
+
+
+def test_estimates_go_only_to_subscriptions_that_ask_for_est() -> None:
+    est = {"eventClassifierCode": "EST", "equipmentEventTypeCode": "GTOT"}
+    act = {"eventClassifierCode": "ACT", "equipmentEventTypeCode": "GTOT"}
+    plain = new_subscription({"callbackUrl": "https://h/", "secret": SECRET})
+    assert matches(plain, act)
+    assert not matches(plain, est)
+    both = new_subscription(
+        {"callbackUrl": "https://h/", "secret": SECRET, "eventClassifierCode": "ACT,EST"}
+    )
+    assert both.filtered
+    assert matches(both, act)
+    assert matches(both, est)
+    only = new_subscription(
+        {"callbackUrl": "https://h/", "secret": SECRET, "eventClassifierCode": ["EST"]}
+    )
+    assert matches(only, est)
+    assert not matches(only, act)
+    with pytest.raises(SubscriptionError) as caught:
+        new_subscription(
+            {"callbackUrl": "https://h/", "secret": SECRET, "eventClassifierCode": "PLN"}
+        )
+    assert caught.value.field == "eventClassifierCode"
+    assert "never sent" in str(caught.value)
 
 
 # --- subscriptions and signatures ----------------------------------------------------
@@ -469,3 +543,107 @@ async def test_a_delivery_is_tried_until_taken_paused_meanwhile_and_signed_as_it
     assert deliverer.delivered == 1
     assert metrics.deliveries.labels("failed")._value.get() == 4
     assert metrics.deliveries.labels("delivered")._value.get() == 1
+
+
+def test_a_subscriber_asking_for_est_gets_the_estimated_exits_none_for_a_small_move(
+    own_broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """Contract 8.2 to DCSA: a subscription with eventClassifierCode EST receives the
+    forecast exits of the container-state records, a visit's first and then only those
+    whose median moved by more than VASSCM_DCSA_EST_MOVE (30 min) from the last sent;
+    one without the filter receives milestones and no estimate."""
+    from vasscm.simulate import LogSpec, synthetic_log
+
+    log = list(synthetic_log(5000, seed=13, spec=LogSpec(every=timedelta(minutes=6))))
+    expected = replay_expectation(log)
+    est_receiver = Receiver(free_port(), base64.b64decode(SECRET))
+    act_receiver = Receiver(free_port(), base64.b64decode(SECRET))
+    env = {"VASSCM_WEB_TOKEN": TOKEN, "VASSCM_FORECAST_REFRESH": "0.3"}
+    worker = Worker(own_broker, tmp_path, env=env).start()
+    try:
+        worker.wait_ready()
+        subs = []
+        for receiver, extra in ((est_receiver, {"eventClassifierCode": "EST"}), (act_receiver, {})):
+            asked = {"callbackUrl": f"http://127.0.0.1:{receiver.port}/hook", "secret": SECRET}
+            status, sub = eventually(
+                lambda asked=asked, extra=extra: (
+                    (a := call(worker, "POST", "/dcsa/subscriptions", {**asked, **extra}))[0] != 503
+                    and a
+                ),
+                30,
+                "subscriptions taken",
+            )
+            assert status == 201, sub
+            subs.append(sub)
+
+        async def run() -> list[dict[str, Any]]:
+            await est_receiver.up()
+            await act_receiver.up()
+            try:
+                async with OutputReader(own_broker.bootstrap) as reader:
+                    # in slices, so that the worker learns (and sweeps) as the port goes
+                    for k in range(0, len(log), 500):
+                        await produce(own_broker.bootstrap, log[k : k + 500])
+                        await asyncio.sleep(0.3)
+                    done = await reader.poll_until(
+                        lambda out: latest_records(out.records) == expected.records, timeout=120
+                    )
+                    assert done, "tracking did not finish"
+                views = await every_view(own_broker.bootstrap)
+                # What the feed must have sent: replayed over the records, per container.
+                sent: dict[str, Any] = {}
+                want: set[str] = set()
+                for v in views:
+                    e = estimate(v)
+                    if e is None:
+                        if v.get("exited_at"):
+                            sent.pop(v["container_no"], None)
+                        continue
+                    if worth_sending(sent.get(v["container_no"]), e, 30 * 60_000):
+                        sent[v["container_no"]] = e
+                        want.add(estimate_doc(v, e, "")["eventID"])
+                assert len(want) > 20, "too few estimates to say anything"
+                deadline = time.monotonic() + 60
+                while set(est_receiver.events) != want:
+                    assert time.monotonic() < deadline, (
+                        f"{len(want - set(est_receiver.events))} estimates never delivered, "
+                        f"{len(set(est_receiver.events) - want)} unexpected"
+                    )
+                    await asyncio.sleep(0.5)
+                deadline = time.monotonic() + 60
+                while len(act_receiver.events) < 100:
+                    assert time.monotonic() < deadline, "milestones not delivered"
+                    await asyncio.sleep(0.5)
+                return views
+            finally:
+                await est_receiver.down()
+                await act_receiver.down()
+
+        views = asyncio.run(run())
+        got = list(est_receiver.events.values())
+        assert {d["eventClassifierCode"] for d in got} == {"EST"}
+        assert {d["equipmentEventTypeCode"] for d in got} <= {"GTOT", "LOAD"}
+        assert all(d["vasscmForecastBasis"] > 0 for d in got)
+        # None re-sent for a move under the setting: per visit, in the order sent,
+        # each median is more than 30 min from the one before.
+        by_visit: dict[tuple[str, str], list[int]] = {}
+        for d in got:  # received in order per container (one partition, one consumer)
+            key = (d["equipmentReference"], d["vasscmVisitID"])
+            by_visit.setdefault(key, []).append(to_ms(datetime.fromisoformat(d["eventDateTime"])))
+        moves = [abs(b - a) for ats in by_visit.values() for a, b in pairwise(ats)]
+        assert moves, "no estimate was ever sent again: the setting is not exercised"
+        assert min(moves) > 30 * 60_000
+        # ... while the forecasts did move by less on the records in between.
+        small = 0
+        last: dict[str, int] = {}
+        for v in views:
+            e = estimate(v)
+            if e is not None:
+                prior = last.get(v["visit_id"])
+                small += prior is not None and 0 < abs(e.at_ms - prior) <= 30 * 60_000
+                last[v["visit_id"]] = e.at_ms
+        assert small > 0, "no forecast moved by less than the setting"
+        assert all(d["eventClassifierCode"] == "ACT" for d in act_receiver.events.values())
+        assert metric(worker, "vasscm_dcsa_estimates_total") >= len(got)
+    finally:
+        worker.stop()

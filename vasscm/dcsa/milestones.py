@@ -134,7 +134,10 @@ class DcsaMilestone(BaseModel):
     eventID: str = Field(description="UUID5 of the container, code and instant: a resend keeps it")
     eventCreatedDateTime: str = Field(description="when vasscm concluded it")
     eventType: Literal["EQUIPMENT"]
-    eventClassifierCode: Literal["ACT"]
+    eventClassifierCode: Literal["ACT", "EST"] = Field(
+        description="ACT: a milestone reached; EST: the exit as forecast (contract 8.2, "
+        "only to subscriptions that ask for EST)"
+    )
     eventDateTime: str = Field(description="when it happened")
     equipmentEventTypeCode: Literal["CUSS", "CUSI", "CUSR", "GTOT", "LOAD"]
     equipmentReference: str = Field(description="the container number")
@@ -148,3 +151,12 @@ class DcsaMilestone(BaseModel):
     vasscmVisitID: str
     vasscmDirection: Literal["import", "export"] | None = None
     vasscmChannel: Literal["red"] | None = Field(default=None, description="CUSI: the red channel")
+    vasscmEstimateP90: str | None = Field(
+        default=None, description="EST: the exit by then with probability 0.9 (eventDateTime: 0.5)"
+    )
+    vasscmForecastBasis: int | None = Field(
+        default=None, description="EST: completed visits the forecast rests on"
+    )
+    vasscmForecastAsOf: str | None = Field(
+        default=None, description="EST: the processor clock the forecast was made at"
+    )

@@ -32,6 +32,7 @@ from vasscm.dcsa.milestones import MILESTONE_CODES
 
 __all__ = [
     "API_VERSION",
+    "CLASSIFIERS",
     "Subscription",
     "SubscriptionError",
     "matches",
@@ -46,6 +47,8 @@ __all__ = [
 #: The T&T version of the events sent, in every delivery's API-Version header.
 API_VERSION: Final = "2.2.0"
 _MAX_SECRET: Final = 1024
+#: The eventClassifierCodes vasscm sends: milestones reached, and estimated exits.
+CLASSIFIERS: Final = ("ACT", "EST")
 
 
 class SubscriptionError(ValueError):
@@ -74,6 +77,8 @@ class Subscription(BaseModel):
     callbackUrl: str = Field(max_length=2000, description="http(s) URL the events are posted to")
     secret: str = Field(description="Base64 shared secret the signature is computed with")
     eventType: tuple[str, ...] = ()
+    # ACT, EST; none given: ACT only (estimates go to those that ask for them)
+    eventClassifierCode: tuple[str, ...] = ()
     equipmentEventTypeCode: tuple[str, ...] = ()
     equipmentReference: tuple[str, ...] = ()
     vasscmSite: tuple[str, ...] = ()
@@ -81,7 +86,12 @@ class Subscription(BaseModel):
     created_ms: int = Field(description="createdDateTime in epoch milliseconds")
 
     @field_validator(
-        "eventType", "equipmentEventTypeCode", "equipmentReference", "vasscmSite", mode="before"
+        "eventType",
+        "eventClassifierCode",
+        "equipmentEventTypeCode",
+        "equipmentReference",
+        "vasscmSite",
+        mode="before",
     )
     @classmethod
     def split_lists(cls, value: Any) -> Any:
@@ -91,8 +101,8 @@ class Subscription(BaseModel):
     def filtered(self) -> bool:
         """Whether any filter is set (without one, every event matches)."""
         return bool(
-            self.eventType or self.equipmentEventTypeCode or self.equipmentReference
-            or self.vasscmSite
+            self.eventType or self.eventClassifierCode or self.equipmentEventTypeCode
+            or self.equipmentReference or self.vasscmSite
         )  # fmt: skip
 
     @property
@@ -133,7 +143,7 @@ def new_subscription(body: Any, now: datetime | None = None) -> Subscription:
     """The subscription a POST body asks for, or :class:`SubscriptionError`."""
     if not isinstance(body, Mapping):
         raise SubscriptionError("body", "must be a JSON object")
-    known = {"callbackUrl", "secret", "eventType", "equipmentEventTypeCode"}
+    known = {"callbackUrl", "secret", "eventType", "eventClassifierCode", "equipmentEventTypeCode"}
     known |= {"equipmentReference", "vasscmSite"}
     unknown = sorted(set(body) - known)
     if unknown:  # a filter vasscm cannot apply would silently widen the subscription
@@ -149,7 +159,13 @@ def new_subscription(body: Any, now: datetime | None = None) -> Subscription:
         "createdDateTime": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "created_ms": int(now.timestamp() * 1000),
     }
-    for name in ("eventType", "equipmentEventTypeCode", "equipmentReference", "vasscmSite"):
+    for name in (
+        "eventType",
+        "eventClassifierCode",
+        "equipmentEventTypeCode",
+        "equipmentReference",
+        "vasscmSite",
+    ):
         if name in body:
             values = _listed(body[name])
             if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
@@ -160,6 +176,12 @@ def new_subscription(body: Any, now: datetime | None = None) -> Subscription:
             raise SubscriptionError(
                 "equipmentEventTypeCode",
                 f"{code!r} is never sent; vasscm sends " + ", ".join(MILESTONE_CODES),
+            )
+    for classifier in data.get("eventClassifierCode", ()):
+        if classifier not in CLASSIFIERS:
+            raise SubscriptionError(
+                "eventClassifierCode",
+                f"{classifier!r} is never sent; vasscm sends " + ", ".join(CLASSIFIERS),
             )
     for kind in data.get("eventType", ()):
         if kind not in ("EQUIPMENT", "TRANSPORT", "SHIPMENT"):
@@ -179,7 +201,10 @@ def with_new_secret(sub: Subscription, body: Any) -> Subscription:
 
 
 def matches(sub: Subscription, doc: Mapping[str, Any]) -> bool:
-    """Whether an event passes every filter of the subscription."""
+    """Whether an event passes every filter of the subscription (without a classifier
+    filter, only ``ACT`` events do: an estimate goes to those who asked for it)."""
+    if doc.get("eventClassifierCode", "ACT") not in (sub.eventClassifierCode or ("ACT",)):
+        return False
     for name, wanted in (
         ("eventType", sub.eventType),
         ("equipmentEventTypeCode", sub.equipmentEventTypeCode),

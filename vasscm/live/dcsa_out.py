@@ -10,6 +10,11 @@ group's committed offset only teach what was seen (a compacted topic keeps that
 read short). With no committed offset yet, only records written after this worker
 started are sent: a first subscription does not replay the port's history.
 
+Estimated exits (contract 8.2, vasscm.dcsa.estimates) come from the records'
+forecasts the same way: sent for a visit's first forecast exit, then only when its
+median moved by more than ``est_move_ms`` from the last one sent, which a restart
+learns again from the partition as it learns the milestones.
+
 At least once: offsets are committed after what the records produced is on the
 broker. A crash in between sends those milestones again, with the same eventIDs.
 Each DCSA record carries the container-state record's timestamp, so that a
@@ -28,6 +33,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
+from vasscm.dcsa.estimates import Estimate, estimate, estimate_doc, worth_sending
 from vasscm.dcsa.milestones import Milestone, milestone_doc, milestones, new_milestones
 from vasscm.durations import iso_ms
 from vasscm.live.subscription_book import producer_options
@@ -48,6 +54,7 @@ class _Assignment(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_revoked(self, revoked: Any) -> None:
         for tp in revoked:
             self.feed.seen.pop(tp, None)
+            self.feed.estimates.pop(tp, None)
             self.feed.until.pop(tp, None)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
@@ -63,8 +70,15 @@ class Feed:
         client: dict[str, Any],
         sites: Registry,
         counted: Callable[[str], None],
+        *,
+        est_move_ms: int = 30 * 60_000,
+        estimated: Callable[[str], None] = lambda code: None,
     ) -> None:
         self.client, self.sites, self.counted = client, sites, counted
+        self.est_move_ms, self.estimated = est_move_ms, estimated
+        # Per partition: the estimated exit last sent for each container (rebuilt,
+        # as the milestones are, by reading the partition again).
+        self.estimates: dict[TopicPartition, dict[bytes, Estimate]] = {}
         self.started_ms = int(time.time() * 1000)
         # Per partition: the milestones of each container's latest record, and the
         # offset below which records were handled by an earlier owner (None: send
@@ -78,6 +92,7 @@ class Feed:
         assert consumer is not None
         for tp in assigned:
             self.seen[tp] = {}
+            self.estimates[tp] = {}
             self.until[tp] = await consumer.committed(tp)
         if assigned:
             await consumer.seek_to_beginning(*assigned)
@@ -110,21 +125,34 @@ class Feed:
         sends = []
         for tp, records in batch.items():
             seen = self.seen.setdefault(tp, {})
+            sent = self.estimates.setdefault(tp, {})
             until = self.until.get(tp)
             for r in records:
                 view = None if r.value is None else orjson.loads(r.value)
                 now = () if view is None else milestones(view)
                 fresh = r.offset >= until if until is not None else r.timestamp >= self.started_ms
+                docs: list[bytes] = []
                 if fresh and view is not None:
                     created = iso_ms(r.timestamp)
                     for m in new_milestones(seen.get(r.key, ()), now):
-                        doc = orjson.dumps(milestone_doc(view, m, created, self.sites))
-                        sends.append(
-                            await producer.send(
-                                DCSA_OUT, value=doc, key=r.key, timestamp_ms=r.timestamp
-                            )
-                        )
+                        docs.append(orjson.dumps(milestone_doc(view, m, created, self.sites)))
                         self.counted(m.code)
+                exit_ = estimate(view, self.sites)
+                if exit_ is None:
+                    if view is None or view.get("exited_at"):
+                        sent.pop(r.key, None)
+                elif worth_sending(sent.get(r.key), exit_, self.est_move_ms):
+                    sent[r.key] = exit_
+                    if fresh:
+                        created = iso_ms(r.timestamp)
+                        docs.append(orjson.dumps(estimate_doc(view, exit_, created, self.sites)))
+                        self.estimated(exit_.code)
+                for doc in docs:
+                    sends.append(
+                        await producer.send(
+                            DCSA_OUT, value=doc, key=r.key, timestamp_ms=r.timestamp
+                        )
+                    )
                 if now:
                     seen[r.key] = now
                 else:

@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 _FIRST_RETRY: Final = 0.5
 _A_WEEK_MS: Final = 7 * 24 * 3600 * 1000
 STATES: Final = ("active", "retrying", "paused")
+_ESTIMATE: Final = b'"eventClassifierCode":"EST"'  # as orjson writes it
 
 
 class DcsaMetrics:
@@ -61,6 +62,13 @@ class DcsaMetrics:
         self.milestones = Counter(
             "vasscm_dcsa_milestones",
             "Customs milestones put on vasscm.dcsa-out, by DCSA equipmentEventTypeCode",
+            ["code"],
+            registry=registry,
+        )
+        self.estimates = Counter(
+            "vasscm_dcsa_estimates",
+            "Estimated exits (EST) put on vasscm.dcsa-out, by DCSA equipmentEventTypeCode: "
+            "a visit's first, and each whose median moved by more than VASSCM_DCSA_EST_MOVE",
             ["code"],
             registry=registry,
         )
@@ -92,6 +100,8 @@ class DcsaMetrics:
         )
         for code in MILESTONE_CODES:
             self.milestones.labels(code)
+        for code in ("GTOT", "LOAD"):
+            self.estimates.labels(code)
         for outcome in ("delivered", "failed"):
             self.deliveries.labels(outcome)
         for state in STATES:
@@ -157,7 +167,12 @@ class Deliverer:
                     for r in records
                     if r.value is not None
                     and r.timestamp >= sub.created_ms
-                    and (not sub.filtered or matches(sub, orjson.loads(r.value)))
+                    # an estimate only to those that ask (vasscm.dcsa.subscriptions)
+                    and (
+                        matches(sub, orjson.loads(r.value))
+                        if sub.filtered or _ESTIMATE in r.value
+                        else True
+                    )
                 ]
                 if docs:
                     await self._deliver(b"[" + b",".join(docs) + b"]", len(docs))
@@ -311,7 +326,11 @@ class DcsaOut:
 
     def _start_feed(self) -> asyncio.Task[None]:
         self.feed = Feed(
-            self.client, self.sites, lambda code: self.metrics.milestones.labels(code).inc()
+            self.client,
+            self.sites,
+            lambda code: self.metrics.milestones.labels(code).inc(),
+            est_move_ms=int(self.settings.dcsa_est_move.total_seconds() * 1000),
+            estimated=lambda code: self.metrics.estimates.labels(code).inc(),
         )
         return asyncio.create_task(_logged("milestones feed", self.feed.run))
 
