@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,7 @@ from aiohttp import web
 from browser import chromium_beside, screenshot
 from factories import ROUTES, at
 from stdnum import iso6346
-from webcore import Core
+from webcore import NOW, Core
 
 from vasscm.live.broker_probe import free_port
 from vasscm.live.web import DASHBOARD, build_web
@@ -74,6 +76,12 @@ setTimeout(check, 1500);
 @pytest.fixture
 async def page(core: Core) -> AsyncIterator[str]:
     """The dashboard on a free port; /probe is it with the probe script added."""
+    async with served(core) as url:
+        yield url
+
+
+@asynccontextmanager
+async def served(core: Core) -> AsyncIterator[str]:
     app = build_web(core.lookups)
     index = (DASHBOARD / "index.html").read_text(encoding="utf-8")
     probed = index.replace("</body>", '<script src="/probe.js"></script></body>')
@@ -182,3 +190,85 @@ async def test_the_waiting_panel_counts_each_sites_containers_by_party(
     ]
     # Per route: 3 released and waiting, 2 without a channel, 1 with one.
     assert [{"declarant": 2, "scan": 0, "customs": 1, "owner": 3}] * 4 == per_row
+
+
+# --- forecasts (contract 8.2) ----------------------------------------------------------
+
+
+@pytest.fixture
+async def forecast_page() -> AsyncIterator[tuple[str, Core]]:
+    """Ten days of history per route (release 4 h to 70 h after arrival, exit 2 h to
+    21 h after release), then containers waiting 2 h to 70 h for release and two
+    released 20 h ago: the forecasts rest on the history, the late list holds those
+    whose median passes the AWAITING_RELEASE threshold."""
+    c = Core()
+    numbers = (f"TGHU{i:06d}{iso6346.calc_check_digit(f'TGHU{i:06d}')}" for i in range(10**6))
+    for route in ROUTES.values():
+        for i in range(40):
+            no = next(numbers)
+            arrived = at(days=-12, hours=6 * i)
+            released = arrived + timedelta(hours=4 + (i * 37) % 67)
+            await c.add(no, [
+                route.arrive(arrived, container_no=no),
+                route.event("ELIGIBLE", released, container_no=no),
+                route.leave(released + timedelta(hours=2 + (i * 13) % 20), container_no=no),
+            ])  # fmt: skip
+        for waited in (2, 10, 30, 44, 52, 60):
+            no = next(numbers)
+            await c.add(no, [route.arrive(NOW - timedelta(hours=waited), container_no=no)])
+        for _ in range(2):
+            no = next(numbers)
+            arrived = NOW - timedelta(hours=30)
+            await c.add(no, [
+                route.arrive(arrived, container_no=no),
+                route.event("ELIGIBLE", arrived + timedelta(hours=10), container_no=no),
+            ])  # fmt: skip
+    assert await c.forecast() == 160
+    async with served(c) as url:
+        yield url, c
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+async def test_a_lookup_shows_its_forecast_and_the_late_list_fits(
+    forecast_page: tuple[str, Core], tmp_path: Path, lang: str
+) -> None:
+    """The lookup of a waiting container says when it is expected out, P50–P90 in the
+    site's local time with its zone ("dự kiến giải phóng 14:00–18:30 (UTC+07:00)"); the
+    late list names the containers forecast past their target; at 1280 px nothing
+    overflows, in Vietnamese and in English."""
+    url, core = forecast_page
+    late = core.lookups.late(100)
+    assert late["total"] > 0
+    shown = next(r["container_no"] for r in core.lookups.late(100)["late"] if r["of"] == "release")
+    visit = core.lookups.visits_of(shown)[-1][0]
+    assert visit.forecast is not None
+    assert visit.forecast.release_p50 is not None
+    dom = await chromium_beside(
+        "--window-size=1280,1800", "--virtual-time-budget=8000", "--dump-dom",
+        f"{url}/probe?lang={lang}#{shown}", profile=tmp_path / "profile",
+    )  # fmt: skip
+    body = _body(dom)
+    assert 'data-checked="yes"' in body, body
+    assert 'data-overflow=""' in body, body
+    assert 'data-untranslated=""' in body, body
+    expected = re.findall(r'<p class="expected release">(.*?)</p>', dom)
+    assert len(expected) == 1, dom[:3000]
+    words = "dự kiến giải phóng " if lang == "vi" else "expected release "
+    day = r"\d\d/\d\d" if lang == "vi" else r"\d{1,2} [A-Z][a-z]{2}"  # 07/03, 7 Mar
+    assert expected[0].startswith(words), expected
+    assert re.fullmatch(
+        re.escape(words) + rf"({day} )?\d\d:\d\d–({day} )?\d\d:\d\d \(UTC\+07:00\)",
+        expected[0],
+    ), expected
+    rows = re.search(r'<table id="late">.*?<tbody>(.*?)</tbody>', dom, re.S)
+    assert rows is not None
+    assert rows.group(1).count("<tr>") == late["total"]
+    assert f">{shown}</a>" in rows.group(1)
+    heading = "Dự kiến trễ hạn" if lang == "vi" else "Late by forecast"
+    assert heading in dom
+    shot = screenshot(f"dashboard-forecast-{lang}-1280.png")
+    await chromium_beside(
+        "--window-size=1280,1800", "--virtual-time-budget=8000", f"--screenshot={shot}",
+        f"{url}/?lang={lang}#{shown}", profile=tmp_path / "profile-shot",
+    )  # fmt: skip
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -10,14 +10,17 @@ from factories import at
 from prometheus_client import CollectorRegistry
 
 from vasscm.arrival import ArrivalOrder
+from vasscm.durations import to_ms
 from vasscm.events import MAX_EVENT_BYTES
+from vasscm.forecast import Forecaster
+from vasscm.live.forecasts import Forecasts
 from vasscm.live.intake import Intake
 from vasscm.live.lookups import Lookups
 from vasscm.live.metrics import build_metrics
 from vasscm.live.publisher import Publisher
 from vasscm.live.readiness import Readiness
 from vasscm.live.tracker import Origin, partition_for
-from vasscm.topics import PORT_EVENTS, TOPIC_BY_NAME
+from vasscm.topics import CLEARANCES, PORT_EVENTS, TOPIC_BY_NAME
 from vasscm.tracking import DEFAULT_POLICY
 
 NOW = at(days=3)
@@ -65,6 +68,22 @@ class Core:
             now=lambda: NOW,
             highwater=lambda tp: None,
         )
+        # Contract 8.2: nothing learned until forecast() is called
+        self.forecasts = Forecasts(
+            Forecaster(), self.publisher.boards, lambda: to_ms(NOW), DEFAULT_POLICY
+        )
+        self.publisher.forecasts = self.forecasts
+
+    async def forecast(self) -> int:
+        """Learn from the clearance records the steps so far put out (as the worker's
+        feed reads them off the topic), then sweep; how many were learned."""
+        self.publisher.batch.close()
+        for _, sends in list(self.publisher.outbox._items):
+            for topic, _key, value in sends:
+                if topic == CLEARANCES:
+                    self.forecasts.learn(value)
+        await self.forecasts.sweep()
+        return self.forecasts.read
 
     async def add(self, container_no: str, events: list[Any]) -> None:
         """Apply the container's events as the tracker does, in order, each judged at

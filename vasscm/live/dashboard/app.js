@@ -44,6 +44,9 @@ const LABELS = {
   waiting: N_("Whose move it is"),
   noWaiting: N_("No container in the yard."),
   waitingNote: N_("Containers in the yard by the party they wait on: the declarant until every declaration has a channel, the scanner while selected and not scanned, customs until release (also while suspended or held), the owner from release to exit."),
+  late: N_("Late by forecast"),
+  noLate: N_("No container is forecast past its target."),
+  lateNote: N_("Open visits whose median forecast lies past their target: the release past arrival plus the awaiting-release threshold, the exit past release plus the released threshold. Learned from the visits of the last 28 days; P50–P90 is the window in which half and nine in ten of such containers were released."),
   stalled: N_("Stalled"),
   noStalled: N_("No stalled container."),
   releaseWindow: N_("Release time, last"),
@@ -153,6 +156,12 @@ function duration(seconds) {
   });
 }
 
+// A forecast's distance to the minute: "42h11m" / "42 giờ 11 phút".
+function hoursMinutes(seconds) {
+  const m = Math.round(seconds / 60);
+  return fmt(N_("{h}h{m:02d}m"), { h: Math.floor(m / 60), m: m % 60 });
+}
+
 const zoneOf = (site) => (SITES[site] && SITES[site].tz) || DEFAULT_TZ;
 
 // "UTC+07:00": the zone the times of a site (or the default one) are shown in.
@@ -174,6 +183,30 @@ function when(iso, site) {
     hour: "2-digit", minute: "2-digit", hourCycle: "h23",
   }).format(at).replace(",", "");
   return tz === DEFAULT_TZ ? text : `${text} (${offset(tz, at)})`;
+}
+
+// "14:00–18:30 (UTC+07:00)": a forecast's P50–P90 in the site's local time, each end
+// with its date when it is not the port's today (the other end's day for the second).
+// In a list, the zone only for a site in another zone than the one said above it.
+function between(p50, p90, site, today, inList) {
+  if (!p50) return _("beyond what the window has seen");
+  const tz = zoneOf(site);
+  const day = (at) => new Intl.DateTimeFormat("en-CA", { timeZone: tz }).format(at);
+  const clock = (at, withDay) => {  // "07/03 00:19" in Vietnamese, "7 Mar 00:19" in English
+    const parts = Object.fromEntries(new Intl.DateTimeFormat("en-GB", {
+      timeZone: tz, day: LANG === "vi" ? "2-digit" : "numeric",
+      month: LANG === "vi" ? "2-digit" : "short", hour: "2-digit", minute: "2-digit",
+      hourCycle: "h23",
+    }).formatToParts(at).map((p) => [p.type, p.value]));
+    const time = `${parts.hour}:${parts.minute}`;
+    if (!withDay) return time;
+    return LANG === "vi" ? `${parts.day}/${parts.month} ${time}` : `${parts.day} ${parts.month} ${time}`;
+  };
+  const from = new Date(p50);
+  const first = clock(from, day(from) !== day(today || new Date()));
+  const second = p90 ? clock(new Date(p90), day(new Date(p90)) !== day(from)) : "…";
+  if (inList && tz === DEFAULT_TZ) return `${first}–${second}`;
+  return `${first}–${second} (${offset(tz, from)})`;
 }
 
 function containerLink(no) {
@@ -221,6 +254,8 @@ function applyLabels() {
   PARTIES.forEach((p, i) => partyHeads[i + 2].prepend(el("span", undefined, `share ${p}`)));
   heads("releases", [_("site"), _("direction"), _("visits"), "p50", "p90", _("mean")]);
   heads("stalled", [_("Container"), _("site"), _("direction"), _("stage"), _("since"), _("age")]);
+  heads("late", [_("Container"), _("site"), _("direction"), _("waiting on"), _("forecast of"),
+    _("target"), "P50–P90", _("past target by")]);
   heads("alerts", [_("severity"), _("status"), _("kind"), _("Container"), _("site"), _("stage"),
     _("detected"), _("detail")]);
 }
@@ -337,6 +372,26 @@ function renderStalled(data) {
     (s) => `${stageName(s)} (${number(data.by_stage[s])})`);
 }
 
+const LATE_OF = { release: N_("release"), exit: N_("exit") };
+
+function renderLate(data) {
+  const body = document.querySelector("#late tbody");
+  body.replaceChildren();
+  for (const r of data.late) {
+    const link = el("td");
+    link.append(containerLink(r.container_no));
+    body.append(row([link, el("td", siteName(r.site), "site"), el("td", word(r.direction)),
+      el("td", partyName(r.waiting_on)), el("td", _(LATE_OF[r.of] || r.of)),
+      el("td", when(r.target, r.site), "time"), el("td", between(r.p50, r.p90, r.site, null, true), "time"),
+      num(r.late_seconds === null ? _("beyond the window") : hoursMinutes(r.late_seconds), "stalled")]));
+  }
+  const count = document.getElementById("late-count");
+  count.textContent = !data.total ? "" : data.late.length < data.total
+    ? fmt(N_("({shown} latest of {total})"), { shown: number(data.late.length), total: number(data.total) })
+    : `(${number(data.total)})`;
+  document.getElementById("late-empty").hidden = data.total > 0;
+}
+
 function renderReleases(data) {
   const body = document.querySelector("#releases tbody");
   body.replaceChildren();
@@ -384,13 +439,14 @@ function renderAlerts(data) {
 function renderVisit(visit) {
   const box = el("div", undefined, "visit");
   box.append(el("h3", `${siteName(visit.site)} · ${word(visit.direction)} · ${stageName(visit.stage)}`));
+  if (visit.forecast) box.append(renderForecast(visit.forecast, visit.site));
   const facts = document.createElement("dl");
   const at = (iso) => when(iso, visit.site);
   const pairs = [
     [_("arrived"), at(visit.arrived_at)], [_("eligible"), at(visit.eligible_at)],
     [_("exited"), at(visit.exited_at)], [_("stage since"), at(visit.stage_since)],
     [_("waiting on"), partyName(visit.waiting_on)],
-    [_("channel"), word(visit.channel)],
+    [_("channel"), visit.channel === "unknown" ? _("none yet") : word(visit.channel)],
     [_("declarations"), visit.declaration_nos.join(", ") || "–"],
     [_("seal"), visit.seal_no || "–"],
     [_("alerts firing"), visit.alerts_firing.join(", ") || _("none")],
@@ -407,6 +463,24 @@ function renderVisit(visit) {
       el("td", e.seal_no || ""), el("td", e.declaration_no || "")]));
   }
   box.append(table);
+  return box;
+}
+
+// Contract 8.2: "expected release 14:00–18:30 (UTC+07:00)", P50–P90 in the site's time.
+function renderForecast(f, site) {
+  const box = el("div", undefined, "forecast");
+  const asOf = new Date(f.as_of);
+  if (f.release_p50 || f.release_p90) {
+    box.append(el("p", fmt(N_("expected release {window}"),
+      { window: between(f.release_p50, f.release_p90, site, asOf) }), "expected release"));
+  }
+  if (f.exit_p50 || f.exit_p90) {
+    box.append(el("p", fmt(N_("expected exit {window}"),
+      { window: between(f.exit_p50, f.exit_p90, site, asOf) }), "expected exit"));
+  }
+  if (!box.childElementCount) box.append(el("p", _("beyond what the window has seen"), "expected"));
+  box.append(el("p", fmt(N_("P50–P90 from {basis} completed visits like it, as of {as_of}"),
+    { basis: number(f.basis), as_of: when(f.as_of, site) }), "note"));
   return box;
 }
 
@@ -440,6 +514,7 @@ async function refresh() {
   const jobs = [
     getJSON("/api/overview").then((r) => renderOverview(r.body)),
     getJSON(`/api/stalled?limit=100&${stalledWhere}`).then((r) => renderStalled(r.body)),
+    getJSON(`/api/late?limit=50&${where}`).then((r) => renderLate(r.body)),
     getJSON("/api/releases?hours=" + hours).then((r) => renderReleases(r.body)),
     getJSON(`/api/alerts?limit=30&${where}`).then((r) => renderAlerts(r.body)),
   ];
