@@ -16,11 +16,14 @@ import yaml
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
+from vasscm.forecast import Forecaster
+from vasscm.live.forecasts import Forecasts, LateCollector
 from vasscm.live.gauges import Snapshot, StateCollector
 from vasscm.live.metrics import build_metrics
 from vasscm.live.web import build_web
 from vasscm.live.webhooks import DcsaMetrics
 from vasscm.settings import Settings
+from vasscm.tracking import DEFAULT_POLICY
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -61,6 +64,8 @@ def exported_names() -> set[str]:
     metrics.obligations.labels("s", "port", "GATE_OUT", "on_time").inc()
     metrics.notice_lead.labels("s", "EXPECTED").observe(1)
     DcsaMetrics(registry)  # DCSA out's, every child made up front
+    forecasts = Forecasts(Forecaster(), list, lambda: 0, DEFAULT_POLICY)
+    registry.register(LateCollector(forecasts, metrics.site))
     return {s.name for family in registry.collect() for s in family.samples}
 
 

@@ -1201,6 +1201,12 @@ PURE_MODULES = [
     "vasscm.archive",
     "vasscm.replay",
     "vasscm.simulate",
+    "vasscm.forecast",
+    "vasscm.office_hours",
+    "vasscm.replay_forecasts",
+    "vasscm.late",
+    "vasscm.backtest",
+    "vasscm.dcsa.estimates",
 ]
 
 

@@ -97,6 +97,22 @@ PANELS: list[tuple[str, str, str, int, int, list[tuple[str, str]], str]] = [
         "rest is the declarant's.",
     ),
     (
+        "Late by forecast (contract 8.2)",
+        "timeseries",
+        "short",
+        12,
+        9,
+        [
+            (
+                f"sum by (site, of) (vasscm_forecast_late_containers{{{SITE}}})",
+                "{{site}} {{of}}",
+            )
+        ],
+        "Open visits whose median forecast lies past their target: release past arrival "
+        "+ the awaiting-release threshold, exit past release + the released threshold "
+        "(the list is on the worker's own dashboard).",
+    ),
+    (
         "Stalled containers",
         "timeseries",
         "short",

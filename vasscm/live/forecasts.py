@@ -39,6 +39,7 @@ from vasscm.durations import from_ms, to_ms
 from vasscm.events import VisitForecast, VisitState
 from vasscm.forecast import Curves, Forecast, Forecaster, Key, Observation
 from vasscm.late import Late, late
+from vasscm.live.metrics import LabelCap
 from vasscm.replay_forecasts import RecordLearner
 from vasscm.topics import CLEARANCES
 from vasscm.tracking import Policy
@@ -176,7 +177,7 @@ class LateCollector(Collector):
     """``vasscm_forecast_late_containers{site,direction,of}`` from the last sweep, and
     what the forecasts rest on."""
 
-    def __init__(self, forecasts: Forecasts, sites: Callable[[str], str]) -> None:
+    def __init__(self, forecasts: Forecasts, sites: LabelCap) -> None:
         self.forecasts = forecasts
         self.sites = sites
 
@@ -198,6 +199,11 @@ class LateCollector(Collector):
         for e in entries:
             key = (self.sites(e.site), e.direction, e.of)
             counts[key] = counts.get(key, 0) + 1
+        # zeros for every site seen, as the stage gauges: a series never vanishes
+        for site in self.sites.seen:
+            for direction in ("import", "export", "unknown"):
+                for of in ("release", "exit"):
+                    counts.setdefault((site, direction, of), 0)
         for key in sorted(counts):
             family.add_metric(key, counts[key])
         yield family
