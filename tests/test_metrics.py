@@ -189,6 +189,10 @@ def load(containers: int) -> int:
                 direction=direction,
                 stage=STAGES[i % len(STAGES)],
                 stage_since=T0 + timedelta(minutes=i % 5000),
+                arrived_at=T0,
+                eligible_at=None,
+                channel="unknown",
+                waiting_on=None,
             )
             boards[i % 8].put(no, view)
         else:
@@ -206,3 +210,34 @@ def load(containers: int) -> int:
 def test_series_count_stays_flat_from_100_to_100000_containers() -> None:
     """No container number ever becomes a label: 1,000 times the traffic, same series."""
     assert load(100) == load(100_000)
+
+
+async def test_a_revision_in_the_batch_that_published_the_record_withdraws_the_old_figures() -> (
+    None
+):
+    """Issue 27's suspected defect: the arrival, the exit and a late ELIGIBLE of one
+    container in one open batch. The revision must withdraw the first record's figures
+    (no release, 7 h dwell), read from the state before the late event, not from the
+    batch's staged object the event has already changed."""
+    from webcore import Core
+
+    core = Core()
+    late = [IMPORT.arrive(T0), IMPORT.leave(at(hours=7)), IMPORT.event("ELIGIBLE", at(hours=5))]
+    await core.add(CONTAINER, late)
+    assert core.publisher.batch.records == 3  # one batch: nothing written in between
+    got = scrape(core.registry)
+
+    def net(name: str, labels: str) -> float:
+        superseded = name.replace("clearance_duration", "clearance_superseded").replace(
+            "clearances_total", "clearances_superseded_total"
+        )
+        return got.get(f"{name}{{{labels}}}", 0) - got.get(f"{superseded}{{{labels}}}", 0)
+
+    key = 'channel="unknown",direction="import",segment="{}",site="cai-lan"'
+    assert 1 == net("vasscm_clearance_duration_seconds_count", key.format("release"))
+    assert 5 * 3600 == net("vasscm_clearance_duration_seconds_sum", key.format("release"))
+    assert 1 == net("vasscm_clearance_duration_seconds_count", key.format("dwell"))
+    assert 7 * 3600 == net("vasscm_clearance_duration_seconds_sum", key.format("dwell"))
+    assert 1 == net(
+        "vasscm_clearances_total", 'channel="unknown",direction="import",site="cai-lan"'
+    )

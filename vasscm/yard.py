@@ -110,8 +110,16 @@ class Yard:
     ) -> Step:
         """Apply one container's event (``now``: a datetime or epoch ms; ``occurred_ms``
         its occurred_at in ms, when known)."""
+        prior = self.load(container_no)
+        # What a revision withdraws is read from the state before the event. ``apply``
+        # changes the state it is given, and a shell's load may hand back the object an
+        # earlier event of the same batch left (vasscm.live.delivery.batch): so a state
+        # that has published a record is copied first (most have none to revise).
+        snapshot = None
+        if self.withdraw and prior is not None and any(b.revision for b in prior.books):
+            snapshot = prior.to_json()
         state, effects = apply(
-            self.load(container_no),
+            prior,
             event,
             container_no=container_no,
             now=now,
@@ -125,10 +133,11 @@ class Yard:
         if isinstance(event, (Discharged, Loaded)) and event.voyage is not None:
             self.naming.setdefault(event.voyage, set()).add(container_no)
         step = Step(state, effects)
-        if self.withdraw and any(r["revision"] > 1 or r["supersedes"] for r in effects.record_rows):
-            before = self.load(container_no)  # not saved yet: the state before the event
-            if before is not None:
-                step.withdrawn = published_records(before, self.policy)
+        if snapshot is not None and any(
+            r["revision"] > 1 or r["supersedes"] for r in effects.record_rows
+        ):
+            before = ContainerState.from_json(snapshot)
+            step.withdrawn = published_records(before, self.policy)
         self._settled(container_no, step)
         return step
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import suppress
 from datetime import datetime
 from itertools import islice
 from typing import Any, Final
@@ -82,6 +83,7 @@ class Forecasts:
         self.as_of: int | None = None  # the clock the curves were built at
         self.late: list[Late] = []  # of the last sweep
         self.read = 0  # clearance records learned from
+        self._wake = asyncio.Event()
         self.unreadable = 0  # clearance records that could not be read
 
     # --- learning ----------------------------------------------------------------
@@ -129,14 +131,22 @@ class Forecasts:
             await asyncio.sleep(0)
         self.curves, self.as_of, self.late = curves, as_of, found
 
+    def soon(self) -> None:
+        """Sweep now rather than at the next turn: the clearances were read to their
+        end, or partitions were assigned (their open visits are on the boards)."""
+        self._wake.set()
+
     async def run(self, every: float) -> None:
-        """Sweep every ``every`` seconds (the first at once), while the worker runs."""
+        """Sweep every ``every`` seconds (the first at once, another whenever
+        :meth:`soon` is called), while the worker runs."""
         while True:
+            self._wake.clear()
             try:
                 await self.sweep()
             except Exception:  # a bad sweep must not end the forecasts for good
                 log.exception("forecasts: the sweep failed; tried again next time")
-            await asyncio.sleep(every)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), every)
 
     # --- forecasts -----------------------------------------------------------------
 
@@ -234,10 +244,14 @@ class ClearanceFeed:
                     await asyncio.sleep(0.5)
             consumer.assign([TopicPartition(CLEARANCES, p) for p in sorted(partitions)])
             await consumer.seek_to_beginning()
+            caught_up = False
             while True:
                 batch = await consumer.getmany(timeout_ms=1000, max_records=5000)
                 for records in batch.values():
                     for r in records:
                         self.forecasts.learn(r.value)
+                if not batch and not caught_up:  # read to the end once: sweep with it
+                    caught_up = True
+                    self.forecasts.soon()
         finally:
             await consumer.stop()

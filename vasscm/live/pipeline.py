@@ -304,6 +304,7 @@ class Pipeline:
             for p in assigned
         }
         self.arrival.floor(rebuild.newest)
+        self.forecasts.soon()  # the boards' open visits are evidence (contract 8.2)
         self.readiness.assigned = True
         self.readiness.assignments += 1
         self.app.log.info(  # type: ignore[attr-defined]
