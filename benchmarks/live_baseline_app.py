@@ -26,7 +26,13 @@ import faust
 import orjson
 
 from vasscm.events import MAX_EVENT_BYTES
-from vasscm.topics import CUSTOMS_EVENTS, DEFAULT_PARTITIONS, PORT_EVENTS, SCAN_EVENTS
+from vasscm.topics import (
+    CUSTOMS_EVENTS,
+    DEFAULT_PARTITIONS,
+    PORT_EVENTS,
+    SCAN_EVENTS,
+    VESSEL_EVENTS,
+)
 
 __all__ = ["app"]
 
@@ -50,10 +56,11 @@ app = faust.App(
     producer_max_batch_size=64,  # as create_app with broker_flavour=tansu
     consumer_max_fetch_size=4 * MAX_EVENT_BYTES,
 )
-inputs = app.topic(
+inputs = app.topic(  # every input the simulator writes (vessel calls too, contract 7.2)
     PORT_EVENTS,
     SCAN_EVENTS,
     CUSTOMS_EVENTS,
+    VESSEL_EVENTS,
     partitions=DEFAULT_PARTITIONS,
     key_type=bytes,
     value_type=bytes,

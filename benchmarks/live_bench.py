@@ -84,10 +84,11 @@ from vasscm.topics import (
     SCAN_EVENTS,
     STALL_CHECKS,
     TOPICS,
+    VESSEL_EVENTS,
 )
 
 HERE = Path(__file__).resolve().parent
-INPUTS = (PORT_EVENTS, SCAN_EVENTS, CUSTOMS_EVENTS)
+INPUTS = (PORT_EVENTS, SCAN_EVENTS, CUSTOMS_EVENTS, VESSEL_EVENTS)
 #: Where the worker writes when it handles an input record (alerts: see read_written).
 ANSWERS = (CONTAINER_EVENTS, CLEARANCES, CONTAINER_STATE, DEAD_LETTER)
 READY = b"deadline index rebuilt"

@@ -31,11 +31,35 @@ def test_another_faust_version_is_refused(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_the_worker_app_is_wired_with_vasscms_transport() -> None:
-    """The app create_app builds uses vasscm's consumer, producer, buffer and table
-    (once the tracker has told the consumer what it owes)."""
+    """The app create_app builds uses vasscm's consumer, producer, buffer and table,
+    and its consumer asks the tracker what it owes, as the pipeline wires it."""
     app, pipeline = create_app(Settings(broker="kafka://127.0.0.1:9", store="memory://"))
-    app.consumer.owed = pipeline.tracker.owed
-    hooks.check_wiring(app, pipeline.visits)
+    pipeline.wire()
+    assert app.consumer.owed == pipeline.tracker.owed
+
+
+def test_a_consumer_that_does_not_ask_the_tracker_is_refused() -> None:
+    """Commits would run past records the tracker still holds: named at start-up."""
+    app, pipeline = create_app(Settings(broker="kafka://127.0.0.1:9", store="memory://"))
+    with pytest.raises(hooks.HookMissing, match="does not ask the tracker"):
+        hooks.check_wiring(app, pipeline.visits, owed=pipeline.tracker.owed)  # unset
+    app.consumer.owed = lambda tp: None
+    with pytest.raises(hooks.HookMissing, match="does not ask the tracker"):
+        hooks.check_wiring(app, pipeline.visits, owed=pipeline.tracker.owed)
+
+
+def test_a_faust_whose_commit_no_longer_asks_new_offset_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The override of _new_offset is only safe while faust's commit calls it."""
+    from faust.transport.consumer import Consumer
+
+    def committable(self, tps):  # type: ignore[no-untyped-def]
+        return {tp: self._committed_offset.get(tp) for tp in tps}
+
+    monkeypatch.setattr(Consumer, "_filter_committable_offsets", committable)
+    with pytest.raises(hooks.HookMissing, match=r"_filter_committable_offsets calling"):
+        hooks.check_classes()
 
 
 def test_a_plain_faust_app_is_not_wired_as_the_shell_needs() -> None:

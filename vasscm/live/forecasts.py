@@ -233,7 +233,10 @@ class ClearanceFeed:
         self.forecasts = forecasts
 
     async def run(self) -> None:
-        consumer = AIOKafkaConsumer(enable_auto_commit=False, group_id=None, **self.client)
+        # Learning a second late costs nothing; polling the broker often costs the
+        # tracker beside it (measured: p99 exit-to-clearance +25 % with the tracker's wait)
+        options = {**self.client, "fetch_max_wait_ms": 1000}
+        consumer = AIOKafkaConsumer(enable_auto_commit=False, group_id=None, **options)
         await consumer.start()
         try:
             partitions = None

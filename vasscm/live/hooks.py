@@ -71,10 +71,28 @@ def _required() -> list[tuple[str, Any, str]]:
     return need
 
 
+def _calls() -> list[tuple[str, Any, str]]:
+    """(where, function, call) for each internal call an override relies on being made:
+    an override faust no longer calls is as lost as a missing one."""
+    from faust.transport.consumer import Consumer
+
+    return [
+        # delivery.Consumer._new_offset (commits stop at what is owed) is what faust's
+        # commit asks for each partition's offset
+        ("faust Consumer._filter_committable_offsets", Consumer._filter_committable_offsets,
+         "self._new_offset(tp)"),
+    ]  # fmt: skip
+
+
 def check_classes() -> None:
     """Every internal exists on the classes, and faust is the version they were read on."""
     found = version("faust-streaming")
     missing = [f"{where}.{name}" for where, owner, name in _required() if not _has(owner, name)]
+    missing += [
+        f"{where} calling {call}"
+        for where, function, call in _calls()
+        if call not in inspect.getsource(function)
+    ]
     if missing or found != FAUST_VERSION:
         raise HookMissing(
             f"faust-streaming {found} (vasscm's live shell was checked on {FAUST_VERSION}): "
@@ -88,8 +106,9 @@ def _has(owner: Any, name: str) -> bool:
     return hasattr(owner, name) or name in inspect.get_annotations(owner)
 
 
-def check_wiring(app: Any, visits: Any) -> None:
-    """The app's consumer, producer and table are vasscm's (vasscm.live.delivery)."""
+def check_wiring(app: Any, visits: Any, owed: Any = None) -> None:
+    """The app's consumer, producer and table are vasscm's (vasscm.live.delivery), and
+    the consumer asks ``owed`` (the tracker's) what it may commit."""
     from vasscm.live.delivery import Buffer, Consumer, Producer, VisitsTable
     from vasscm.live.delivery.outbox import is_rocksdb
 
@@ -103,8 +122,12 @@ def check_wiring(app: Any, visits: Any) -> None:
         problems.append(f"producer buffer is {type(producer.buffer).__qualname__}, not vasscm's")
     if not isinstance(visits, VisitsTable):
         problems.append(f"visits table is {type(visits).__qualname__}, not vasscm's")
-    if getattr(app.consumer, "owed", False) is None:
-        problems.append("the consumer does not know what the tracker still owes (owed unset)")
+    asks = getattr(app.consumer, "owed", None)
+    if asks is None or (owed is not None and asks != owed):
+        problems.append(
+            "the consumer does not ask the tracker what it still owes before a commit "
+            f"(owed is {getattr(asks, '__qualname__', asks)!s})"
+        )
     store = getattr(visits, "data", None)
     if is_rocksdb(store):  # VisitsTable.write: a state written with its partition named
         for name in ("_db_for_partition", "_key_index", "_encode_key", "_del"):

@@ -225,11 +225,16 @@ class Pipeline:
         config = {"cleanup.policy": spec.cleanup_policy, "retention.ms": str(spec.retention_ms)}
         return self.app.topic(name, partitions=partitions, internal=True, config=config, **_RAW)
 
+    def wire(self) -> None:
+        """Tell the consumer what the tracker still owes (the one place it is bound),
+        then check that the app is wired as the shell needs (vasscm.live.hooks)."""
+        self.app.consumer.owed = self.tracker.owed
+        hooks.check_wiring(self.app, self.visits, owed=self.tracker.owed)
+
     async def _start(self) -> None:
         """Wired as it must be, topics declared, then the outbox's sender runs."""
-        self.app.consumer.owed = self.tracker.owed
         try:
-            hooks.check_wiring(self.app, self.visits)
+            self.wire()
         except hooks.HookMissing as exc:
             self.app.log.critical("%s", exc)  # type: ignore[attr-defined]
             await self.app.crash(exc)

@@ -101,7 +101,6 @@ class Tracker:
     # --- the agent ------------------------------------------------------------------
 
     async def agent(self, stream: faust.StreamT[bytes]) -> None:
-        self.app.consumer.owed = self.owed  # before the first record is taken
         async for event in stream.events():
             message = event.message
             in_order = self.intake.take(message)

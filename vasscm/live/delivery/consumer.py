@@ -190,8 +190,10 @@ class Consumer(driver.Consumer):
         if acked:  # faust's own bookkeeping, unused here: keep it from growing
             acked.clear()
             self._acked_index[tp].clear()
+        if self.owed is None:  # not wired yet (Pipeline.wire): commit nothing
+            return None
         done = self._done.get(tp)
-        owed = self.owed(tp) if self.owed is not None else None
+        owed = self.owed(tp)
         if done is None or owed is None:
             return done
         return min(done, owed)
