@@ -28,7 +28,6 @@ from vasscm.events import (
     Discharged,
     Loaded,
     VesselEvent,
-    VisitState,
 )
 from vasscm.tracking import (
     DEFAULT_POLICY,
@@ -38,7 +37,7 @@ from vasscm.tracking import (
     Policy,
     apply,
     check,
-    current_view,
+    latest_stage,
     learn,
     next_deadline_ms,
     published_records,
@@ -57,7 +56,10 @@ class Step:
     save: bool = True  # False: nothing to store (a rejection, a duplicate)
     # Records a revision replaces, by visit id: their figures leave the metrics.
     withdrawn: dict[str, ClearanceRecord] = field(default_factory=dict)
-    view: VisitState | None = None  # the current visit (kept only with a board)
+    # The state whose current visit a container-state record shows (only with a
+    # board): the record is built from it when the shell writes it, once per container
+    # however many steps changed it meanwhile (vasscm.live.delivery.batch).
+    shown: ContainerState | None = None
     vacated: bool = False  # the container holds no visit any more (expired)
 
 
@@ -209,12 +211,16 @@ class Yard:
         """What the state says went out, to send again (see tracking.resend)."""
         return resend(state, now=now, policy=self.policy)
 
-    def view(self, container_no: str, state: ContainerState) -> VisitState | None:
-        """The container's current visit, placed on the board."""
-        view = current_view(state)
+    def place(self, container_no: str, state: ContainerState) -> ContainerState:
+        """The container's current visit placed on the board (its stage, party and
+        what the forecasts need, read without building the view); ``state``."""
         if self.board is not None:
-            self.board.put(container_no, view)
-        return view
+            latest = latest_stage(state)
+            if latest is None:
+                self.board.remove(container_no)
+            else:
+                self.board.place_latest(container_no, latest)
+        return state
 
     def has_due(self, now_ms: int) -> bool:
         """Whether :meth:`due` may yield anything (O(1): asked at every event; True can
@@ -233,4 +239,4 @@ class Yard:
         assert step.state is not None
         self.deadlines.schedule(container_no, next_deadline_ms(step.state, self.policy))
         if view and self.board is not None:
-            step.view = self.view(container_no, step.state)
+            step.shown = self.place(container_no, step.state)

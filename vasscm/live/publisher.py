@@ -30,7 +30,6 @@ from vasscm.events import (
     VESSEL_MODELS,
     InputEvent,
     VesselEvent,
-    VisitState,
     container_of,
     dump_json,
     trimmed,
@@ -40,7 +39,7 @@ from vasscm.live.forecasts import Forecasts
 from vasscm.live.intake import Intake
 from vasscm.recent import Recent
 from vasscm.topics import ALERTS, CLEARANCES, CONTAINER_STATE
-from vasscm.tracking import Call, ContainerState, Effects, Policy
+from vasscm.tracking import Call, ContainerState, Effects, Policy, current_view
 from vasscm.tracking.calls import call_key
 from vasscm.yard import Step, Yard
 
@@ -71,7 +70,12 @@ class Publisher:
         self.yards: dict[int, Yard] = {}  # per partition owned
         self.resent: set[str] = set()  # containers whose outputs were sent again
 
-    def _encode_view(self, view: VisitState) -> bytes:
+    def _encode_view(self, state: ContainerState) -> bytes | None:
+        """A container-state record: the current visit of the container's latest
+        state in the batch (built once, as the batch closes), with its forecast."""
+        view = current_view(state)
+        if view is None:  # no visit held: as for a container whose visits expired
+            return None
         if self.forecasts is not None:
             try:
                 view = self.forecasts.attach(view)
@@ -209,7 +213,7 @@ class Publisher:
             return
         self.resent.add(container_no)
         yard = self.yard(p)
-        step = Step(state, yard.resend(state, now=now), view=yard.view(container_no, state))
+        step = Step(state, yard.resend(state, now=now), shown=yard.place(container_no, state))
         self._publish(container_no, step, p, count=False)
 
     def _publish(
@@ -234,5 +238,5 @@ class Publisher:
             batch.send(partition, (CLEARANCES, key, trimmed(orjson.dumps(row))))
         for row in effects.alert_rows:
             batch.send(partition, (ALERTS, key, trimmed(orjson.dumps(row))))
-        if step.view is not None:
-            batch.view(partition, CONTAINER_STATE, key, step.view)
+        if step.shown is not None:
+            batch.view(partition, CONTAINER_STATE, key, step.shown)

@@ -67,7 +67,7 @@ class Batch:
         table: StateTable,
         outbox: Outbox,
         encode: Callable[[Any], bytes],
-        encode_view: Callable[[Any], bytes],
+        encode_view: Callable[[Any], bytes | None],
         *,
         max_records: int = 1000,
         idle: float = 0.01,
@@ -76,7 +76,7 @@ class Batch:
         self.table = table
         self.outbox = outbox
         self.encode = encode  # state -> the bytes stored
-        self.encode_view = encode_view  # view -> its container-state record
+        self.encode_view = encode_view  # view -> its container-state record (None: tombstone)
         self.max_records = max_records
         self.idle = idle
         self.max_age = max_age
