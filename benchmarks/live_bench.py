@@ -306,8 +306,8 @@ async def read_written(bootstrap: str, done_ms: int) -> Written:
     return out
 
 
-async def records_produced(bootstrap: str) -> int:
-    """Every record the workers wrote: the answers, stall ticks and table changelog."""
+async def records_produced(bootstrap: str) -> dict[str, int]:
+    """Every record the workers wrote, per topic: the answers, stall ticks, changelog."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
     await consumer.start()
     try:
@@ -315,7 +315,20 @@ async def records_produced(bootstrap: str) -> int:
         ends = await end_offsets(consumer, [*ANSWERS, ALERTS, STALL_CHECKS, CHANGELOG], bootstrap)
     finally:
         await consumer.stop()
-    return sum(ends.values())
+    out: dict[str, int] = {}
+    for tp, end in ends.items():
+        out[tp.topic] = out.get(tp.topic, 0) + end
+    return out
+
+
+def _per_event(produced: dict[str, int], n: int) -> str:
+    short = {CHANGELOG: "changelog"}
+    parts = ", ".join(
+        f"{short.get(t, t.removeprefix('vasscm.'))} {c / n:.2f}"
+        for t, c in sorted(produced.items(), key=lambda kv: -kv[1])
+        if c
+    )
+    return f"{sum(produced.values()) / n:.2f} ({parts})"
 
 
 # --- the three measurements -------------------------------------------------------------
@@ -397,7 +410,9 @@ def run_pipeline(
         f"{' + '.join(f'{c:.1f}' for c in cpu)} s, broker {broker_cpu:.1f} s "
         f"({(sum(cpu) + broker_cpu) / wall:.2f} of {os.cpu_count()} cores); "
         f"{assignments} assignment{'s' if assignments != 1 else ''} rebuilt; "
-        f"records produced per input event {produced / n:.2f}"
+        f"per input event, records read "
+        f"{(n + produced.get(CONTAINER_EVENTS, 0) + produced.get(STALL_CHECKS, 0)) / n:.2f} "
+        f"(the inputs, container-events, stall-checks), written {_per_event(produced, n)}"
     )
     return Rate(n, last - first, first - min(p.started for p in procs), note)
 
