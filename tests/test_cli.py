@@ -171,3 +171,31 @@ def test_pdf_without_chromium_says_what_to_install(event_log: Path, tmp_path: Pa
     no_browser = {"PATH": str(Path(sys.executable).parent)}  # python, but no chromium
     done = vasscm("report", str(out / "clearances.jsonl"), "--format", "pdf", env=no_browser)
     one_line_failure(done, 1, "Chromium", "apt-get install chromium", "--format html")
+
+
+def test_every_error_vasscm_raises_on_purpose_has_the_one_root() -> None:
+    """The CLI's one catch (VasscmError: one line, exit 1) sees every public error class
+    the package defines, whatever library error it also is (issue 28); a private one is
+    a signal caught where it is raised."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import vasscm
+    from vasscm.errors import VasscmError
+
+    strays = []
+    for module in pkgutil.walk_packages(vasscm.__path__, "vasscm."):
+        if module.name.endswith("__main__"):
+            continue
+        loaded = importlib.import_module(module.name)
+        for name, obj in vars(loaded).items():
+            if (
+                inspect.isclass(obj)
+                and issubclass(obj, BaseException)
+                and obj.__module__ == module.name
+                and not name.startswith("_")
+                and not issubclass(obj, VasscmError)
+            ):
+                strays.append(f"{module.name}.{name}")
+    assert strays == []

@@ -44,6 +44,7 @@ from typing import IO, Any, Final
 import orjson
 
 from vasscm.durations import to_ms
+from vasscm.errors import VasscmError
 from vasscm.events import (
     CUSTOMS_TYPES,
     MAX_EVENT_BYTES,
@@ -59,7 +60,7 @@ from vasscm.tracking import DEFAULT_POLICY, Policy
 __all__ = ["ShardFailed", "replay_sharded"]
 
 
-class ShardFailed(RuntimeError):
+class ShardFailed(VasscmError, RuntimeError):
     """A worker process of ``replay --jobs`` died; the outputs are incomplete."""
 
 

@@ -29,6 +29,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from vasscm.dcsa.milestones import MILESTONE_CODES
+from vasscm.errors import VasscmError
 
 __all__ = [
     "API_VERSION",
@@ -51,7 +52,7 @@ _MAX_SECRET: Final = 1024
 CLASSIFIERS: Final = ("ACT", "EST")
 
 
-class SubscriptionError(ValueError):
+class SubscriptionError(VasscmError, ValueError):
     """A subscription request that cannot be taken: names the field and the problem."""
 
     def __init__(self, field: str, problem: str) -> None:

@@ -24,6 +24,7 @@ from aiokafka import TopicPartition
 from faust.transport.drivers import TRANSPORTS
 from faust.transport.drivers import aiokafka as driver
 
+from vasscm.errors import VasscmError
 from vasscm.live.delivery import Consumer, transport
 
 __all__ = ["SCHEME", "Transport"]
@@ -33,7 +34,7 @@ FETCH_MAX_WAIT_MS: Final = 50
 _END_READ_TIMEOUT: Final = 20.0  # seconds to read the last batches before giving up
 
 
-class EndsUnknown(RuntimeError):
+class EndsUnknown(VasscmError, RuntimeError):
     """The true end of a partition could not be read."""
 
 

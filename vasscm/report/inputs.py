@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Final, cast
 
+from vasscm.errors import VasscmError
 from vasscm.report.lines import NotClearances, kind_of_line
 
 __all__ = ["Inputs", "NoInput", "first_record", "resolve_inputs"]
@@ -27,7 +28,7 @@ _GLOB_CHARS: Final = frozenset("*?[")
 _OTHER_OUTPUTS: Final = frozenset({"alerts", "rejected", "state"})
 
 
-class NoInput(OSError):
+class NoInput(VasscmError, OSError):
     """The input names no file the report can read."""
 
 

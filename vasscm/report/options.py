@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, timedelta, timezone
 from typing import Final
 
+from vasscm.errors import VasscmError
 from vasscm.report.visit import SEGMENTS
 
 __all__ = [
@@ -26,7 +27,7 @@ PERIODS: Final = ("day", "week", "month", "quarter", "year")
 DEFAULT_TARGETS: Final[Mapping[str, float]] = {"release": 86400.0}
 
 
-class ReportUsageError(ValueError):
+class ReportUsageError(VasscmError, ValueError):
     """A bad option value (click-style usage error: exit code 2)."""
 
     def __init__(self, option: str, message: str) -> None:

@@ -42,10 +42,8 @@ from vasscm.tracking.views import (
     current_view,
     latest_stage,
     open_row,
-    open_view,
     published_records,
     timelines,
-    visit_views,
 )
 
 __all__ = [
@@ -63,9 +61,7 @@ __all__ = [
     "next_deadline",
     "next_deadline_ms",
     "open_row",
-    "open_view",
     "published_records",
     "resend",
     "timelines",
-    "visit_views",
 ]

@@ -204,7 +204,3 @@ class ContainerState:
             books=[Book(*b) for b in doc["b"]],
             calls={voyage: Facts(*facts) for voyage, facts in doc.get("k", {}).items()},
         )
-
-    @property
-    def event_count(self) -> int:
-        return len(self.events)

@@ -26,12 +26,6 @@ def visits_of(state: ContainerState) -> Iterator[tuple[list[Ev], Visit, Book | N
         yield chunk, v, books.get(v.visit_id)
 
 
-def visit_views(state: ContainerState) -> Iterable[VisitState]:
-    """Every visit the state holds, oldest first."""
-    for _, v, book in visits_of(state):
-        yield _view(v, book)
-
-
 def published_records(
     state: ContainerState, policy: Policy = DEFAULT_POLICY
 ) -> dict[str, ClearanceRecord]:
@@ -102,14 +96,9 @@ def current_view(state: ContainerState) -> VisitState | None:
     return None if v is None else _view(v, _book_of(state, v))
 
 
-def open_view(state: ContainerState) -> VisitState | None:
-    """The open visit, if the container is in the yard (or expected)."""
-    row = open_row(state)
-    return None if row is None else VisitState.model_validate(row)
-
-
 def open_row(state: ContainerState) -> Row | None:
-    """:func:`open_view` as plain data (what replay writes to state.jsonl)."""
+    """The open visit (in the yard, or expected) as plain data, what replay writes to
+    state.jsonl; None when the latest visit has exited."""
     v = latest_visit(state)
     if v is None or v.stage is Stage.EXITED:
         return None
