@@ -199,3 +199,27 @@ def test_every_error_vasscm_raises_on_purpose_has_the_one_root() -> None:
             ):
                 strays.append(f"{module.name}.{name}")
     assert strays == []
+
+
+def test_replay_report_simulate_and_backtest_start_without_the_live_stack(
+    event_log: Path, tmp_path: Path
+) -> None:
+    """The offline commands never import faust, aiokafka or aiohttp (issue 28: they
+    cost ~1.5 s and 35 MiB at every start)."""
+    code = f"""
+import sys
+from vasscm.cli.main import _run
+out = {str(tmp_path / "out")!r}
+assert _run(["replay", {str(event_log)!r}, "--out", out]) == 0
+assert _run(["report", out + "/clearances.jsonl", "--format", "json"]) == 0
+assert _run(["simulate", "--events", "50"]) == 0
+assert _run(["backtest", {str(event_log)!r}, "--format", "json"]) == 0
+live = sorted(m for m in ("faust", "mode", "aiokafka", "aiohttp") if m in sys.modules)
+print("LIVE", live, file=sys.stderr)
+sys.exit(1 if live else 0)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "LIVE []" in done.stderr
