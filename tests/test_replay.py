@@ -289,3 +289,28 @@ def test_replayer_same_result_in_memory() -> None:
     r.finish()
     assert 3 == len(rejected)
     assert 5 == len(records)  # four visits, one revised
+
+
+def test_the_cyclic_collector_is_quiet_during_a_replay_yet_cycles_do_not_pile_up() -> None:
+    """FewCollections (issue 28): no automatic collection inside, one every ``every``
+    lines, and the collector as it was afterwards."""
+    import gc
+    import weakref
+
+    from vasscm.replay import FewCollections
+
+    class Node:
+        pass
+
+    assert gc.isenabled()
+    with FewCollections(every=100) as quiet:
+        assert not gc.isenabled()
+        a, b = Node(), Node()
+        a.other, b.other = b, a  # type: ignore[attr-defined]
+        alive = weakref.ref(a)
+        del a, b
+        quiet.tick(99)
+        assert alive() is not None  # a cycle: only the collector frees it
+        quiet.tick(1)
+        assert alive() is None
+    assert gc.isenabled()

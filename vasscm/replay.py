@@ -8,6 +8,7 @@ streams a file through it, so memory holds the open visits, not the file.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -39,7 +40,7 @@ from vasscm.replay_forecasts import add_forecasts
 from vasscm.tracking import DEFAULT_POLICY, ContainerState, Effects, Policy, open_row
 from vasscm.yard import Yard
 
-__all__ = ["Replayer", "Summary", "replay_file"]
+__all__ = ["FewCollections", "Replayer", "Summary", "replay_file"]
 
 _END: Final = 10**12 - 1  # the line number of the closing check (replay --jobs sorts by it)
 _OUTPUTS: Final = ("clearances.jsonl", "alerts.jsonl", "rejected.jsonl", "state.jsonl")
@@ -91,6 +92,44 @@ class Summary:
 
 
 Sink = Callable[[bytes], object]
+
+#: Lines between two collections of reference cycles during a replay (see FewCollections).
+COLLECT_EVERY: Final = 200_000
+
+
+class FewCollections:
+    """Python's cyclic garbage collector, quiet while a replay runs.
+
+    Replay makes almost no reference cycles (measured: none in 80,000 events once
+    started), yet the collector, triggered by allocations, walks the growing states
+    again and again: 11 % of replay's time in a profile. So it is disabled for the
+    replay, what exists before is frozen out of its reach, and a full collection runs
+    once every :data:`COLLECT_EVERY` lines (:meth:`tick`), so that an input that does
+    make cycles cannot grow memory without bound.
+    """
+
+    def __init__(self, every: int = COLLECT_EVERY) -> None:
+        self.every = every
+        self._left = every
+        self._was = True
+
+    def __enter__(self) -> FewCollections:
+        self._was = gc.isenabled()
+        gc.collect()
+        gc.freeze()
+        gc.disable()
+        return self
+
+    def tick(self, lines: int = 1) -> None:
+        self._left -= lines
+        if self._left <= 0:
+            self._left = self.every
+            gc.collect()
+
+    def __exit__(self, *exc: object) -> None:
+        gc.unfreeze()
+        if self._was:
+            gc.enable()
 
 
 class Replayer:
@@ -353,9 +392,10 @@ def replay_file(
             max_event_bytes=max_event_bytes,
         )
         bar = _Progress(os.path.getsize(events), progress)
-        with open(events, "rb", buffering=1 << 20) as stream:
+        with open(events, "rb", buffering=1 << 20) as stream, FewCollections() as gc_:
             for number, size, line, oversized in numbered_lines(stream, max_event_bytes):
                 bar.advance(size)
+                gc_.tick()
                 if oversized:
                     replayer.feed_oversized(line, size, line=number)
                 elif line.strip():

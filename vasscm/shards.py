@@ -53,7 +53,14 @@ from vasscm.events import (
     parse_container_no,
 )
 from vasscm.forecast import Forecaster
-from vasscm.replay import _OUTPUTS, Replayer, Summary, numbered_lines, parse_line
+from vasscm.replay import (
+    _OUTPUTS,
+    FewCollections,
+    Replayer,
+    Summary,
+    numbered_lines,
+    parse_line,
+)
 from vasscm.replay_forecasts import add_forecasts
 from vasscm.tracking import DEFAULT_POLICY, Policy
 
@@ -148,8 +155,9 @@ def _worker(
             return shard_of(container_no, jobs) == k
 
         ticked: int | None = None  # the clock of the last deadline check
-        with open(events, "rb", buffering=1 << 20) as stream:
+        with open(events, "rb", buffering=1 << 20) as stream, FewCollections() as gc_:
             for parity, block in enumerate(_blocks(stream, max_event_bytes)):
+                gc_.tick(len(block))
                 base = (parity & 1) * jobs * BLOCK
                 own = base + k * BLOCK
                 others = [base + j * BLOCK for j in range(1, jobs)]
