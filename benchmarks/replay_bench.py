@@ -11,7 +11,9 @@ processes, so one's memory does not colour the other's:
   replay    vasscm replay over the same file          (events/s, peak RSS)
   replay/2  the same for half the file                (peak RSS: does memory grow
                                                        with file length?)
-  plain     replay without forecasts (contract 8.2)  (what the forecasts cost)
+  plain     replay without forecasts (contract 8.2)  (what the forecasts cost: with
+                                                       and without, twice each in turn,
+                                                       best of each)
   jobs      vasscm replay --jobs N over the full file (events/s against one process,
                                                        peak RSS of the largest worker;
                                                        outputs checked equal)
@@ -126,7 +128,7 @@ def main() -> None:
     rate = lines / secs
     print(
         f"replay (full)              {rate:>12,.0f} events/s  ratio {rate / base_rate:.4f} "
-        f"(goal 0.05), {rate / validate_rate:.2f} of validation alone  "
+        f"(issue 28: at least 0.025, goal 0.05), {rate / validate_rate:.2f} of validation alone  "
         f"peak RSS {rss / 1024:,.0f} MiB  ({int(open_):,} open, {int(done):,} completed)"
     )
     lines2, secs2, rss2, open2, done2 = run(REPLAY, str(half), str(work / "out-half"))
@@ -134,10 +136,16 @@ def main() -> None:
         f"replay (half)              {lines2 / secs2:>12,.0f} events/s              "
         f"peak RSS {rss2 / 1024:,.0f} MiB  ({int(open2):,} open, {int(done2):,} completed)"
     )
+    # Runs of one process vary by ~8 % here: with and without forecasts, each twice in
+    # turn, the best of each compared (the first full run above is one of the two).
     lines4, secs4, rss4, _, _ = run(REPLAY, str(full), str(work / "out-plain"), "plain")
+    secs3 = run(REPLAY, str(full), str(work / "out-full2"))[1]
+    secs5 = run(REPLAY, str(full), str(work / "out-plain2"), "plain")[1]
+    with_, without = min(secs, secs3), min(secs4, secs5)
     print(
-        f"replay without forecasts   {lines4 / secs4:>12,.0f} events/s  forecasts cost "
-        f"{secs / secs4 - 1:+.1%} of its time (goal at most +10 %)  peak RSS {rss4 / 1024:,.0f} MiB"
+        f"replay without forecasts   {lines4 / without:>12,.0f} events/s (best of 2; with them "
+        f"{lines4 / with_:,.0f})  forecasts cost {with_ / without - 1:+.1%} of its time "
+        f"(goal at most +10 %)  peak RSS {rss4 / 1024:,.0f} MiB"
     )
     per_open = (rss - rss2) * 1024 / max(open_ - open2, 1)
     print(f"RSS growth per extra open visit: {per_open:,.0f} bytes (file twice as long)")
@@ -150,7 +158,7 @@ def main() -> None:
     )
     print(
         f"replay --jobs {args.jobs:<2}           {lines3 / secs3:>12,.0f} events/s  "
-        f"{(lines3 / secs3) / rate:.2f}x one process (goal 1.7 on 2 cores)  "
+        f"{(lines3 / secs3) / rate:.2f}x one process (issue 28: at least 1.8 on 2 cores)  "
         f"largest worker {rss3 / 1024:,.0f} MiB  outputs {'equal' if same else 'DIFFER'}"
     )
     if not args.keep:
