@@ -314,3 +314,31 @@ def test_the_cyclic_collector_is_quiet_during_a_replay_yet_cycles_do_not_pile_up
         quiet.tick(1)
         assert alive() is None
     assert gc.isenabled()
+
+
+def test_dropping_open_visit_derivations_changes_no_output(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Replay keeps the derivation of only the FOLDS_KEPT most recently stepped
+    containers (issue 28: they were most of its memory); with two kept, every output
+    is byte for byte what keeping all of them gives."""
+    import vasscm.replay as replay_module
+    from vasscm.simulate import synthetic_log
+
+    lines = list(synthetic_log(4000, seed=3))
+
+    def run(kept: int) -> tuple[list[bytes], list[bytes], list[bytes], int]:
+        monkeypatch.setattr(replay_module, "FOLDS_KEPT", kept)
+        records: list[bytes] = []
+        alerts: list[bytes] = []
+        r = Replayer(on_record=records.append, on_alert=alerts.append, on_rejected=print)
+        for n, line in enumerate(lines, 1):
+            r.feed(line, line=n)
+        folds = sum(1 for s in r.states.values() if s.last is not None)
+        r.finish()
+        return records, alerts, list(r.open_states()), folds
+
+    *everything, all_folds = run(10**9)
+    *few, two = run(2)
+    assert few == everything
+    assert two <= 2 < all_folds
