@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from vasscm.dcsa.codes import NAMESPACE, PACKAGED
+from vasscm.dcsa.milestones import equipment_event, with_visit
 from vasscm.durations import to_ms
 from vasscm.sites import Registry
 
@@ -69,25 +70,17 @@ def estimate_doc(
 ) -> dict[str, Any]:
     """The DCSA T&T 2.2 equipment event of ``e`` (``created``: the container-state
     record's time, RFC 3339)."""
-    container_no = view["container_no"]
+    doc = equipment_event(
+        view,
+        event_id=estimate_id(view["container_no"], e),
+        created=created,
+        classifier="EST",
+        at=e.at,
+        code=e.code,
+        sites=sites,
+    )
+    with_visit(doc, view)
     forecast = view["forecast"]
-    doc: dict[str, Any] = {
-        "eventID": estimate_id(container_no, e),
-        "eventCreatedDateTime": created,
-        "eventType": "EQUIPMENT",
-        "eventClassifierCode": "EST",
-        "eventDateTime": e.at,
-        "equipmentEventTypeCode": e.code,
-        "equipmentReference": container_no,
-        "emptyIndicatorCode": "LADEN",
-    }
-    locode = (sites or PACKAGED).locode_of(view["site"])
-    if locode is not None:
-        doc["eventLocation"] = {"UNLocationCode": locode}
-    doc["vasscmSite"] = view["site"]
-    doc["vasscmVisitID"] = e.visit_id
-    if view.get("direction") in ("import", "export"):
-        doc["vasscmDirection"] = view["direction"]
     doc["vasscmEstimateP90"] = forecast.get("exit_p90")
     doc["vasscmForecastBasis"] = forecast["basis"]
     doc["vasscmForecastAsOf"] = forecast["as_of"]

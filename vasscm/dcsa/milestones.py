@@ -32,10 +32,12 @@ __all__ = [
     "MILESTONE_CODES",
     "DcsaMilestone",
     "Milestone",
+    "equipment_event",
     "milestone_doc",
     "milestone_id",
     "milestones",
     "new_milestones",
+    "with_visit",
 ]
 
 #: Every equipmentEventTypeCode DCSA out sends.
@@ -75,26 +77,58 @@ def milestone_id(container_no: str, m: Milestone) -> str:
     return str(uuid.uuid5(NAMESPACE, f"milestone/{container_no}/{m.code}/{m.at}"))
 
 
+def equipment_event(
+    view: Mapping[str, Any],
+    *,
+    event_id: str,
+    created: str,
+    classifier: str,
+    at: str,
+    code: str,
+    sites: Registry | None = None,
+) -> dict[str, Any]:
+    """What every DCSA equipment event vasscm sends of a container-state record
+    begins with: the event, the container, the site's UN/LOCODE (milestones here,
+    estimated exits in vasscm.dcsa.estimates); :func:`with_visit` ends it."""
+    doc: dict[str, Any] = {
+        "eventID": event_id,
+        "eventCreatedDateTime": created,
+        "eventType": "EQUIPMENT",
+        "eventClassifierCode": classifier,
+        "eventDateTime": at,
+        "equipmentEventTypeCode": code,
+        "equipmentReference": view["container_no"],
+        "emptyIndicatorCode": "LADEN",
+    }
+    locode = (sites or PACKAGED).locode_of(view["site"])
+    if locode is not None:
+        doc["eventLocation"] = {"UNLocationCode": locode}
+    return doc
+
+
+def with_visit(doc: dict[str, Any], view: Mapping[str, Any]) -> dict[str, Any]:
+    """``doc`` with vasscm's fields naming the site, the visit and its direction."""
+    doc["vasscmSite"] = view["site"]
+    doc["vasscmVisitID"] = view["visit_id"]
+    if view.get("direction") in ("import", "export"):
+        doc["vasscmDirection"] = view["direction"]
+    return doc
+
+
 def milestone_doc(
     view: Mapping[str, Any], m: Milestone, created: str, sites: Registry | None = None
 ) -> dict[str, Any]:
     """The DCSA T&T 2.2 equipment event of one milestone of ``view``. ``created`` is
     when vasscm concluded it (the container-state record's time), RFC 3339."""
-    container_no = view["container_no"]
-    site = view["site"]
-    locode = (sites or PACKAGED).locode_of(site)
-    doc: dict[str, Any] = {
-        "eventID": milestone_id(container_no, m),
-        "eventCreatedDateTime": created,
-        "eventType": "EQUIPMENT",
-        "eventClassifierCode": "ACT",
-        "eventDateTime": m.at,
-        "equipmentEventTypeCode": m.code,
-        "equipmentReference": container_no,
-        "emptyIndicatorCode": "LADEN",
-    }
-    if locode is not None:
-        doc["eventLocation"] = {"UNLocationCode": locode}
+    doc = equipment_event(
+        view,
+        event_id=milestone_id(view["container_no"], m),
+        created=created,
+        classifier="ACT",
+        at=m.at,
+        code=m.code,
+        sites=sites,
+    )
     if view.get("seal_no"):
         doc["seals"] = [{"sealNumber": view["seal_no"], "sealType": "BLT"}]
     decls = view.get("declaration_nos") or ()
@@ -102,10 +136,7 @@ def milestone_doc(
         doc["documentReferences"] = [
             {"documentReferenceType": "CUC", "documentReferenceValue": d} for d in decls
         ]
-    doc["vasscmSite"] = site
-    doc["vasscmVisitID"] = view["visit_id"]
-    if view.get("direction") in ("import", "export"):
-        doc["vasscmDirection"] = view["direction"]
+    with_visit(doc, view)
     if m.code == "CUSI":
         doc["vasscmChannel"] = "red"
     return doc

@@ -132,8 +132,8 @@ class Feed:
                 now = () if view is None else milestones(view)
                 fresh = r.offset >= until if until is not None else r.timestamp >= self.started_ms
                 docs: list[bytes] = []
+                created = iso_ms(r.timestamp) if fresh else ""
                 if fresh and view is not None:
-                    created = iso_ms(r.timestamp)
                     for m in new_milestones(seen.get(r.key, ()), now):
                         docs.append(orjson.dumps(milestone_doc(view, m, created, self.sites)))
                         self.counted(m.code)
@@ -144,7 +144,6 @@ class Feed:
                 elif worth_sending(sent.get(r.key), exit_, self.est_move_ms):
                     sent[r.key] = exit_
                     if fresh:
-                        created = iso_ms(r.timestamp)
                         docs.append(orjson.dumps(estimate_doc(view, exit_, created, self.sites)))
                         self.estimated(exit_.code)
                 for doc in docs:
