@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -11,10 +12,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from vasscm.board import Board, merge_stats
 from vasscm.durations import to_ms
-from vasscm.events import Alert, ClearanceRecord, RejectCode, Rejection, Stage, VisitState
+from vasscm.events import Alert, ClearanceRecord, RejectCode, Rejection, Stage
 from vasscm.live.gauges import Snapshot, StateCollector
 from vasscm.live.metrics import CLEARANCE_BUCKETS, LabelCap, Metrics, build_metrics
-from vasscm.tracking import DEFAULT_POLICY, current_view
+from vasscm.tracking import DEFAULT_POLICY, latest_stage
 
 IMPORT = ROUTES["cai-lan-import"]
 STAGES = [s for s in Stage if s is not Stage.EXITED]
@@ -28,6 +29,19 @@ def scrape(registry: CollectorRegistry) -> dict[str, float]:
             labels = ",".join(f'{k}="{v}"' for k, v in sorted(s.labels.items()))
             out[f"{s.name}{{{labels}}}"] = s.value
     return out
+
+
+def netted(got: dict[str, float]) -> Callable[[str, str], float]:
+    """A series of a scrape net of its superseded twin (what the recording rules take):
+    net(name, labels)."""
+
+    def net(name: str, labels: str) -> float:
+        superseded = name.replace("clearance_duration", "clearance_superseded").replace(
+            "clearances_total", "clearances_superseded_total"
+        )
+        return got.get(f"{name}{{{labels}}}", 0) - got.get(f"{superseded}{{{labels}}}", 0)
+
+    return net
 
 
 def worker_metrics(boards: dict[int, Board] | None = None) -> Metrics:
@@ -84,13 +98,7 @@ def test_a_revision_withdraws_the_figures_of_the_record_it_replaces() -> None:
     metrics.clearance(first)
     metrics.clearance(revised, first)
     got = scrape(metrics.registry)
-
-    def net(name: str, labels: str) -> float:
-        superseded = name.replace("clearance_duration", "clearance_superseded").replace(
-            "clearances_total", "clearances_superseded_total"
-        )
-        return got.get(f"{name}{{{labels}}}", 0) - got.get(f"{superseded}{{{labels}}}", 0)
-
+    net = netted(got)
     key = 'channel="unknown",direction="import",segment="{}",site="cai-lan"'
     assert 1 == net("vasscm_clearance_duration_seconds_count", key.format("dwell"))
     assert 7 * 3600 == net("vasscm_clearance_duration_seconds_sum", key.format("dwell"))
@@ -157,7 +165,9 @@ def test_gauges_show_every_stage_of_a_site_with_zeros() -> None:
     boards = {0: Board()}
     run = run_events([IMPORT.arrive(T0)])
     assert run.state is not None
-    boards[0].put(CONTAINER, current_view(run.state))
+    latest = latest_stage(run.state)
+    assert latest is not None
+    boards[0].place_latest(CONTAINER, latest)
     metrics = worker_metrics(boards)
     metrics.site("cai-lan")
     got = scrape(metrics.registry)
@@ -184,17 +194,9 @@ def load(containers: int) -> int:
         site = sites[i % 2]
         direction = ("import", "export")[i // 2 % 2]
         if i % 2:
-            view = VisitState.model_construct(
-                site=site,
-                direction=direction,
-                stage=STAGES[i % len(STAGES)],
-                stage_since=T0 + timedelta(minutes=i % 5000),
-                arrived_at=T0,
-                eligible_at=None,
-                channel="unknown",
-                waiting_on=None,
-            )
-            boards[i % 8].put(no, view)
+            since = to_ms(T0 + timedelta(minutes=i % 5000))
+            stage = str(STAGES[i % len(STAGES)])
+            boards[i % 8].place(no, site, direction, stage, since, arrived=to_ms(T0))
         else:
             record = ClearanceRecord.model_construct(
                 **{**template.__dict__, "site": site, "direction": direction, "container_no": no}
@@ -225,14 +227,7 @@ async def test_a_revision_in_the_batch_that_published_the_record_withdraws_the_o
     late = [IMPORT.arrive(T0), IMPORT.leave(at(hours=7)), IMPORT.event("ELIGIBLE", at(hours=5))]
     await core.add(CONTAINER, late)
     assert core.publisher.batch.records == 3  # one batch: nothing written in between
-    got = scrape(core.registry)
-
-    def net(name: str, labels: str) -> float:
-        superseded = name.replace("clearance_duration", "clearance_superseded").replace(
-            "clearances_total", "clearances_superseded_total"
-        )
-        return got.get(f"{name}{{{labels}}}", 0) - got.get(f"{superseded}{{{labels}}}", 0)
-
+    net = netted(scrape(core.registry))
     key = 'channel="unknown",direction="import",segment="{}",site="cai-lan"'
     assert 1 == net("vasscm_clearance_duration_seconds_count", key.format("release"))
     assert 5 * 3600 == net("vasscm_clearance_duration_seconds_sum", key.format("release"))

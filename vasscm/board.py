@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
-from vasscm.durations import from_ms, to_ms
-from vasscm.events import Stage, VisitState, format_ts
+from vasscm.durations import from_ms
+from vasscm.events import Stage, format_ts
 from vasscm.forecast import Observation
 from vasscm.tracking import Policy
 from vasscm.tracking.views import Latest
@@ -82,30 +82,9 @@ class Board:
     def __len__(self) -> int:
         return len(self._where)
 
-    def put(self, container_no: str, view: VisitState | None) -> None:
-        """The container's current visit; ``None`` or an exited visit removes it."""
-        if view is None:
-            self.remove(container_no)
-            return
-        since = int(view.stage_since.timestamp() * 1000)
-        arrived = None if view.arrived_at is None else to_ms(view.arrived_at)
-        released = None
-        if view.stage == Stage.RELEASED and view.eligible_at is not None:
-            released = to_ms(view.eligible_at)
-        self.place(
-            container_no,
-            view.site,
-            str(view.direction),
-            str(view.stage),
-            since,
-            view.waiting_on,
-            arrived=arrived,
-            released=released,
-            channel=str(view.channel),
-        )
-
     def place_latest(self, container_no: str, latest: Latest) -> None:
-        """The same from a state's latest visit (vasscm.tracking.latest_stage)."""
+        """The container's current visit (vasscm.tracking.latest_stage); an exited
+        visit removes it."""
         self.place(
             container_no,
             latest.site,
@@ -156,14 +135,6 @@ class Board:
     def get(self, container_no: str) -> Entry | None:
         group = self._where.get(container_no)
         return None if group is None else Entry(group, self._by_group[group][container_no])
-
-    def observation(self, container_no: str) -> Observation | None:
-        """The open visit as the forecaster sees it (None: not held, or not arrived)."""
-        facts = self._facts.get(container_no)
-        if facts is None:
-            return None
-        group = self._where[container_no]
-        return Observation(group.site, group.direction, *facts)
 
     def observations(self) -> Iterator[tuple[str, Observation, Entry]]:
         """Every open visit that has arrived: container, observation, board entry."""
