@@ -352,6 +352,15 @@ function renderWaiting(rows, order) {
   document.getElementById("waiting-empty").hidden = groups.size > 0;
 }
 
+// A list's count beside its heading, "(12)" or "(100 oldest of 340)" when the list
+// shows fewer than there are (``some``), and its "none" note when there are none.
+function listed(list, shown, total, some) {
+  document.getElementById(`${list}-count`).textContent = !total ? ""
+    : shown < total ? fmt(some, { shown: number(shown), total: number(total) })
+    : `(${number(total)})`;
+  document.getElementById(`${list}-empty`).hidden = total > 0;
+}
+
 function renderStalled(data) {
   const body = document.querySelector("#stalled tbody");
   body.replaceChildren();
@@ -362,11 +371,7 @@ function renderStalled(data) {
       el("td", stageName(s.stage)), el("td", when(s.since, s.site), "time"),
       num(duration(s.age_seconds), "stalled")]));
   }
-  const count = document.getElementById("stalled-count");
-  count.textContent = !data.total ? "" : data.stalled.length < data.total
-    ? fmt(N_("({shown} oldest of {total})"), { shown: number(data.stalled.length), total: number(data.total) })
-    : `(${number(data.total)})`;
-  document.getElementById("stalled-empty").hidden = data.total > 0;
+  listed("stalled", data.stalled.length, data.total, N_("({shown} oldest of {total})"));
   const stages = STAGES.filter((s) => s in data.by_stage);
   keepOptions(document.getElementById("f-stage"), stages,
     (s) => `${stageName(s)} (${number(data.by_stage[s])})`);
@@ -385,11 +390,7 @@ function renderLate(data) {
       el("td", when(r.target, r.site), "time"), el("td", between(r.p50, r.p90, r.site, null, true), "time"),
       num(r.late_seconds === null ? _("beyond the window") : hoursMinutes(r.late_seconds), "stalled")]));
   }
-  const count = document.getElementById("late-count");
-  count.textContent = !data.total ? "" : data.late.length < data.total
-    ? fmt(N_("({shown} latest of {total})"), { shown: number(data.late.length), total: number(data.total) })
-    : `(${number(data.total)})`;
-  document.getElementById("late-empty").hidden = data.total > 0;
+  listed("late", data.late.length, data.total, N_("({shown} latest of {total})"));
 }
 
 function renderReleases(data) {
