@@ -35,7 +35,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-unt
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from vasscm.board import Board
+from vasscm.board import Board, Entry
 from vasscm.durations import from_ms, to_ms
 from vasscm.events import VisitForecast, VisitState
 from vasscm.forecast import Curves, Forecast, Forecaster, Key, Observation
@@ -84,7 +84,6 @@ class Forecasts:
         self.late: list[Late] = []  # of the last sweep
         self.read = 0  # clearance records learned from
         self._wake = asyncio.Event()
-        self.unreadable = 0  # clearance records that could not be read
 
     # --- learning ----------------------------------------------------------------
 
@@ -95,14 +94,13 @@ class Forecasts:
         try:
             self.learner.read(orjson.loads(value))
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
-            self.unreadable += 1
             log.warning("forecasts: a clearance record could not be read (%s)", exc)
             return
         self.read += 1
 
     # --- the sweep ---------------------------------------------------------------
 
-    def _open(self) -> Iterator[tuple[str, Observation, Any]]:
+    def _open(self) -> Iterator[tuple[str, Observation, Entry]]:
         for board in list(self.boards()):
             yield from board.observations()
 
