@@ -91,8 +91,17 @@ def test_a_hung_broker_makes_the_worker_not_ready_then_it_recovers(
         asyncio.run(produce(own_broker.bootstrap, log[:half]))
         own_broker.pause()
         try:
-            took = wait_for("not ready", lambda: status(worker, "/readyz") == 503, 30)
-            assert took < 15  # a probe every 2 s, 3 s to answer
+            seen: list[int | None] = []
+
+            def not_ready() -> bool:
+                seen.append(status(worker, "/readyz"))
+                return seen[-1] == 503
+
+            try:
+                took = wait_for("not ready", not_ready, 30)
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}; /readyz answered {seen}\n{worker.tail()}") from None
+            assert took < 15, seen  # the broker's last answer at most 5 s old
             hung_until = time.monotonic() + 60 - took
             while time.monotonic() < hung_until:
                 assert worker.proc is not None
