@@ -2,8 +2,8 @@
 
     python benchmarks/metrics_bench.py [--visits 100000] [--scrapes 50]
 
-Serves the worker's real web application (vasscm.live.web) and metrics
-(vasscm.live.metrics, the per-partition boards of vasscm.board) on loopback, with:
+Serves the worker's real web application (vasscm.live.http.server) and metrics
+(vasscm.live.http.metrics, the per-partition boards of vasscm.board) on loopback, with:
 
   baseline  no open visit (the registry's fixed series only)
   loaded    ``--visits`` open visits over 8 partitions, 2 sites, every stage, and
@@ -31,9 +31,9 @@ from prometheus_client import CollectorRegistry
 from vasscm.board import Board, merge_stats
 from vasscm.durations import to_ms
 from vasscm.events import ClearanceRecord, Stage, VisitState
-from vasscm.live.gauges import Snapshot, StateCollector
-from vasscm.live.metrics import Metrics, build_metrics
-from vasscm.live.web import build_web
+from vasscm.live.http.gauges import Snapshot, StateCollector
+from vasscm.live.http.metrics import Metrics, build_metrics
+from vasscm.live.http.server import build_web
 from vasscm.simulate import container_number
 from vasscm.tracking import DEFAULT_POLICY
 
@@ -43,7 +43,7 @@ STAGES = [s for s in Stage if s is not Stage.EXITED]
 
 @dataclass
 class Worker:
-    """What the web server reads: the same pieces as vasscm.live.pipeline."""
+    """What the web server reads: the same pieces as vasscm.live.stream.pipeline."""
 
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     boards: dict[int, Board] = field(default_factory=lambda: {p: Board() for p in range(8)})

@@ -45,7 +45,7 @@ def rss_kib():
             return int(line.split()[1])
 
 from vasscm.durations import to_ms
-from vasscm.live.pipeline import partition_for
+from vasscm.live.stream.pipeline import partition_for
 from vasscm.partitions import Rebuild
 from vasscm.simulate import container_number
 from vasscm.tracking import DEFAULT_POLICY

@@ -47,8 +47,8 @@ from live_bench import (
 )
 
 from vasscm.dcsa.subscriptions import new_subscription, stored, verify
-from vasscm.live.broker import EmbeddedBroker
-from vasscm.live.broker_probe import free_port
+from vasscm.live.tools.broker import EmbeddedBroker
+from vasscm.live.tools.broker_probe import free_port
 from vasscm.simulate import synthetic_log
 from vasscm.topics import DCSA_OUT, DCSA_SUBSCRIPTIONS
 

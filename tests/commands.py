@@ -9,14 +9,18 @@ from pathlib import Path
 
 
 def vasscm(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m vasscm ARGS`` (text output; ``env`` added to this process's)."""
+    """``python -m vasscm ARGS`` (UTF-8 text output; ``env`` added to this process's)."""
     return subprocess.run(
         [sys.executable, "-m", "vasscm", *args],
         capture_output=True,
         text=True,
-        timeout=120,
+        encoding="utf-8",
+        timeout=timeout,
         check=False,
         env={**os.environ, **(env or {})},
         cwd=cwd,

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from vasscm.live.broker import EmbeddedBroker
+from vasscm.live.tools.broker import EmbeddedBroker
 
 
 @pytest.fixture(scope="session")

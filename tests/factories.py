@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import orjson
+from stdnum import iso6346
 
 from vasscm.events import (
     CUSTOMS_TYPES,
@@ -84,6 +85,16 @@ _DEFAULTS: Final[dict[str, dict[str, Any]]] = {
     "RESUMED": {},
     "ELIGIBILITY_CANCELLED": {},
 }
+
+
+def container_no(stem: str) -> str:
+    """An ISO 6346 number: a 10-character stem (owner, category, serial) and its check digit."""
+    return stem + iso6346.calc_check_digit(stem)
+
+
+def numbered(i: int, owner: str = "TGHU") -> str:
+    """The ``i``-th container number of ``owner`` (a 4-letter prefix)."""
+    return container_no(f"{owner}{i:06d}")
 
 
 def at(*, days: float = 0, hours: float = 0, minutes: float = 0, seconds: float = 0) -> datetime:

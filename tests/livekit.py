@@ -16,6 +16,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +26,13 @@ import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
-from vasscm.live.broker import EmbeddedBroker, die_with_parent, free_port
-from vasscm.live.marks import MARK_KEY
-from vasscm.live.produce import route
-from vasscm.live.tansu import true_ends
+from vasscm.live.kafka.tansu import true_ends
+from vasscm.live.stream.marks import MARK_KEY
+from vasscm.live.tools.broker import EmbeddedBroker, die_with_parent, free_port
+from vasscm.live.tools.produce import route
 from vasscm.replay import Replayer
 from vasscm.report import current_records
+from vasscm.simulate import Faults, LogSpec, synthetic_log
 from vasscm.topics import (
     ALERTS,
     CLEARANCES,
@@ -383,7 +385,7 @@ async def log_ends(
 ) -> dict[TopicPartition, int]:
     """Each partition's end, one past its last record, with ``tps`` assigned to
     ``consumer``. Tansu 0.6 reports the last batch's base offset + 1 as the end
-    (README, "Known limits"): read as the worker reads it (vasscm.live.tansu)."""
+    (README, "Known limits"): read as the worker reads it (vasscm.live.kafka.tansu)."""
     consumer.assign(tps)
     reported = await consumer.end_offsets(tps)
     return await true_ends(lambda: AIOKafkaConsumer(bootstrap_servers=bootstrap), reported)
@@ -660,3 +662,32 @@ class PrometheusServer:
     def tail(self) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         return "\n".join(text.splitlines()[-30:])
+
+
+# ~75 h of port time per 3,000 events; some exits reported late (a loading after its
+# ship sailed) and some customs notices given late (contract 7.2).
+SPEC = LogSpec(every=timedelta(minutes=10), faults=Faults(late_report=0.05, late_notice=0.05))
+
+
+def faulty_log(n: int, seed: int = 11, spec: LogSpec = SPEC) -> list[bytes]:
+    """A synthetic port log with the faults of a real feed: duplicates, late
+    delivery, and bad records."""
+    rng = random.Random(seed)
+    lines = list(synthetic_log(n, seed=seed, spec=spec))
+    bad = [b"{not json", b"[]", b'{"type": "TELEPORTED"}', b'{"type": "GATE_OUT"}', b"\xff\xfe"]
+    out: list[bytes] = []
+    delayed: list[tuple[int, bytes]] = []
+    for i, line in enumerate(lines):
+        if i % 70 == 5:
+            delayed.append((i + rng.randint(5, 40), line))  # delivered late
+            continue
+        out.append(line)
+        if i % 50 == 7:
+            delayed.append((i + rng.randint(1, 30), line))  # delivered twice
+        if i % 100 == 3:
+            out.append(bad[(i // 100) % len(bad)])
+        for due, held in [d for d in delayed if d[0] <= i]:
+            out.append(held)
+            delayed.remove((due, held))
+    out.extend(line for _, line in delayed)
+    return out

@@ -117,10 +117,10 @@ def test_the_party_waited_on_splits_a_stage_and_the_tables_add_it_up() -> None:
 def test_what_the_forecasts_see_on_the_board_is_what_the_view_says() -> None:
     """Contract 8.2: each open visit that arrived is an observation (site, direction,
     channel, arrival, release once released); one not arrived or gone is none. The
-    sweep reads them off the board and a lookup off the view (vasscm.live.forecasts):
+    sweep reads them off the board and a lookup off the view (vasscm.live.stream.forecasts):
     both see the same."""
     from vasscm.forecast import Observation
-    from vasscm.live.forecasts import observation_of_view
+    from vasscm.live.stream.forecasts import observation_of_view
 
     waiting = [IMPORT.arrive(T0), IMPORT.event("CHANNEL_ASSIGNED", at(hours=1), channel="red")]
     released = [IMPORT.arrive(T0), IMPORT.event("ELIGIBLE", at(hours=3))]

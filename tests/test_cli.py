@@ -13,7 +13,7 @@ import orjson
 import pytest
 from commands import vasscm
 
-from vasscm.live.broker_probe import free_port
+from vasscm.live.tools.broker_probe import free_port
 
 
 def one_line_failure(done: subprocess.CompletedProcess[str], code: int, *words: str) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 from factories import Run, run_events
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_tracking import generated_visits
+from strategies import generated_visits
 
 from vasscm.events import ClearanceRecord, ContainerEvent
 from vasscm.report import current_records

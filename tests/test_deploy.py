@@ -17,11 +17,11 @@ from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
 from vasscm.forecast import Forecaster
-from vasscm.live.forecasts import Forecasts, LateCollector
-from vasscm.live.gauges import Snapshot, StateCollector
-from vasscm.live.metrics import build_metrics
-from vasscm.live.web import build_web
-from vasscm.live.webhooks import DcsaMetrics
+from vasscm.live.dcsa_out.deliverer import DcsaMetrics
+from vasscm.live.http.gauges import Snapshot, StateCollector
+from vasscm.live.http.metrics import build_metrics
+from vasscm.live.http.server import build_web
+from vasscm.live.stream.forecasts import Forecasts, LateCollector
 from vasscm.settings import Settings
 from vasscm.tracking import DEFAULT_POLICY
 

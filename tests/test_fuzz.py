@@ -10,9 +10,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from test_events import BAD
+from raw_events import BAD
 
-from vasscm.live.produce import route
+from vasscm.live.tools.produce import route
 from vasscm.simulate import Faults, LogSpec, synthetic_log
 from vasscm.topics import CUSTOMS_EVENTS, PORT_EVENTS, SCAN_EVENTS, VESSEL_EVENTS
 

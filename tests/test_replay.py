@@ -10,7 +10,8 @@ from pathlib import Path
 
 import orjson
 import pytest
-from stdnum.iso6346 import calc_check_digit
+from commands import vasscm
+from factories import container_no
 
 from vasscm.events import ClearanceRecord, VisitState
 from vasscm.replay import Replayer
@@ -19,16 +20,12 @@ T0 = datetime(2018, 3, 1, 8, 0, tzinfo=UTC)
 COUNT = re.compile(r"(\w+)\s+([\d,]+)")
 
 
-def cno(stem: str) -> str:
-    return stem + calc_check_digit(stem)
-
-
-IMPORT_OK = cno("CSQU305438")  # discharged, released after 24h00m29s, out
-EXPORT_OK = cno("MSKU000001")  # gate-in, released after 4h12m11s, loaded
-NO_RELEASE = cno("TGHU000002")  # leaves without any ELIGIBLE: critical alert
-STUCK = cno("HLXU000003")  # discharged, never released: STALLED at --as-of
-LATE = cno("OOLU000004")  # its ELIGIBLE arrives after its GATE_OUT
-BORDER = cno("CAIU000005")  # land border import by road at mong-cai
+IMPORT_OK = container_no("CSQU305438")  # discharged, released after 24h00m29s, out
+EXPORT_OK = container_no("MSKU000001")  # gate-in, released after 4h12m11s, loaded
+NO_RELEASE = container_no("TGHU000002")  # leaves without any ELIGIBLE: critical alert
+STUCK = container_no("HLXU000003")  # discharged, never released: STALLED at --as-of
+LATE = container_no("OOLU000004")  # its ELIGIBLE arrives after its GATE_OUT
+BORDER = container_no("CAIU000005")  # land border import by road at mong-cai
 
 
 def at(hours: float = 0, seconds: float = 0) -> str:
@@ -113,13 +110,7 @@ def mixed_log() -> list[bytes]:
 
 
 def run_replay(log: Path, out: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "vasscm", "replay", str(log), "--out", str(out), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return vasscm("replay", str(log), "--out", str(out), *args)
 
 
 def read(path: Path) -> list[dict[str, object]]:

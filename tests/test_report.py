@@ -6,7 +6,6 @@ import csv
 import io
 import itertools
 import subprocess
-import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 import orjson
 import pytest
+from commands import vasscm
 from factories import clearance_record
 
 from vasscm.events import ClearanceRecord, dump_json
@@ -67,14 +67,7 @@ def releases(
 
 
 def run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "vasscm", "report", "--lang", "en", *map(str, args)],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=120,
-        check=False,
-    )
+    return vasscm("report", "--lang", "en", *map(str, args))
 
 
 # --- statistics ------------------------------------------------------------------------

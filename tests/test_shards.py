@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import random
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from commands import vasscm
+from factories import numbered
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from stdnum.iso6346 import calc_check_digit
 
 from vasscm.events import Rejection, parse_event
 from vasscm.replay import Summary, replay_file
@@ -28,11 +28,6 @@ from vasscm.shards import ShardFailed, owners, replay_sharded, shard_of
 OUTPUTS = ("clearances.jsonl", "alerts.jsonl", "rejected.jsonl", "state.jsonl")
 T0 = datetime(2018, 3, 1, tzinfo=UTC)
 LIMIT = 4096  # max_event_bytes: a few lines are longer
-
-
-def container(i: int) -> str:
-    stem = f"TGHU{i:06d}"
-    return stem + calc_check_digit(stem)
 
 
 def ts(when: datetime) -> str:
@@ -64,7 +59,7 @@ def declarations_log(seed: int = 5, n_declarations: int = 120) -> list[bytes]:
     for d in range(n_declarations):
         start = T0 + timedelta(minutes=25 * d)
         size = rng.choice([1, 1, 2, 3, 5, 8, 13, 21, 34, 50])
-        members = [container(next_container + j) for j in range(size)]
+        members = [numbered(next_container + j) for j in range(size)]
         next_container += size
         if previous and d % 7 == 0:
             members.append(previous[-1])  # a container under two declarations
@@ -96,7 +91,7 @@ def declarations_log(seed: int = 5, n_declarations: int = 120) -> list[bytes]:
                 exited.append(c)
     end = max(when for when, _ in timed)
     later = end + timedelta(days=8)  # past their retention (7 days), not their horizon's
-    emit("DISCHARGED", later, received=later, container_no=container(99999), direction="import")
+    emit("DISCHARGED", later, received=later, container_no=numbered(99999), direction="import")
     for c in exited[-3:]:  # for visits closed and forgotten: stale
         emit("SEAL_CHANGED", T0, received=later + timedelta(hours=1), container_no=c, seal_no="X")
     timed.sort(key=lambda item: item[0])
@@ -147,7 +142,7 @@ def test_jobs_n_writes_what_jobs_1_writes(tmp_path: Path) -> None:
 
 
 def test_a_declaration_belongs_to_every_worker_holding_one_of_its_containers() -> None:
-    members = [container(j) for j in range(40)]
+    members = [numbered(j) for j in range(40)]
     doc = {"type": "ELIGIBLE", "containers": [{"container_no": c} for c in members]}
     line = orjson.dumps(doc)
 
@@ -191,7 +186,7 @@ def test_routing_sends_a_valid_event_to_every_owner_however_it_is_written(
     keys, numbers in lower case, a container number among unknown fields), no worker
     holding one of a valid event's containers is left out of its route. (Reading the
     numbers off the bytes instead of as JSON was tried against this test: no faster.)"""
-    members = [container(n) for n in numbers]
+    members = [numbered(n) for n in numbers]
     written = [c.lower() if i in lower else c for i, c in enumerate(members)]
     base = {"event_id": "e-1", "occurred_at": "2018-01-01T00:00:00Z", "site": "cai-lan"}
     if customs:
@@ -205,7 +200,7 @@ def test_routing_sends_a_valid_event_to_every_owner_however_it_is_written(
     else:
         doc = {**base, "type": "GATE_OUT", "gate": "G1", "container_no": written[0]}
     if decoy:  # a container number among the fields the event passes through
-        doc["remark"] = {"container_no": container(99_999)}
+        doc["remark"] = {"container_no": numbered(99_999)}
     line = _spelled(doc, style)
     event = parse_event(line)
     assert not isinstance(event, Rejection), event
@@ -215,12 +210,7 @@ def test_routing_sends_a_valid_event_to_every_owner_however_it_is_written(
 
 
 def replay_command(log: Path, out: Path, jobs: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "vasscm", "replay", str(log), "--out", str(out), "--jobs", jobs],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return vasscm("replay", str(log), "--out", str(out), "--jobs", jobs, timeout=300)
 
 
 def test_the_command_line_takes_jobs(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What the tests need besides Python packages: a real Prometheus server with promtool,
-# Alertmanager's amtool (tests/test_deploy.py, tests/test_prometheus.py) and Chromium
+# Alertmanager's amtool (tests/test_deploy.py, tests/live/http/test_prometheus.py) and Chromium
 # (the dashboard and report pages). `make test` runs this first. As root on Debian it
 # installs what is missing; otherwise it says in one line what to install, and stops.
 set -euo pipefail

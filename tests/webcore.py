@@ -13,13 +13,13 @@ from vasscm.arrival import ArrivalOrder
 from vasscm.durations import to_ms
 from vasscm.events import MAX_EVENT_BYTES
 from vasscm.forecast import Forecaster
-from vasscm.live.forecasts import Forecasts
-from vasscm.live.intake import Intake
-from vasscm.live.lookups import Lookups
-from vasscm.live.metrics import build_metrics
-from vasscm.live.publisher import Publisher
-from vasscm.live.readiness import Readiness
-from vasscm.live.tracker import Origin, partition_for
+from vasscm.live.http.lookups import Lookups
+from vasscm.live.http.metrics import build_metrics
+from vasscm.live.stream.forecasts import Forecasts
+from vasscm.live.stream.intake import Intake
+from vasscm.live.stream.publisher import Publisher
+from vasscm.live.stream.readiness import Readiness
+from vasscm.live.stream.tracker import Origin, partition_for
 from vasscm.topics import CLEARANCES, PORT_EVENTS, TOPIC_BY_NAME
 from vasscm.tracking import DEFAULT_POLICY
 

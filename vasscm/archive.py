@@ -17,7 +17,7 @@ directory), as dead letters naming the topic, partition, offset and the field; e
 (topic, partition, offset) once.
 
 One process at a time writes a ``DIR`` (:class:`Archive` holds a lock on
-``DIR/.lock``); the Kafka side is :mod:`vasscm.live.archive`.
+``DIR/.lock``); the Kafka side is :mod:`vasscm.live.tools.archive`.
 """
 
 from __future__ import annotations

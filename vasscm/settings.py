@@ -133,7 +133,7 @@ class Settings(BaseSettings):
     mark_interval: Duration = Field(
         default=timedelta(milliseconds=100),
         description="how often the fan-out tells every tracker partition how far each "
-        "customs partition is fanned out (vasscm.live.marks)",
+        "customs partition is fanned out (vasscm.live.stream.marks)",
     )
     stall_check_interval: Duration = Field(
         default=timedelta(seconds=1), description="how often the deadline index is checked"
@@ -171,7 +171,7 @@ class Settings(BaseSettings):
         description="SCAN_SELECTED (form 03) due at least this before the vessel's arrival "
         "(contract 7.2)",
     )
-    # --- DCSA out: milestones to webhook subscribers (vasscm.live.webhooks)
+    # --- DCSA out: milestones to webhook subscribers (vasscm.live.dcsa_out.webhooks)
     dcsa_out: Literal["auto", "on", "off"] = Field(
         default="auto",
         description="the customs milestones feed (vasscm.container-state to vasscm.dcsa-out): "

@@ -277,7 +277,7 @@ TOPICS: Final[tuple[TopicSpec, ...]] = (
         cleanup_policy="compact",
         retention=None,
         description="DCSA webhook subscriptions made with POST /dcsa/subscriptions, read by "
-        "every worker (vasscm.live.webhooks). Holds each subscriber's signing secret: "
+        "every worker (vasscm.live.dcsa_out.webhooks). Holds each subscriber's signing secret: "
         "restrict who may read it, as the broker's other credentials.",
         models=(Subscription,),
         partitions=1,

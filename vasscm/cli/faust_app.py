@@ -48,14 +48,14 @@ def _describe_worker(group: click.Group) -> click.Command:
 
 
 def _worker_layout(config: Any) -> Any:
-    """The topic layout a worker takes from the topics that exist (vasscm.live.layout).
+    """The topic layout a worker takes from the topics that exist (vasscm.live.kafka.layout).
     The broker may still be starting: the metadata is asked for again for up to a
     minute."""
     import asyncio
     import time
 
-    from vasscm.live.kafka_auth import aiokafka_options
-    from vasscm.live.layout import LayoutError, plan, read_partitions
+    from vasscm.live.kafka.auth import aiokafka_options
+    from vasscm.live.kafka.layout import LayoutError, plan, read_partitions
     from vasscm.settings import bootstrap_servers
 
     bootstrap = bootstrap_servers(config.broker)
@@ -84,7 +84,7 @@ def _worker_layout(config: Any) -> Any:
 
 
 def _check_web_port(worker: click.Command, args: list[str], config: Any) -> None:
-    from vasscm.live.broker_probe import port_is_free
+    from vasscm.live.tools.broker_probe import port_is_free
 
     parsed = worker.make_context("worker", list(args), resilient_parsing=True).params
     host = parsed.get("web_bind") or config.web_host

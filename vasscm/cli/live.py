@@ -37,7 +37,7 @@ def broker(port: int, verbose: bool) -> int:
     import signal
     import threading
 
-    from vasscm.live.broker import EmbeddedBroker
+    from vasscm.live.tools.broker import EmbeddedBroker
 
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -88,8 +88,8 @@ def produce(
     """Publish a JSONL event log to the input topics (each line to its type's topic)."""
     import asyncio
 
-    from vasscm.live.kafka_auth import aiokafka_options
-    from vasscm.live.produce import produce_file
+    from vasscm.live.kafka.auth import aiokafka_options
+    from vasscm.live.tools.produce import produce_file
     from vasscm.settings import bootstrap_servers
 
     config = settings()
@@ -142,7 +142,7 @@ def archive(out: Path, broker: str | None, group: str | None, from_beginning: bo
     import asyncio
 
     from vasscm.archive import Archive
-    from vasscm.live.archive import Archiver, client_options, run_archiver
+    from vasscm.live.tools.archive import Archiver, client_options, run_archiver
 
     config = settings()
     client = client_options(config, broker)
@@ -292,8 +292,8 @@ def simulate(
     if broker is not None and dcsa:
         raise click.UsageError("--dcsa writes a log: publish it with `vasscm produce`")
     if broker is not None:
-        from vasscm.live.kafka_auth import aiokafka_options
-        from vasscm.live.simfeed import publish_feed
+        from vasscm.live.kafka.auth import aiokafka_options
+        from vasscm.live.tools.simfeed import publish_feed
         from vasscm.settings import bootstrap_servers
 
         ahead = timedelta(hours=warmup)
@@ -351,8 +351,8 @@ def simulate(
 )
 def demo(speed: float, seed: int, port: int, duration: float | None) -> int:
     """The main job on a fresh machine: broker, worker and a simulated port, live."""
-    from vasscm.live.broker_probe import port_is_free
-    from vasscm.live.demo import DemoOptions, run_demo
+    from vasscm.live.tools.broker_probe import port_is_free
+    from vasscm.live.tools.demo import DemoOptions, run_demo
 
     if port and not port_is_free("127.0.0.1", port):
         raise VasscmError(

@@ -1,5 +1,5 @@
 """DCSA T&T 2.2 event subscriptions: what a subscriber asks for, and how a delivery is
-signed. Pure: no I/O (the deliveries are vasscm.live.webhooks).
+signed. Pure: no I/O (the deliveries are vasscm.live.dcsa_out.webhooks).
 
 A subscription is created with ``POST /dcsa/subscriptions`` (T&T 2.2's
 ``/v2/event-subscriptions`` body): ``callbackUrl`` and a Base64 ``secret``, and the

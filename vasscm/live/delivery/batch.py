@@ -11,7 +11,7 @@ container's latest view (the topic is compacted: the latest is what counts).
 
 It closes
 
-- when the tracker finds its channel empty (vasscm.live.tracker: nothing more to
+- when the tracker finds its channel empty (vasscm.live.stream.tracker: nothing more to
   take now, so a record at a steady trickle goes out at once);
 - when ``max_records`` records are in it;
 - ``idle`` after the last record put in it (the agent is held up elsewhere);

@@ -1,0 +1,151 @@
+"""The fan-out agents, the hop to the repartition topic: a customs declaration -> one
+event per container, keyed by ``container_no``, with the received time of the
+original record; a vessel call's event -> one copy on every partition (the containers
+naming the voyage may be on any); a DCSA Track & Trace event -> the contract event it
+maps to (vasscm.dcsa), routed as either; and the marks that tell each tracker
+partition how far each hop input has been fanned out (vasscm.live.stream.marks,
+vasscm.arrival). The hop inputs are numbered customs partitions first, then vessel,
+then DCSA partitions."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+import faust
+
+from vasscm.arrival import NEVER, Mark
+from vasscm.dcsa import read_dcsa
+from vasscm.durations import to_ms
+from vasscm.events import VESSEL_MODELS, InputEvent, Rejection, dump_json, fan_out
+from vasscm.live.stream import marks
+from vasscm.live.stream.intake import Intake, received, wall_ms
+from vasscm.live.stream.tracker import partition_for
+from vasscm.sites import Registry
+
+__all__ = ["FanOut"]
+
+_IDLE_REFRESH_MS: Final = 1000
+
+
+class FanOut:
+    def __init__(
+        self,
+        app: faust.App,
+        intake: Intake,
+        container_events: Any,
+        partitions: int,
+        hops: dict[str, int],
+        *,
+        sites: Registry | None = None,
+        dcsa_site: str | None = None,
+    ):
+        self.app = app
+        self.intake = intake
+        self.container_events = container_events
+        self.partitions = partitions  # of the repartition topic: a mark goes to each
+        self.hops = hops  # hop topic -> the number of its partition 0 among the inputs
+        self.sites = sites  # whose UN/LOCODEs name the sites of DCSA events
+        self.dcsa_site = dcsa_site  # the site of DCSA events whose location is not ours
+        self.progress: dict[Any, int] = {}  # hop TP -> received ms fanned out up to
+        self._last_shape: dict[int, tuple[int, bool]] = {}
+        self._last_sent = 0
+        self._last_taken = -1
+
+    async def agent(self, stream: faust.StreamT[bytes]) -> None:
+        """Customs declarations, and vessel calls' events."""
+        await self._consume(stream, self._native)
+
+    async def dcsa_agent(self, stream: faust.StreamT[bytes]) -> None:
+        """DCSA Track & Trace events (vasscm.dcsa)."""
+        await self._consume(stream, self._dcsa)
+
+    async def _consume(
+        self,
+        stream: faust.StreamT[bytes],
+        handle: Callable[[faust.EventT[bytes]], Awaitable[None]],
+    ) -> None:
+        async for event in stream.events():
+            message = event.message
+            in_order = self.intake.take(message)
+            with self.intake.busy(message):
+                async with self.intake.poison_guard(event):
+                    await handle(event)
+            stamp = to_ms(received(message))
+            if in_order and stamp > self.progress.get(message.tp, NEVER):
+                self.progress[message.tp] = stamp  # after its copies are handed over
+
+    async def _native(self, event: faust.EventT[bytes]) -> None:
+        message = event.message
+        self.intake.took(message)
+        parsed = await self.intake.parse(event.value, message)
+        if parsed is None:
+            return
+        self.intake.metrics.event(message.topic, parsed.type, "accepted")
+        await self._route(parsed, message)
+
+    async def _dcsa(self, event: faust.EventT[bytes]) -> None:
+        message = event.message
+        self.intake.took(message)
+        raw = event.value or b""
+        mapped = read_dcsa(
+            raw, default_site=self.dcsa_site, sites=self.sites, max_bytes=self.intake.max_bytes
+        )
+        if isinstance(mapped, Rejection):
+            await self.intake.dead_letter(raw, mapped, message)
+            return
+        self.intake.metrics.event(message.topic, mapped.type, "accepted")
+        await self._route(mapped, message)
+
+    async def _route(self, parsed: InputEvent, message: Any) -> None:
+        """Onto the repartition topic, stamped with the original record's time: a
+        vessel call's event on every partition, any other once per container."""
+        stamp = received(message)
+        if isinstance(parsed, VESSEL_MODELS):
+            copy = parsed.model_copy(update={"received_at": stamp})
+            value, key = dump_json(copy, exclude_none=True), parsed.voyage.encode()
+            for partition in range(self.partitions):
+                await self.container_events.send(key=key, value=value, partition=partition)
+            return
+        for container_no, one in fan_out(parsed):
+            copy = one.model_copy(update={"received_at": stamp})
+            await self.container_events.send(
+                key=container_no.encode(),
+                value=dump_json(copy, exclude_none=True),
+                # the default partitioner's choice, without its murmur2 per record
+                partition=partition_for(container_no, self.partitions),
+            )
+
+    def _hop(self, tp: Any) -> int | None:
+        """The hop input a partition of ours is (vasscm.arrival: marks are by it)."""
+        first = self.hops.get(tp.topic)
+        return None if first is None else first + int(tp.partition)
+
+    async def send_marks(self) -> None:
+        """Every partition of the repartition topic hears how far each customs and
+        vessel partition of this worker is fanned out, and which of them are idle."""
+        consumer = self.app.consumer
+        wall = wall_ms()
+        ours = [(tp, hop) for tp in consumer.assignment() if (hop := self._hop(tp)) is not None]
+        if not ours:
+            return
+        state = {
+            hop: Mark(self.progress.get(tp, NEVER), wall if consumer.caught_up(tp) else None)
+            for tp, hop in ours
+        }
+        # Sent at every interval while this worker reads records (a record may wait
+        # on an idle customs partition's mark); when all is quiet, when a position
+        # moves or an input goes idle or busy, and every _IDLE_REFRESH_MS.
+        shape = {c: (m.upto, m.idle_at is None) for c, m in state.items()}
+        taken = self.intake.tally["events"]
+        quiet = shape == self._last_shape and taken == self._last_taken
+        if quiet and wall - self._last_sent < _IDLE_REFRESH_MS:
+            return
+        self._last_shape, self._last_sent, self._last_taken = shape, wall, taken
+        value = marks.encode(state, wall)
+        for partition in range(self.partitions):
+            await self.container_events.send(key=marks.MARK_KEY, value=value, partition=partition)
+
+    def revoked(self, tps: Any) -> None:
+        for tp in tps:
+            self.progress.pop(tp, None)
