@@ -92,4 +92,4 @@ class Core:
         origin = Origin(PORT_EVENTS, partition_for(container_no, 8), 0, None, None, None)
         for event in events:
             now = event.occurred_at if now is None else max(now, event.occurred_at)
-            await self.publisher.event(event, event.occurred_at, origin, now)
+            self.publisher.event(event, event.occurred_at, origin, now)

@@ -37,8 +37,9 @@ from vasscm.events import (
 )
 from vasscm.forecast import Forecaster
 from vasscm.replay_forecasts import add_forecasts
-from vasscm.tracking import DEFAULT_POLICY, ContainerState, Effects, Policy, open_row
-from vasscm.yard import Yard
+from vasscm.settle import Outcome, settle, settle_check
+from vasscm.tracking import DEFAULT_POLICY, ContainerState, Policy, open_row
+from vasscm.yard import Step, Yard
 
 __all__ = ["FewCollections", "Replayer", "Summary", "replay_file"]
 
@@ -166,6 +167,7 @@ class Replayer:
         # (line, 0, index of the container in the event) for what an event produced,
         # (line, 1, deadline, container) for a deadline check.
         self.slot: tuple[int | None, int, int] | tuple[int | None, int, int, str] = (None, 0, 0)
+        self._applying: tuple[bytes, int | None] = (b"", None)  # the line being stepped
 
     @property
     def clock(self) -> int | None:
@@ -218,6 +220,7 @@ class Replayer:
         if isinstance(parsed, VESSEL_MODELS):
             return self._call(parsed, clock, to_ms(received), line)
         accepted = False
+        self._applying = (raw, line)
         for index, (container_no, event) in enumerate(fan_out(parsed)):
             if mine is not None and not mine(container_no):
                 continue
@@ -225,16 +228,8 @@ class Replayer:
             step = self.yard.event(
                 container_no, event, now=clock, received_at=received, occurred_ms=occurred
             )
-            effects = step.effects
-            if effects.rejection is not None:  # stale, or dated in the future
-                self._reject(raw, effects.rejection, line)
-                continue
-            if step.save:
+            if settle(self, container_no, step) is Outcome.ACCEPTED:
                 accepted = True
-                assert step.state is not None
-                self.states[container_no] = step.state
-                self._touched(container_no)
-            self._publish(effects)
         return accepted
 
     def _call(self, parsed: VesselEvent, clock: int, received: int, line: int | None) -> bool:
@@ -242,10 +237,7 @@ class Replayer:
         for container_no, one in step.steps:
             # Ordered as a check's outputs are, after the line's own (vasscm.shards).
             self.slot = (line, 1, 0, container_no)
-            assert one.state is not None
-            self.states[container_no] = one.state
-            self._touched(container_no)
-            self._publish(one.effects)
+            settle(self, container_no, one)
         return step.changed
 
     def feed_oversized(self, head: bytes, size: int, *, line: int | None = None) -> None:
@@ -262,14 +254,8 @@ class Replayer:
         for due, container_no in self.yard.due_items(clock):
             self.slot = (line, 1, due, container_no)
             step = self.yard.check(container_no, now=clock)
-            if step is None:
-                continue
-            self._publish(step.effects)
-            if step.state is None:
-                del self.states[container_no]
-                self._folds.pop(container_no, None)
-            else:
-                self._touched(container_no)
+            if step is not None:
+                settle_check(self, container_no, step)
 
     def finish(self) -> datetime | None:
         """Judge everything at ``--as-of`` (default: the watermark); return that instant."""
@@ -306,7 +292,18 @@ class Replayer:
             if state is not None:
                 state.last = None
 
-    def _publish(self, effects: Effects) -> None:
+    # --- the step's results (vasscm.settle.StepSink) ---------------------------------
+
+    def save(self, container_no: str, state: ContainerState | None) -> None:
+        if state is None:
+            del self.states[container_no]
+            self._folds.pop(container_no, None)
+        else:
+            self.states[container_no] = state
+            self._touched(container_no)
+
+    def publish(self, container_no: str, step: Step) -> None:
+        effects = step.effects
         for record in effects.record_rows:
             self.summary.records += 1
             if record["revision"] == 1:
@@ -315,6 +312,13 @@ class Replayer:
         for alert in effects.alert_rows:
             self.summary.alerts[alert["kind"], alert["status"]] += 1
             self._on_alert(orjson.dumps(alert))
+
+    def repeat(self, container_no: str, state: ContainerState) -> None:
+        """A duplicate: nothing to send again (replay never loses what it wrote)."""
+
+    def reject(self, rejection: Rejection) -> None:
+        raw, line = self._applying
+        self._reject(raw, rejection, line)
 
     def _reject(
         self, raw: bytes, rejection: Rejection, line: int | None, size: int | None = None

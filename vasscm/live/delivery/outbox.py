@@ -72,9 +72,9 @@ def is_rocksdb(store: Any) -> bool:
     return type(store).__name__ == "Store" and "rocksdb" in type(store).__module__
 
 
-Send = tuple[str, bytes, bytes | None]  # topic name, key, value (None: a tombstone)
+Send = tuple[str, bytes | None, bytes | None]  # topic, key (None: none), value (None: a tombstone)
 #: Hands one record to the producer; returns its acknowledgement (a future).
-SendFn = Callable[[str, bytes, bytes | None], Awaitable[Any]]
+SendFn = Callable[[str, bytes | None, bytes | None], Awaitable[Any]]
 
 
 class Outbox:
@@ -96,7 +96,7 @@ class Outbox:
         topic: the acknowledgement it returns is watched, so an output the broker
         refuses stops the commits (:meth:`check`); a topic's send would only log it."""
 
-        async def send(topic: str, key: bytes, value: bytes | None) -> Any:
+        async def send(topic: str, key: bytes | None, value: bytes | None) -> Any:
             return await producer.send(topic, key, value, None, None, None)
 
         self.send = send

@@ -108,6 +108,11 @@ class Intake:
 
     async def dead_letter(self, raw: bytes, rejection: Rejection, message: Any) -> None:
         """``message``: anything with topic, partition, offset, key and timestamp."""
+        letter = self.letter(raw, rejection, message)
+        await self.outputs[DEAD_LETTER].send(key=message.key, value=letter)
+
+    def letter(self, raw: bytes, rejection: Rejection, message: Any) -> bytes:
+        """A dead letter for ``raw``, counted (the caller sends it)."""
         self.metrics.rejection(message.topic, rejection)
         self.tally["rejected"] += 1
         letter = dead_letter(
@@ -118,4 +123,4 @@ class Intake:
             offset=message.offset,
             received_at=received(message),
         )
-        await self.outputs[DEAD_LETTER].send(key=message.key, value=dump_json(letter))
+        return dump_json(letter)

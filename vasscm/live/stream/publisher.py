@@ -1,7 +1,9 @@
 """The core step in the live shell: a partition's :class:`~vasscm.yard.Yard` over the
 visits table, its outputs through the outbox, its figures into the metrics.
 
-A step's state and outputs go into the open :class:`~vasscm.live.delivery.Batch`,
+The publisher is the live :class:`~vasscm.settle.StepSink`: the yard's step is read by
+:func:`vasscm.settle.settle` as replay's is, and what it did goes into the open
+:class:`~vasscm.live.delivery.Batch` (dead letters of refused records too),
 which writes each container's state once and puts the outputs in the outbox behind
 those writes when it closes.
 
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -29,6 +31,7 @@ from vasscm.events import (
     EXIT_TYPES,
     VESSEL_MODELS,
     InputEvent,
+    Rejection,
     VesselEvent,
     container_of,
     dump_json,
@@ -38,7 +41,8 @@ from vasscm.live.delivery import Batch, Outbox, VisitsTable
 from vasscm.live.stream.forecasts import Forecasts
 from vasscm.live.stream.intake import Intake
 from vasscm.recent import Recent
-from vasscm.topics import ALERTS, CLEARANCES, CONTAINER_STATE
+from vasscm.settle import Outcome, settle, settle_check
+from vasscm.topics import ALERTS, CLEARANCES, CONTAINER_STATE, DEAD_LETTER
 from vasscm.tracking import Call, ContainerState, Effects, Policy, current_view
 from vasscm.tracking.calls import call_key
 from vasscm.yard import Step, Yard
@@ -69,6 +73,12 @@ class Publisher:
         self.recent = Recent()  # the dashboard's window of recent clearances and alerts
         self.yards: dict[int, Yard] = {}  # per partition owned
         self.resent: set[str] = set()  # containers whose outputs were sent again
+        # The record being applied, for the StepSink methods: where it came from (None
+        # for a stall tick), the clock it is judged by, its partition, the event.
+        self._origin: Any = None
+        self._now = datetime.min.replace(tzinfo=UTC)
+        self._p = 0
+        self._parsed: InputEvent | None = None
 
     def _encode_view(self, state: ContainerState) -> bytes | None:
         """A container-state record: the current visit of the container's latest
@@ -119,87 +129,83 @@ class Publisher:
 
     # --- steps --------------------------------------------------------------------
 
-    async def event(
-        self, parsed: InputEvent, received: datetime, origin: Any, now: datetime
-    ) -> None:
+    def event(self, parsed: InputEvent, received: datetime, origin: Any, now: datetime) -> None:
         """Apply one record (its turn has come), store and publish what it did."""
         try:
-            await self._event(parsed, received, origin, now)
+            self._event(parsed, received, origin, now)
         finally:
             self.batch.done()
 
-    async def _event(
-        self, parsed: InputEvent, received: datetime, origin: Any, now: datetime
-    ) -> None:
+    def _event(self, parsed: InputEvent, received: datetime, origin: Any, now: datetime) -> None:
+        self._origin, self._now, self._p, self._parsed = origin, now, origin.partition, parsed
         if isinstance(parsed, VESSEL_MODELS):
-            self._vessel(parsed, received, origin, now)
+            self._vessel(parsed, received)
             return
         container_no = container_of(parsed)
-        yard = self.yard(origin.partition)
-        step = yard.event(container_no, parsed, now=now, received_at=received)
-        effects = step.effects
-        if effects.rejection is not None:  # stale, or dated in the future
-            await self.intake.dead_letter(dump_json(parsed), effects.rejection, origin)
+        step = self.yard(origin.partition).event(
+            container_no, parsed, now=now, received_at=received
+        )
+        outcome = settle(self, container_no, step)
+        if outcome is Outcome.REJECTED:
             return
-        if effects.outcome == "duplicate":
-            self.metrics.event(origin.topic, parsed.type, "duplicate")
-            assert step.state is not None
-            self._resend(container_no, step.state, now, origin.partition)
-            return
-        self.metrics.event(origin.topic, parsed.type, "accepted")
-        if parsed.type not in EXIT_TYPES:  # an exit's delay runs from its clock's start
+        self.metrics.event(origin.topic, parsed.type, outcome.value)
+        if outcome is Outcome.ACCEPTED and parsed.type not in EXIT_TYPES:
+            # An exit's delay runs from its clock's start.
             delay = (received - parsed.occurred_at).total_seconds()
             self.metrics.report_delay.labels(parsed.type).observe(max(0.0, delay))
-        assert step.state is not None
-        self.batch.put_state(origin.partition, container_no, step.state)
-        self._publish(container_no, step, origin.partition)
 
-    def _vessel(self, parsed: VesselEvent, received: datetime, origin: Any, now: datetime) -> None:
+    def _vessel(self, parsed: VesselEvent, received: datetime) -> None:
         """A vessel call's event, copied to this partition: the call and the containers
         here that name its voyage (vasscm.yard.Yard.vessel)."""
-        p = origin.partition
+        p, now = self._p, self._now
         step = self.yard(p).vessel(parsed, now=to_ms(now), received=to_ms(received))
-        self.metrics.event(origin.topic, parsed.type, "accepted" if step.changed else "duplicate")
+        outcome = "accepted" if step.changed else "duplicate"
+        self.metrics.event(self._origin.topic, parsed.type, outcome)
         for voyage in step.expired:
             self.batch.put_state(p, call_key(p, voyage), None)
         if step.changed:
             self.batch.put_state(p, call_key(p, parsed.voyage), step.call)
         for container_no, one in step.steps:
-            self.batch.put_state(p, container_no, one.state)
-            self._publish(container_no, one, p)
+            settle(self, container_no, one)
         if not step.changed:  # delivered again: what it did may have been lost
             learned = {container_no for container_no, _ in step.steps}
             for container_no in step.named:
                 state = None if container_no in learned else self.load(container_no)
                 if state is not None:
-                    self._resend(container_no, state, now, p)
+                    self.repeat(container_no, state)
 
-    async def stall_check(self, container_no: str, partition: int, now: datetime) -> None:
+    def stall_check(self, container_no: str, partition: int, now: datetime) -> None:
         try:
-            self._stall_check(container_no, partition, now)
+            step = self.yard(partition).check(container_no, now=now)
+            if step is not None:
+                self._origin, self._now, self._p, self._parsed = None, now, partition, None
+                settle_check(self, container_no, step)
         finally:
             self.batch.done()
-
-    def _stall_check(self, container_no: str, partition: int, now: datetime) -> None:
-        step = self.yard(partition).check(container_no, now=now)
-        if step is None:
-            return
-        self.batch.put_state(partition, container_no, step.state)
-        if step.vacated:  # no visit held any more
-            self.batch.view(partition, CONTAINER_STATE, container_no.encode(), None)
-        elif step.effects.alert_rows or step.effects.record_rows:
-            self._publish(container_no, step, partition)
-        else:  # nothing new: perhaps a tick delivered again after a crash
-            assert step.state is not None
-            self._resend(container_no, step.state, now, partition)
 
     def due(self, now_ms: int) -> Iterator[str]:
         for yard in list(self.yards.values()):
             yield from yard.due(now_ms)
 
-    # --- publishing -----------------------------------------------------------------
+    # --- the step's results (vasscm.settle.StepSink), for the record being applied ----
 
-    def _resend(self, container_no: str, state: ContainerState, now: datetime, p: int) -> None:
+    def save(self, container_no: str, state: ContainerState | None) -> None:
+        self.batch.put_state(self._p, container_no, state)
+
+    def publish(self, container_no: str, step: Step) -> None:
+        self._publish(container_no, step, self._p)
+        if step.vacated:  # no visit held any more
+            self.batch.view(self._p, CONTAINER_STATE, container_no.encode(), None)
+
+    def reject(self, rejection: Rejection) -> None:
+        """A refused record's dead letter, sent with the batch's outputs."""
+        origin, parsed = self._origin, self._parsed
+        assert origin is not None
+        assert parsed is not None
+        letter = self.intake.letter(dump_json(parsed), rejection, origin)
+        self.batch.send(self._p, (DEAD_LETTER, origin.key, letter))
+
+    def repeat(self, container_no: str, state: ContainerState) -> None:
         """Send again what the state says went out, once per container and assignment.
 
         A record delivered again after a crash finds its state change saved (the
@@ -212,9 +218,12 @@ class Publisher:
         if container_no in self.resent:
             return
         self.resent.add(container_no)
+        p = self._p
         yard = self.yard(p)
-        step = Step(state, yard.resend(state, now=now), shown=yard.place(container_no, state))
-        self._publish(container_no, step, p, count=False)
+        resent = yard.resend(state, now=self._now)
+        self._publish(
+            container_no, Step(state, resent, shown=yard.place(container_no, state)), p, count=False
+        )
 
     def _publish(
         self, container_no: str, step: Step, partition: int, *, count: bool = True

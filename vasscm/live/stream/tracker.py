@@ -122,7 +122,7 @@ class Tracker:
         if topic == STALL_CHECKS:
             if self.ready():  # else the yard being rebuilt schedules its deadlines anew
                 await self._release(p)  # everything whose turn has come, first
-                await self.publisher.stall_check(event.key.decode(), p, self.now())
+                self.publisher.stall_check(event.key.decode(), p, self.now())
             return
         if topic == CONTAINER_EVENTS and message.key == marks.MARK_KEY:
             # Read too: the lag gauge counts no mark as a record not yet processed.
@@ -174,7 +174,7 @@ class Tracker:
         try:
             self.intake.metrics.arrival_wait.observe(max(0, wall - held.taken) / 1000)
             now = max(self.now(), parsed.occurred_at)  # its own event proves its clock
-            await self.publisher.event(parsed, at, origin, now)
+            self.publisher.event(parsed, at, origin, now)
         except Exception as exc:
             await self.intake.failed(dump_json(parsed), exc, origin)
         finally:
