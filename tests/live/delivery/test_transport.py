@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaProducer
 from faust.transport.producer import ProducerBuffer
 from faust.types import TP
 
-from vasscm.live.delivery import SCHEME, Buffer
+from vasscm.live.delivery import SCHEME, Buffer, Checkpoint
 from vasscm.live.kafka import tansu
 from vasscm.live.tools.broker import EmbeddedBroker
 
@@ -116,7 +116,7 @@ async def _consumer() -> tuple[Any, list[tuple[TP, int]]]:
         seeks.append((tp, offset))
 
     consumer.seek = seek
-    consumer.owed = lambda tp: None  # wired as the pipeline does: the tracker owes nothing
+    consumer.checkpoint = Checkpoint(lambda tp: None)  # wired: the tracker owes nothing
     return consumer, seeks
 
 
@@ -180,9 +180,9 @@ def test_only_the_next_record_is_taken_and_commits_stop_at_what_is_owed() -> Non
         assert consumer.processed(TP5, 5) is False  # past a hole: read again from 4
         assert consumer.processed(TP5, 4) is True
         assert consumer._new_offset(TP5) == 5
-        consumer.owed = lambda tp: 4 if tp == TP5 else None
+        consumer.checkpoint = Checkpoint(lambda tp: 4 if tp == TP5 else None)
         assert consumer._new_offset(TP5) == 4
-        consumer.owed = lambda tp: None
+        consumer.checkpoint = Checkpoint(lambda tp: None)
         assert consumer._new_offset(TP5) == 5
 
     asyncio.run(run())
@@ -204,7 +204,7 @@ def _reader_app(broker: EmbeddedBroker, name: str, **settings: Any) -> faust.App
         broker_heartbeat_interval=1.0,
         **settings,
     )
-    app.consumer.owed = lambda tp: None  # wired (no tracker here: nothing is owed)
+    app.consumer.checkpoint = Checkpoint(lambda tp: None)  # wired: nothing is owed here
     return app
 
 

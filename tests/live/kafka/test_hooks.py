@@ -7,6 +7,7 @@ import pytest
 from faust.transport.producer import ProducerBuffer
 
 from vasscm.live.app import create_app
+from vasscm.live.delivery import Checkpoint
 from vasscm.live.kafka import hooks
 from vasscm.settings import Settings
 
@@ -35,17 +36,29 @@ def test_the_worker_app_is_wired_with_vasscms_transport() -> None:
     and its consumer asks the tracker what it owes, as the pipeline wires it."""
     app, pipeline = create_app(Settings(broker="kafka://127.0.0.1:9", store="memory://"))
     pipeline.wire()
-    assert app.consumer.owed == pipeline.tracker.owed
+    checkpoint = app.consumer.checkpoint
+    assert checkpoint is app.producer.checkpoint
+    assert checkpoint.owed == pipeline.tracker.owed
+    assert checkpoint.batch is pipeline.publisher.batch
 
 
-def test_a_consumer_that_does_not_ask_the_tracker_is_refused() -> None:
-    """Commits would run past records the tracker still holds: named at start-up."""
+def test_a_consumer_and_producer_without_the_one_checkpoint_are_refused() -> None:
+    """Commits would run past records the tracker still holds, or before the outputs
+    are on the broker: named at start-up."""
     app, pipeline = create_app(Settings(broker="kafka://127.0.0.1:9", store="memory://"))
-    with pytest.raises(hooks.HookMissing, match="does not ask the tracker"):
-        hooks.check_wiring(app, pipeline.visits, owed=pipeline.tracker.owed)  # unset
-    app.consumer.owed = lambda tp: None
-    with pytest.raises(hooks.HookMissing, match="does not ask the tracker"):
-        hooks.check_wiring(app, pipeline.visits, owed=pipeline.tracker.owed)
+    with pytest.raises(hooks.HookMissing, match="does not ask the worker's checkpoint"):
+        hooks.check_wiring(app, pipeline.visits)  # unset
+    ours = Checkpoint(pipeline.tracker.owed, pipeline.publisher.batch)
+    app.consumer.checkpoint = Checkpoint(lambda tp: None)
+    app.producer.checkpoint = ours
+    with pytest.raises(hooks.HookMissing, match="does not ask the worker's checkpoint"):
+        hooks.check_wiring(app, pipeline.visits, checkpoint=ours)
+    app.consumer.checkpoint = ours
+    app.producer.checkpoint = Checkpoint(pipeline.tracker.owed, pipeline.publisher.batch)
+    with pytest.raises(hooks.HookMissing, match="producer does not flush through"):
+        hooks.check_wiring(app, pipeline.visits, checkpoint=ours)
+    app.producer.checkpoint = ours
+    hooks.check_wiring(app, pipeline.visits, checkpoint=ours)
 
 
 def test_a_faust_whose_commit_no_longer_asks_new_offset_is_refused(

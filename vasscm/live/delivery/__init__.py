@@ -5,7 +5,8 @@
 - :mod:`.producer` flushes every table write, not only most;
 - :mod:`.batch` keeps the state changes of many records and writes each container once;
 - :mod:`.outbox` holds each output until the state change it reports is written;
-- :mod:`.checkpoint` is the order of those steps before each commit;
+- :mod:`.checkpoint` is the order of those steps before each commit, and how far each
+  partition may be committed (the consumer asks it);
 - :mod:`.transport` registers the consumer and producer with faust (``vasscm://``).
 """
 

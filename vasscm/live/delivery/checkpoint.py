@@ -15,8 +15,13 @@ that flush, so the commit that follows covers only what is safe:
 3. the broker acknowledges everything handed to the client (an output it refused
    stops the commit);
 4. faust commits each input partition up to the first record the agents have not
-   taken, or still owe: held for its turn in arrival order, or being handled
-   (:meth:`~vasscm.live.delivery.consumer.Consumer._new_offset`).
+   taken, or still owe: held for its turn in arrival order, or being handled. The
+   consumer asks :meth:`Checkpoint.committable` (from its overridden ``_new_offset``,
+   the one place faust asks how far to commit).
+
+One checkpoint per worker, made and handed to the consumer and the producer in one
+place (``Pipeline.wire``); ``vasscm.live.kafka.hooks.check_wiring`` fails the start-up
+unless both hold that same checkpoint.
 
 A failure in step 2 stops commits for good in this process: after a restart the
 records are read again and what their state says went out is sent again.
@@ -24,22 +29,42 @@ records are read again and what their state says went out is sent again.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from vasscm.live.delivery.batch import Batch
 
 if TYPE_CHECKING:
     from vasscm.live.delivery.producer import Producer
 
-__all__ = ["Checkpoint"]
+#: The lowest offset of an input partition the agents still owe work for (a record
+#: held for its turn, or being handled), or None: the tracker's ``owed``.
+Owed = Callable[[Any], int | None]
+
+__all__ = ["Checkpoint", "Owed"]
 
 
 class Checkpoint:
-    def __init__(self, batch: Batch) -> None:
+    def __init__(self, owed: Owed, batch: Batch | None = None) -> None:
+        """``batch``: the worker's (None: an app that writes nothing, only reads)."""
+        self.owed = owed
         self.batch = batch
-        self.outbox = batch.outbox
+
+    def committable(self, tp: Any, done: int | None) -> int | None:
+        """Step 4: how far ``tp`` may be committed, given ``done`` (the first offset
+        the consumer has not handed over in order; None: not known yet, commit nothing)."""
+        if done is None:
+            return None
+        owed = self.owed(tp)
+        return done if owed is None else min(done, owed)
 
     async def flush(self, producer: Producer) -> None:
+        """Steps 0 to 3, before faust commits."""
+        if self.batch is None:
+            await producer.buffer.flush()
+            await producer.flush_client()
+            return
+        outbox = self.batch.outbox
         # 0. Every record applied so far has its state written (the offsets to commit
         #    were computed before this flush: they cover no record applied after).
         self.batch.close()
@@ -47,8 +72,8 @@ class Checkpoint:
         #    buffer's task stopped) only this flush hands them over.
         await producer.buffer.flush()
         # 2. Outputs after the state changes they report.
-        await self.outbox.drain()
+        await outbox.drain()
         # 3. Acknowledged (an output the broker refused stops the commit).
         await producer.flush_client()
-        self.outbox.check()
+        outbox.check()
         # 4. faust commits offsets now: Consumer._new_offset says how far.

@@ -47,11 +47,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from typing import Any, Final
 
 from faust.transport.drivers import aiokafka as driver
 from faust.types.tuples import TP
+
+from vasscm.live.delivery.checkpoint import Checkpoint
 
 __all__ = ["Consumer"]
 
@@ -78,9 +79,9 @@ class Consumer(driver.Consumer):
         # Of the fetch under way: one past the last offset the fetcher drained, per
         # partition (its position is there, whether faust hands the records over or not).
         self._drained: dict[TP, int] = {}
-        # The lowest offset of a partition the shell still owes work for (a record held
-        # for its turn, or being handled): commits stop before it. Set by the shell.
-        self.owed: Callable[[TP], int | None] | None = None
+        # How far each partition may be committed (step 4 of the commit order): set by
+        # the shell (Pipeline.wire); until then nothing is committed.
+        self.checkpoint: Checkpoint | None = None
 
     def _contiguous(self, tp: TP) -> bool:
         # Table changelogs may be compacted; stream topics here are not.
@@ -124,7 +125,7 @@ class Consumer(driver.Consumer):
         order (only then does it say the records before it were read; any other is
         read again in its turn).
         Offsets are committed up to the first record not taken, whatever faust's
-        acknowledgements say, and not past what the shell still owes (:attr:`owed`);
+        acknowledgements say, and not past what the shell still owes (:attr:`checkpoint`);
         a record past a hole has the partition read again from the hole."""
         done = self._done.get(tp)  # set by perform_seek, for stream partitions only
         if done is None:
@@ -190,13 +191,9 @@ class Consumer(driver.Consumer):
         if acked:  # faust's own bookkeeping, unused here: keep it from growing
             acked.clear()
             self._acked_index[tp].clear()
-        if self.owed is None:  # not wired yet (Pipeline.wire): commit nothing
+        if self.checkpoint is None:  # not wired yet (Pipeline.wire): commit nothing
             return None
-        done = self._done.get(tp)
-        owed = self.owed(tp)
-        if done is None or owed is None:
-            return done
-        return min(done, owed)
+        return self.checkpoint.committable(tp, self._done.get(tp))
 
     async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> Any:
         records = await super()._getmany(active_partitions, timeout)

@@ -106,9 +106,10 @@ def _has(owner: Any, name: str) -> bool:
     return hasattr(owner, name) or name in inspect.get_annotations(owner)
 
 
-def check_wiring(app: Any, visits: Any, owed: Any = None) -> None:
+def check_wiring(app: Any, visits: Any, checkpoint: Any = None) -> None:
     """The app's consumer, producer and table are vasscm's (vasscm.live.delivery), and
-    the consumer asks ``owed`` (the tracker's) what it may commit."""
+    the consumer and the producer hold one checkpoint (``checkpoint``, when given): the
+    order of the steps before a commit, and how far each partition may be committed."""
     from vasscm.live.delivery import Buffer, Consumer, Producer, VisitsTable
     from vasscm.live.delivery.outbox import is_rocksdb
 
@@ -122,12 +123,12 @@ def check_wiring(app: Any, visits: Any, owed: Any = None) -> None:
         problems.append(f"producer buffer is {type(producer.buffer).__qualname__}, not vasscm's")
     if not isinstance(visits, VisitsTable):
         problems.append(f"visits table is {type(visits).__qualname__}, not vasscm's")
-    asks = getattr(app.consumer, "owed", None)
-    if asks is None or (owed is not None and asks != owed):
-        problems.append(
-            "the consumer does not ask the tracker what it still owes before a commit "
-            f"(owed is {getattr(asks, '__qualname__', asks)!s})"
-        )
+    asks = getattr(app.consumer, "checkpoint", None)
+    flushes = getattr(producer, "checkpoint", None)
+    if asks is None or (checkpoint is not None and asks is not checkpoint):
+        problems.append("the consumer does not ask the worker's checkpoint how far to commit")
+    if flushes is None or flushes is not asks:
+        problems.append("the producer does not flush through the consumer's checkpoint")
     store = getattr(visits, "data", None)
     if is_rocksdb(store):  # VisitsTable.write: a state written with its partition named
         for name in ("_db_for_partition", "_key_index", "_encode_key", "_del"):

@@ -226,10 +226,14 @@ class Pipeline:
         return self.app.topic(name, partitions=partitions, internal=True, config=config, **_RAW)
 
     def wire(self) -> None:
-        """Tell the consumer what the tracker still owes (the one place it is bound),
-        then check that the app is wired as the shell needs (vasscm.live.kafka.hooks)."""
-        self.app.consumer.owed = self.tracker.owed
-        hooks.check_wiring(self.app, self.visits, owed=self.tracker.owed)
+        """Make the worker's one checkpoint (the commit order, asking the tracker what
+        it still owes) and hand it to the consumer and the producer, the one place
+        either is bound; then check that the app is wired as the shell needs
+        (vasscm.live.kafka.hooks)."""
+        checkpoint = Checkpoint(self.tracker.owed, self.publisher.batch)
+        self.app.consumer.checkpoint = checkpoint
+        self.app.producer.checkpoint = checkpoint
+        hooks.check_wiring(self.app, self.visits, checkpoint=checkpoint)
 
     async def _start(self) -> None:
         """Wired as it must be, topics declared, then the outbox's sender runs."""
@@ -239,7 +243,6 @@ class Pipeline:
             self.app.log.critical("%s", exc)  # type: ignore[attr-defined]
             await self.app.crash(exc)
             return
-        self.app.producer.checkpoint = Checkpoint(self.publisher.batch)
         self.publisher.outbox.bind(self.app.producer)
         for topic in self._declared:
             await topic.maybe_declare()
