@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Final
 
 import faust
@@ -65,6 +65,16 @@ class VisitsTable(faust.Table):  # type: ignore[type-arg]
         if value is None:
             return self.send_changelog(partition, key, None, value_serializer="raw")
         return self.send_changelog(partition, key, value)
+
+    def open_partitions(self, partitions: Iterable[int]) -> None:
+        """Open each partition's store before the table is read whole: faust's RocksDB
+        store opens a partition's database on first use and iterates only the open
+        ones (after a restart with nothing new to recover, none is). The memory store
+        has nothing to open."""
+        store: Any = self.data
+        if is_rocksdb(store):
+            for p in partitions:
+                store._db_for_partition(p)
 
 
 def is_rocksdb(store: Any) -> bool:

@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from vasscm.errors import VasscmError
 
-__all__ = ["FAUST_VERSION", "HookMissing", "check_classes", "check_wiring"]
+__all__ = ["FAUST_VERSION", "HookMissing", "check_classes", "check_wiring", "existing_consumer"]
 
 FAUST_VERSION: Final = "0.15.3"
 
@@ -65,7 +65,7 @@ def _required() -> list[tuple[str, Any, str]]:
         ("aiokafka AIOKafkaConsumer", AIOKafkaConsumer, "self._fetch_max_wait_ms"),
         # outbox.VisitsTable: each partition's latest changelog write
         ("faust Collection", Collection, "send_changelog"),
-        # pipeline: a scrape reads the consumer's highwaters without creating one
+        # existing_consumer (the pipeline's scrape reads highwaters without creating one)
         ("faust App", App, "_consumer"),
     ]
     return need
@@ -104,6 +104,12 @@ def _has(owner: Any, name: str) -> bool:
     if name.startswith("self."):  # an instance attribute: set in __init__
         return f"{name} =" in inspect.getsource(owner.__init__)
     return hasattr(owner, name) or name in inspect.get_annotations(owner)
+
+
+def existing_consumer(app: Any) -> Any:
+    """The app's consumer if it has made one, else None (``app.consumer`` would make
+    one: a metrics scrape before start-up must not). faust's ``App._consumer``."""
+    return app._consumer
 
 
 def check_wiring(app: Any, visits: Any, checkpoint: Any = None) -> None:

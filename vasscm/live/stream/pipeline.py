@@ -214,7 +214,7 @@ class Pipeline:
         await asyncio.gather(*acks)
 
     def _highwater(self, tp: Any) -> int | None:
-        consumer = self.app._consumer  # not the property: a scrape must not create one
+        consumer = hooks.existing_consumer(self.app)  # a scrape must not create one
         try:
             return None if consumer is None else consumer.highwater(tp)
         except Exception:  # consumer not started, or the partition just revoked
@@ -290,12 +290,7 @@ class Pipeline:
             if tp.topic == CONTAINER_EVENTS
         }
         started, generation = time.monotonic(), self._generation
-        # faust's RocksDB store opens a partition's database on first use, and only
-        # iterates the open ones: after a restart with nothing new to recover, none is.
-        open_partition = getattr(self.visits.data, "_db_for_partition", None)
-        if open_partition is not None:
-            for p in assigned:
-                open_partition(p)
+        self.visits.open_partitions(assigned)
         policy = self.publisher.policy
         rebuild = Rebuild(assigned, lambda c: partition_for(c, self.partitions), policy)
         # (calls are stored under keys that name their partition: vasscm.tracking.calls)
