@@ -24,6 +24,7 @@ from raw_events import (
     BAD,
     CN_A,
     CN_B,
+    CN_C,
     CONTAINER_LEVEL,
     CUSTOMS,
     DROP,
@@ -31,6 +32,7 @@ from raw_events import (
     MODEL_OF,
     TOPIC_OF,
     VALID,
+    VESSEL,
     Bad,
     encode,
     event_doc,
@@ -48,6 +50,7 @@ from vasscm.events import (
     RejectCode,
     Rejection,
     _parse_document,
+    containers_named,
     dead_letter,
     dump_json,
     fan_out,
@@ -190,6 +193,36 @@ def test_fan_out_single_duplicated_container_is_narrowed() -> None:
     ((_key, event),) = fan_out(declaration)  # type: ignore[arg-type]
 
     assert [CN_A] == [ref.container_no for ref in event.containers]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("kind", list(VALID))
+def test_the_containers_a_raw_line_names_are_those_fan_out_gives(kind: str) -> None:
+    """containers_named (routing a line before it is parsed: replay --jobs) and fan_out
+    (after) say the same, for every event type, lower-case numbers and a number listed
+    twice included; a vessel call's event names none of its own (None)."""
+    overrides: dict[str, Any] = {}
+    if kind in CUSTOMS:
+        overrides["containers"] = [
+            {"container_no": CN_B.lower()},
+            {"container_no": CN_A},
+            {"container_no": CN_B},
+        ]
+    elif "container_no" in VALID[kind]:
+        overrides["container_no"] = CN_C.lower()
+    raw = encode(kind, **overrides)
+    named = containers_named(orjson.loads(raw))
+    event = parsed(raw)
+    if kind in VESSEL:
+        assert named is None
+    else:
+        assert [key for key, _ in fan_out(event)] == list(named or ())  # type: ignore[arg-type]
+
+
+def test_a_raw_line_the_parser_would_refuse_names_no_container_it_could_route() -> None:
+    with pytest.raises(ValueError, match="check digit"):
+        containers_named({"type": "GATE_OUT", "container_no": CN_A[:-1] + "0"})
+    with pytest.raises(KeyError):
+        containers_named({"type": "GATE_OUT"})
 
 
 @pytest.mark.parametrize("kind", CONTAINER_LEVEL)

@@ -46,10 +46,9 @@ import orjson
 from vasscm.durations import to_ms
 from vasscm.errors import VasscmError
 from vasscm.events import (
-    CUSTOMS_TYPES,
     MAX_EVENT_BYTES,
-    VESSEL_TYPES,
     Rejection,
+    containers_named,
     parse_container_no,
 )
 from vasscm.forecast import Forecaster
@@ -86,14 +85,12 @@ def owners(line: bytes, number: int, jobs: int) -> tuple[int, ...]:
     try:
         doc = orjson.loads(line)
         if isinstance(doc, dict):
-            refs = doc.get("containers")
-            if doc.get("type") in VESSEL_TYPES:  # every worker: its containers may name it
-                return tuple(range(jobs))
             if "type" not in doc and ("eventType" in doc or "metadata" in doc):
                 return _dcsa_owners(doc, jobs)
-            if doc.get("type") not in CUSTOMS_TYPES or not isinstance(refs, list):
-                return (_raw_shard(doc["container_no"], jobs),)
-            found = sorted({_raw_shard(ref["container_no"], jobs) for ref in refs})
+            named = containers_named(doc)
+            if named is None:  # a vessel call: every worker's containers may name it
+                return tuple(range(jobs))
+            found = sorted({shard_of(container_no, jobs) for container_no in named})
             if found:
                 return tuple(found)
     except Exception:  # not readable here: the parser says why, once
