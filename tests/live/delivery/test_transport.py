@@ -14,6 +14,7 @@ from faust.transport.producer import ProducerBuffer
 from faust.types import TP
 
 from vasscm.live.delivery import SCHEME, Buffer, Checkpoint
+from vasscm.live.delivery.checkpoint import NO_BATCH
 from vasscm.live.kafka import tansu
 from vasscm.live.tools.broker import EmbeddedBroker
 
@@ -116,7 +117,7 @@ async def _consumer() -> tuple[Any, list[tuple[TP, int]]]:
         seeks.append((tp, offset))
 
     consumer.seek = seek
-    consumer.checkpoint = Checkpoint(lambda tp: None)  # wired: the tracker owes nothing
+    consumer.checkpoint = NO_BATCH  # wired: the tracker owes nothing
     return consumer, seeks
 
 
@@ -182,7 +183,7 @@ def test_only_the_next_record_is_taken_and_commits_stop_at_what_is_owed() -> Non
         assert consumer._new_offset(TP5) == 5
         consumer.checkpoint = Checkpoint(lambda tp: 4 if tp == TP5 else None)
         assert consumer._new_offset(TP5) == 4
-        consumer.checkpoint = Checkpoint(lambda tp: None)
+        consumer.checkpoint = NO_BATCH
         assert consumer._new_offset(TP5) == 5
 
     asyncio.run(run())
@@ -204,7 +205,7 @@ def _reader_app(broker: EmbeddedBroker, name: str, **settings: Any) -> faust.App
         broker_heartbeat_interval=1.0,
         **settings,
     )
-    app.consumer.checkpoint = Checkpoint(lambda tp: None)  # wired: nothing is owed here
+    app.consumer.checkpoint = NO_BATCH  # wired: nothing is owed here
     return app
 
 

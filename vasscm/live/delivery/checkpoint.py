@@ -30,7 +30,7 @@ records are read again and what their state says went out is sent again.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from vasscm.live.delivery.batch import Batch
 
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 #: held for its turn, or being handled), or None: the tracker's ``owed``.
 Owed = Callable[[Any], int | None]
 
-__all__ = ["Checkpoint", "Owed"]
+__all__ = ["NO_BATCH", "Checkpoint", "Owed"]
 
 
 class Checkpoint:
@@ -77,3 +77,14 @@ class Checkpoint:
         await producer.flush_client()
         outbox.check()
         # 4. faust commits offsets now: Consumer._new_offset says how far.
+
+
+def _nothing_owed(tp: Any) -> None:
+    return None
+
+
+#: A checkpoint with no batch and nothing owed: before each commit, a complete flush
+#: and no more; commits up to what the consumer handed over. What the producer flushes
+#: through until the pipeline wires the worker's own, and what an app that only reads
+#: (a test's) gives its consumer.
+NO_BATCH: Final = Checkpoint(_nothing_owed)
