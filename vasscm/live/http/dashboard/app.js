@@ -215,6 +215,12 @@ function containerLink(no) {
   return a;
 }
 
+function containerCell(no) {
+  const td = el("td");
+  td.append(containerLink(no));
+  return td;
+}
+
 async function getJSON(path) {
   const response = await fetch(path, { headers: { Accept: "application/json" } });
   const body = await response.json();
@@ -365,10 +371,8 @@ function renderStalled(data) {
   const body = document.querySelector("#stalled tbody");
   body.replaceChildren();
   for (const s of data.stalled) {
-    const link = el("td");
-    link.append(containerLink(s.container_no));
-    body.append(row([link, el("td", siteName(s.site), "site"), el("td", word(s.direction)),
-      el("td", stageName(s.stage)), el("td", when(s.since, s.site), "time"),
+    body.append(row([containerCell(s.container_no), el("td", siteName(s.site), "site"),
+      el("td", word(s.direction)), el("td", stageName(s.stage)), el("td", when(s.since, s.site), "time"),
       num(duration(s.age_seconds), "stalled")]));
   }
   listed("stalled", data.stalled.length, data.total, N_("({shown} oldest of {total})"));
@@ -383,10 +387,8 @@ function renderLate(data) {
   const body = document.querySelector("#late tbody");
   body.replaceChildren();
   for (const r of data.late) {
-    const link = el("td");
-    link.append(containerLink(r.container_no));
-    body.append(row([link, el("td", siteName(r.site), "site"), el("td", word(r.direction)),
-      el("td", partyName(r.waiting_on)), el("td", _(LATE_OF[r.of] || r.of)),
+    body.append(row([containerCell(r.container_no), el("td", siteName(r.site), "site"),
+      el("td", word(r.direction)), el("td", partyName(r.waiting_on)), el("td", _(LATE_OF[r.of] || r.of)),
       el("td", when(r.target, r.site), "time"), el("td", between(r.p50, r.p90, r.site, null, true), "time"),
       num(r.late_seconds === null ? _("beyond the window") : hoursMinutes(r.late_seconds), "stalled")]));
   }
@@ -426,13 +428,11 @@ function renderAlerts(data) {
     severity.append(el("span", word(a.severity), `badge ${a.severity}`));
     const status = el("td");
     status.append(el("span", word(a.status), a.status === "resolved" ? "badge resolved" : "badge"));
-    const link = el("td");
-    link.append(containerLink(a.container_no));
     const detail = el("td", a.detail, "detail");
     detail.title = a.detail;
     const kind = a.kind in KIND_NAMES ? _(KIND_NAMES[a.kind]) : a.kind;
-    body.append(row([severity, status, el("td", kind), link, el("td", siteName(a.site), "site"),
-      el("td", stageName(a.stage)), el("td", when(a.detected_at, a.site), "time"), detail]));
+    body.append(row([severity, status, el("td", kind), containerCell(a.container_no),
+      el("td", siteName(a.site), "site"), el("td", stageName(a.stage)), el("td", when(a.detected_at, a.site), "time"), detail]));
   }
   document.getElementById("alerts-empty").hidden = data.alerts.length > 0;
 }
