@@ -123,6 +123,44 @@ def test_learning_does_not_depend_on_order_and_a_withdrawal_takes_back() -> None
     assert run(visits) == run(shuffled) == run(visits, closed(500))
 
 
+def test_two_forecasters_added_give_what_one_that_learned_everything_gives() -> None:
+    """replay --jobs: each worker learns its own containers' records, the parent adds
+    the workers' counts (a worker's settings are the parent's: Forecaster.fresh)."""
+    rng = random.Random(5)
+    base = Forecaster(window_ms=20 * DAY, min_basis=5)
+    visits = [
+        closed(rng.uniform(0.5, 80), channel=rng.choice(["green", "red"]), at=T0 + d * DAY)
+        for d in range(30)
+        for _ in range(10)
+    ]
+    now = T0 + 31 * DAY
+    probes = [
+        Observation("cai-lan", "import", c, now - 5 * H, None, None) for c in ("green", "red")
+    ]
+
+    def forecasts(f: Forecaster) -> list[Forecast | None]:
+        return [f.forecast(p, now, f.curves(probes, now)) for p in probes]
+
+    whole = base.fresh()
+    whole.advance(now)
+    for obs in visits:
+        whole.learn(obs)
+    parts = [base.fresh(), base.fresh()]
+    for i, obs in enumerate(visits):
+        parts[i % 2].advance(now)
+        parts[i % 2].learn(obs)
+    added = base.fresh()
+    added.advance(now)
+    for part in parts:
+        added.absorb(part)
+    assert (added.window_ms, added.min_basis) == (20 * DAY, 5)
+    assert forecasts(added) == forecasts(whole)
+    assert all(f is not None for f in forecasts(whole))
+    stale = base.fresh()  # its window not moved: its counts cannot be added
+    with pytest.raises(ValueError, match="windows"):
+        added.absorb(stale)
+
+
 def test_visits_that_arrived_before_the_window_are_forgotten() -> None:
     f = Forecaster(window_ms=10 * DAY, min_basis=1)
     f.learn(closed(100, at=T0))  # 30 days before the forecast: outside

@@ -21,9 +21,10 @@ from factories import numbered
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vasscm import shards
 from vasscm.events import Rejection, parse_event
 from vasscm.replay import Summary, replay_file
-from vasscm.shards import ShardFailed, owners, replay_sharded, shard_of
+from vasscm.shards import ShardFailed, owners, replay_sharded, shard_of, start_method
 
 OUTPUTS = ("clearances.jsonl", "alerts.jsonl", "rejected.jsonl", "state.jsonl")
 T0 = datetime(2018, 3, 1, tzinfo=UTC)
@@ -119,7 +120,7 @@ def same_summary(a: Summary, b: Summary) -> None:
 
 
 @pytest.mark.slow
-def test_jobs_n_writes_what_jobs_1_writes(tmp_path: Path) -> None:
+def test_jobs_n_writes_what_jobs_1_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     lines = declarations_log()
     log = tmp_path / "events.jsonl"
     log.write_bytes(b"\n".join(lines) + b"\n")
@@ -131,7 +132,10 @@ def test_jobs_n_writes_what_jobs_1_writes(tmp_path: Path) -> None:
     assert one.duplicates > 0
     assert one.alerts["STALLED", "firing"] > 0
     assert one.alerts["EXIT_WITHOUT_RELEASE", "firing"] > 0
-    for jobs in (2, 3):
+    assert one.visits_open > 0  # state.jsonl has rows to forecast
+    # Workers forked (the command line's way) and spawned (a threaded caller's).
+    for jobs, method in ((2, "fork"), (3, "spawn")):
+        monkeypatch.setattr(shards, "start_method", lambda method=method: method)
         many = replay_sharded(log, tmp_path / f"jobs{jobs}", jobs=jobs, max_event_bytes=LIMIT)
         for name in OUTPUTS:
             want = (tmp_path / "one" / name).read_bytes()
@@ -225,6 +229,22 @@ def test_the_command_line_takes_jobs(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert "--jobs" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_workers_are_forked_only_from_a_process_of_one_thread() -> None:
+    """A fork copies no other thread, and a lock one of them held stays held: a caller
+    with threads (a test runner's, a server's) gets spawned workers."""
+    import threading
+
+    assert start_method() == "fork"  # this test process: one thread
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert start_method() == "spawn"
+    finally:
+        stop.set()
+        other.join()
 
 
 def test_a_worker_that_fails_is_reported_not_waited_for(tmp_path: Path) -> None:

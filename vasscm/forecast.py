@@ -206,6 +206,12 @@ def _fresh() -> list[list[int]]:
     return [[0] * _BINS, [0] * _BINS, [0] * _BINS, [0] * _BINS, [0, 0]]
 
 
+def _add_into(held: list[list[int]], more: list[list[int]]) -> None:
+    for row, extra in zip(held, more, strict=True):
+        for j, n in enumerate(extra):
+            row[j] += n
+
+
 Key = tuple[tuple[str, str, str], str]
 _EMPTY: Final = _fresh()
 
@@ -312,6 +318,27 @@ class Forecaster:
                     table = counts.by_day[day] = _fresh()
                 self._add(table, bins, sign)
                 self._add(counts.sums, bins, sign)
+
+    def fresh(self) -> Forecaster:
+        """A forecaster with these settings that has learned nothing."""
+        return Forecaster(
+            window_ms=self.window_ms,
+            min_basis=self.min_basis,
+            office=self.clock,
+            office_share=self.office_share,
+        )
+
+    def absorb(self, other: Forecaster) -> None:
+        """Add what ``other`` learned, from other visits, its window advanced to the same
+        instant (``replay --jobs``: each worker learns its own containers' records). The
+        learned part is a sum over visits, so this equals learning them all here."""
+        if other._first_day != self._first_day:
+            raise ValueError("forecasters with different windows cannot be added")
+        for key, theirs in other._counts.items():
+            mine = self._counts.setdefault(key, _Counts())
+            for day, table in theirs.by_day.items():
+                _add_into(mine.by_day.setdefault(day, _fresh()), table)
+            _add_into(mine.sums, theirs.sums)
 
     def in_window(self, start: int) -> bool:
         """Whether a span begun at ``start`` is in the window (as far as it has moved)."""

@@ -13,7 +13,7 @@ visits (they are evidence too), once to write each row with its forecast.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,14 @@ import orjson
 from vasscm.durations import iso_ms, to_ms
 from vasscm.forecast import Forecast, Forecaster, Observation
 
-__all__ = ["RecordLearner", "add_forecasts", "observation_of_record", "observation_of_row"]
+__all__ = [
+    "RecordLearner",
+    "add_forecasts",
+    "forecast_open",
+    "learn_records",
+    "observation_of_record",
+    "observation_of_row",
+]
 
 
 def _ms(text: str | None) -> int | None:
@@ -84,12 +91,15 @@ class RecordLearner:
             del self._current[visit_id]
 
 
-def _learned(clearances: Path, forecaster: Forecaster) -> None:
+def learn_records(records: Iterable[bytes], as_of: datetime, forecaster: Forecaster) -> Forecaster:
+    """``forecaster``, its window moved to ``as_of``, taught the clearance ``records``
+    (JSON lines, in the order written) as a consumer reads them."""
+    forecaster.advance(to_ms(as_of))
     learner = RecordLearner(forecaster)
-    with clearances.open("rb") as stream:
-        for line in stream:
-            if line.strip():
-                learner.read(orjson.loads(line))
+    for line in records:
+        if line.strip():
+            learner.read(orjson.loads(line))
+    return forecaster
 
 
 def _rows(path: Path) -> Iterator[dict[str, Any]]:
@@ -120,10 +130,18 @@ def add_forecasts(out: Path, as_of: datetime | None, forecaster: Forecaster | No
     state = out / "state.jsonl"
     if as_of is None or not state.exists():
         return 0
+    with (out / "clearances.jsonl").open("rb") as records:
+        learned = learn_records(
+            records, as_of, forecaster if forecaster is not None else Forecaster()
+        )
+    return forecast_open(state, as_of, learned)
+
+
+def forecast_open(state: Path, as_of: datetime, forecaster: Forecaster) -> int:
+    """Rewrite ``state`` (a ``state.jsonl``) with each open visit's forecast at
+    ``as_of``, by ``forecaster``, which has learned the clearance records up to it
+    (:func:`learn_records`); how many rows got one."""
     at = to_ms(as_of)
-    forecaster = forecaster if forecaster is not None else Forecaster()
-    forecaster.advance(at)
-    _learned(out / "clearances.jsonl", forecaster)
     # one per row, in file order: small tuples, where the rows themselves are not held
     opened = [observation_of_row(row) for row in _rows(state)]
     curves = forecaster.curves([obs for obs in opened if obs is not None], at)

@@ -22,13 +22,23 @@ Every output is written with a sort key, ``(line, 0, index of the container in t
 event)`` for what an event produced and ``(line, 1, deadline, container)`` for a
 check (``--jobs 1`` runs the checks that fall due in that order), so merging the
 workers' files by key gives the order ``--jobs 1`` writes. ``state.jsonl`` merges by
-container number. The parent only starts the workers and merges their files.
+container number. The forecasts (contract 8.2) learn from every clearance record, a
+sum over visits: each worker learns its own records, and the parent adds the workers'
+counts and forecasts the open visits (:mod:`vasscm.replay_forecasts`), as one process
+does from the merged files. The parent starts the workers, merges their files and
+writes the forecasts.
+
+The workers are forked where that is safe, a process of one thread (the command line:
+a worker then starts in milliseconds, with vasscm already imported), and spawned
+otherwise (a fork copies no other thread, and a lock one of them held stays held).
 """
 
 from __future__ import annotations
 
+import gc
 import heapq
 import multiprocessing
+import os
 import pickle
 import shutil
 import tempfile
@@ -60,7 +70,7 @@ from vasscm.replay import (
     numbered_lines,
     parse_line,
 )
-from vasscm.replay_forecasts import add_forecasts
+from vasscm.replay_forecasts import forecast_open, learn_records
 from vasscm.tracking import DEFAULT_POLICY, Policy
 
 __all__ = ["ShardFailed", "replay_sharded"]
@@ -131,6 +141,7 @@ def _worker(
     as_of: datetime | None,
     policy: Policy,
     max_event_bytes: int,
+    forecaster: Forecaster,
 ) -> None:
     shm = SharedMemory(name=shm_name)
     assert shm.buf is not None
@@ -202,7 +213,7 @@ def _worker(
                                 summary.duplicates += not accepted
                     replayer.tick(clock, line=number)
                     ticked = clock
-        replayer.finish()
+        as_of_ = replayer.finish()
         for state in replayer.open_states():
             files["state.jsonl"].write(state + b"\n")
         with open(Path(tmp) / f"{k}.summary", "wb") as out:
@@ -212,6 +223,12 @@ def _worker(
             handle.close()
         del rows
         shm.close()
+    if as_of_ is not None:
+        with open(Path(tmp) / f"{k}.clearances.jsonl", "rb") as keyed:
+            records = (line[line.index(b"\t") + 1 :] for line in keyed)
+            learned = learn_records(records, as_of_, forecaster.fresh())
+        with open(Path(tmp) / f"{k}.forecaster", "wb") as out:
+            pickle.dump(learned, out)
 
 
 def _blocks(stream: IO[bytes], limit: int) -> Iterator[list[tuple[int, int, bytes, bool]]]:
@@ -247,7 +264,8 @@ def replay_sharded(
     ``jobs`` processes (see the module docstring)."""
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
-    ctx = multiprocessing.get_context("spawn")  # no state of the caller leaks in
+    forecaster = forecaster if forecaster is not None else Forecaster()
+    ctx: Any = multiprocessing.get_context(start_method())
     tmp = tempfile.mkdtemp(prefix="vasscm-jobs-", dir=out)
     shm = SharedMemory(create=True, size=2 * jobs * BLOCK * 8)
     try:
@@ -255,22 +273,53 @@ def replay_sharded(
         workers = [
             ctx.Process(
                 target=_worker,
-                args=(k, jobs, str(events), tmp, shm.name, barrier, as_of, policy, max_event_bytes),
+                args=(
+                    k,
+                    jobs,
+                    str(events),
+                    tmp,
+                    shm.name,
+                    barrier,
+                    as_of,
+                    policy,
+                    max_event_bytes,
+                    forecaster,
+                ),
                 name=f"vasscm-replay-{k}",
             )
             for k in range(jobs)
         ]
-        for w in workers:
-            w.start()
+        gc.freeze()  # a forked worker's collections then never touch (copy) our pages
+        try:
+            for w in workers:
+                w.start()
+        finally:
+            gc.unfreeze()
         _wait(workers, barrier)
         summary = _merge(Path(tmp), out, jobs)
+        if summary.as_of is not None:  # as one process does, from the merged files
+            forecaster.advance(to_ms(summary.as_of))
+            for k in range(jobs):
+                with open(Path(tmp) / f"{k}.forecaster", "rb") as learned:
+                    forecaster.absorb(pickle.load(learned))
+            forecast_open(out / "state.jsonl", summary.as_of, forecaster)
     finally:
         shm.close()
         shm.unlink()
         shutil.rmtree(tmp, ignore_errors=True)
-    add_forecasts(out, summary.as_of, forecaster)  # from the merged files: as one process gives
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def start_method() -> str:
+    """``fork`` in a process of one thread where the system has it, else ``spawn``
+    (see the module docstring). Threads are counted by the kernel (``/proc``): a
+    library's own threads count too."""
+    try:
+        threads = len(os.listdir("/proc/self/task"))
+    except OSError:  # no /proc (macOS, where forking is unsafe anyway)
+        return "spawn"
+    return "fork" if threads == 1 and "fork" in multiprocessing.get_all_start_methods() else "spawn"
 
 
 def _wait(workers: list[Any], barrier: Any) -> None:
