@@ -25,6 +25,7 @@ from vasscm import shards
 from vasscm.events import Rejection, parse_event
 from vasscm.replay import Summary, replay_file
 from vasscm.shards import ShardFailed, owners, replay_sharded, shard_of, start_method
+from vasscm.simulate import synthetic_log
 
 OUTPUTS = ("clearances.jsonl", "alerts.jsonl", "rejected.jsonl", "state.jsonl")
 T0 = datetime(2018, 3, 1, tzinfo=UTC)
@@ -143,6 +144,26 @@ def test_jobs_n_writes_what_jobs_1_writes(tmp_path: Path, monkeypatch: pytest.Mo
             assert got == want, f"--jobs {jobs}: {name} differs from --jobs 1"
         same_summary(one, many)
         assert not list((tmp_path / f"jobs{jobs}").glob("vasscm-jobs-*"))  # cleaned up
+
+
+@pytest.mark.slow
+def test_the_workers_forecast_what_one_process_forecasts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each worker learns its own records and tallies its own open visits; the sums
+    they share give each open visit the forecast one process gives it (contract 8.2),
+    on a port busy enough for most strata to have a basis."""
+    log = tmp_path / "events.jsonl"
+    log.write_bytes(b"\n".join(synthetic_log(30_000, seed=3)) + b"\n")
+    replay_file(log, tmp_path / "one")
+    rows = [orjson.loads(x) for x in (tmp_path / "one" / "state.jsonl").read_bytes().splitlines()]
+    assert sum(row["forecast"] is not None for row in rows) >= 500
+    for jobs, method in ((2, "fork"), (3, "spawn")):
+        monkeypatch.setattr(shards, "start_method", lambda method=method: method)
+        replay_sharded(log, tmp_path / f"jobs{jobs}", jobs=jobs)
+        for name in OUTPUTS:
+            want = (tmp_path / "one" / name).read_bytes()
+            assert (tmp_path / f"jobs{jobs}" / name).read_bytes() == want, name
 
 
 def test_a_declaration_belongs_to_every_worker_holding_one_of_its_containers() -> None:

@@ -48,9 +48,11 @@ __all__ = [
     "Curves",
     "Forecast",
     "Forecaster",
+    "Key",
     "Observation",
     "OfficeClock",
     "Survival",
+    "add_tallies",
 ]
 
 _DAY: Final = 86_400_000
@@ -206,13 +208,22 @@ def _fresh() -> list[list[int]]:
     return [[0] * _BINS, [0] * _BINS, [0] * _BINS, [0] * _BINS, [0, 0]]
 
 
+Key = tuple[tuple[str, str, str], str]
+
+
 def _add_into(held: list[list[int]], more: list[list[int]]) -> None:
     for row, extra in zip(held, more, strict=True):
         for j, n in enumerate(extra):
             row[j] += n
 
 
-Key = tuple[tuple[str, str, str], str]
+def add_tallies(into: dict[Key, list[list[int]]], more: dict[Key, list[list[int]]]) -> None:
+    """Add one :meth:`Forecaster.tally` of open visits to another (``replay --jobs``:
+    each worker tallies its own)."""
+    for key, table in more.items():
+        _add_into(into.setdefault(key, _fresh()), table)
+
+
 _EMPTY: Final = _fresh()
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from vasscm.durations import iso_ms, to_ms
-from vasscm.forecast import Forecast, Forecaster, Observation
+from vasscm.forecast import Curves, Forecast, Forecaster, Observation
 
 __all__ = [
     "RecordLearner",
@@ -30,6 +30,8 @@ __all__ = [
     "learn_records",
     "observation_of_record",
     "observation_of_row",
+    "open_visits",
+    "write_forecasts",
 ]
 
 
@@ -141,12 +143,29 @@ def forecast_open(state: Path, as_of: datetime, forecaster: Forecaster) -> int:
     """Rewrite ``state`` (a ``state.jsonl``) with each open visit's forecast at
     ``as_of``, by ``forecaster``, which has learned the clearance records up to it
     (:func:`learn_records`); how many rows got one."""
+    opened = open_visits(state)
+    curves = forecaster.curves([obs for obs in opened if obs is not None], to_ms(as_of))
+    return write_forecasts(state, opened, as_of, forecaster, curves)
+
+
+def open_visits(state: Path) -> list[Observation | None]:
+    """Each row of ``state`` as the forecaster sees it (None: not forecast), in file
+    order: small tuples, where the rows themselves are not held."""
+    return [observation_of_row(row) for row in _rows(state)]
+
+
+def write_forecasts(
+    state: Path,
+    opened: list[Observation | None],
+    as_of: datetime,
+    forecaster: Forecaster,
+    curves: Curves,
+) -> int:
+    """Rewrite ``state`` with each row's forecast (``opened``: :func:`open_visits` of
+    it) from ``curves``; how many rows got one."""
     at = to_ms(as_of)
-    # one per row, in file order: small tuples, where the rows themselves are not held
-    opened = [observation_of_row(row) for row in _rows(state)]
-    curves = forecaster.curves([obs for obs in opened if obs is not None], at)
     made = 0
-    written = state.with_name("state.jsonl.tmp")
+    written = state.with_name(state.name + ".tmp")
     with written.open("wb", buffering=1 << 20) as target:
         for row, obs in zip(_rows(state), opened, strict=True):
             forecast = None if obs is None else forecaster.forecast(obs, at, curves)

@@ -5,9 +5,11 @@ a visit's alerts are judged at the event-time watermark, the highest ``occurred_
 every valid event read so far, whatever its container. So the workers go through the
 file together, a block of lines at a time:
 
-1. Every worker reads every line and works out which workers own it: those that hold
-   one of its containers (CRC-32 of the number, modulo N). A line whose containers
-   cannot be read belongs to one worker (line number modulo N), which will reject it.
+1. Each worker works out, for its N-th of the block's lines, which workers own each
+   line: those that hold one of its containers (CRC-32 of the number, modulo N). A
+   line whose containers cannot be read belongs to one worker (line number modulo N),
+   which will reject it. The owners go into a shared array as a bit mask a line, and
+   all wait at a barrier: each line is read as JSON for routing once, not N times.
 2. Each worker parses the lines it owns and writes, for each line of the block, the
    ``occurred_at`` of a valid event it owns (else -1) into its row of a shared array.
 3. All wait at a barrier. The clock at every line is then the running maximum over
@@ -22,11 +24,12 @@ Every output is written with a sort key, ``(line, 0, index of the container in t
 event)`` for what an event produced and ``(line, 1, deadline, container)`` for a
 check (``--jobs 1`` runs the checks that fall due in that order), so merging the
 workers' files by key gives the order ``--jobs 1`` writes. ``state.jsonl`` merges by
-container number. The forecasts (contract 8.2) learn from every clearance record, a
-sum over visits: each worker learns its own records, and the parent adds the workers'
-counts and forecasts the open visits (:mod:`vasscm.replay_forecasts`), as one process
-does from the merged files. The parent starts the workers, merges their files and
-writes the forecasts.
+container number. The forecasts (contract 8.2) are a sum over visits, the completed
+ones learned and the open ones tallied: each worker learns its own records and
+tallies its own open visits, all meet at the barrier once more, and each forecasts its
+open visits from every worker's sum, the forecasts one process makes from the merged
+files (:mod:`vasscm.replay_forecasts`). The parent starts the workers and merges
+their files.
 
 The workers are forked where that is safe, a process of one thread (the command line:
 a worker then starts in milliseconds, with vasscm already imported), and spawned
@@ -61,7 +64,7 @@ from vasscm.events import (
     containers_named,
     parse_container_no,
 )
-from vasscm.forecast import Forecaster
+from vasscm.forecast import Curves, Forecaster, Key, add_tallies
 from vasscm.replay import (
     _OUTPUTS,
     FewCollections,
@@ -70,7 +73,7 @@ from vasscm.replay import (
     numbered_lines,
     parse_line,
 )
-from vasscm.replay_forecasts import forecast_open, learn_records
+from vasscm.replay_forecasts import learn_records, open_visits, write_forecasts
 from vasscm.tracking import DEFAULT_POLICY, Policy
 
 __all__ = ["ShardFailed", "replay_sharded"]
@@ -106,6 +109,21 @@ def owners(line: bytes, number: int, jobs: int) -> tuple[int, ...]:
     except Exception:  # not readable here: the parser says why, once
         pass
     return (number % jobs,)
+
+
+def owner_mask(line: bytes, number: int, jobs: int) -> int:
+    """:func:`owners` as a bit mask: bit ``j`` set for worker ``j``."""
+    mask = 0
+    for j in owners(line, number, jobs):
+        mask |= 1 << j
+    return mask
+
+
+def _views(buf: memoryview, jobs: int) -> tuple[memoryview, memoryview]:
+    """The shared arrays, two blocks of each (a worker may be a block ahead): each
+    worker's row of ``occurred_at`` (ms, signed), and each line's owners' mask."""
+    split = 2 * jobs * BLOCK * 8
+    return buf[:split].cast("q"), buf[split:].cast("Q")
 
 
 def _dcsa_owners(doc: dict[str, Any], jobs: int) -> tuple[int, ...]:
@@ -145,7 +163,7 @@ def _worker(
 ) -> None:
     shm = SharedMemory(name=shm_name)
     assert shm.buf is not None
-    rows = shm.buf.cast("q")
+    rows, masks = _views(shm.buf, jobs)
     files = {name: open(Path(tmp) / f"{k}.{name}", "wb", buffering=1 << 20) for name in _OUTPUTS}  # noqa: SIM115
     shared = open(Path(tmp) / f"{k}.shared", "wb", buffering=1 << 20)  # noqa: SIM115
     try:
@@ -169,13 +187,22 @@ def _worker(
                 base = (parity & 1) * jobs * BLOCK
                 own = base + k * BLOCK
                 others = [base + j * BLOCK for j in range(1, jobs)]
+                routed = (parity & 1) * BLOCK
+                lo, hi = len(block) * k // jobs, len(block) * (k + 1) // jobs
+                for i in range(lo, hi):  # this worker's share of the routing
+                    number, _, line, oversized = block[i]
+                    masks[routed + i] = (
+                        1 << (number % jobs) if oversized else owner_mask(line, number, jobs)
+                    )
+                barrier.wait(_BARRIER_TIMEOUT)
                 work: list[Any] = [None] * len(block)
+                bit = 1 << k
                 for i, (number, size, line, oversized) in enumerate(block):
                     rows[own + i] = -1
-                    who = (number % jobs,) if oversized else owners(line, number, jobs)
-                    if k not in who:
+                    mask = masks[routed + i]
+                    if not mask & bit:
                         continue
-                    primary = who[0] == k  # counts the line and writes its rejection
+                    primary = mask & -mask == bit  # counts the line and writes its rejection
                     if oversized:
                         replayer.feed_oversized(line, size, line=number)
                         continue
@@ -187,7 +214,7 @@ def _worker(
                             summary.lines += 1
                             replayer.refuse(line, parsed, line=number)
                         continue
-                    work[i] = (parsed, primary, len(who) > 1)
+                    work[i] = (parsed, primary, mask != bit)
                     rows[own + i] = to_ms(parsed.occurred_at)
                 barrier.wait(_BARRIER_TIMEOUT)
                 for i, (number, _, line, _) in enumerate(block):
@@ -221,14 +248,36 @@ def _worker(
     finally:
         for handle in (*files.values(), shared):
             handle.close()
-        del rows
+        del rows, masks
         shm.close()
-    if as_of_ is not None:
-        with open(Path(tmp) / f"{k}.clearances.jsonl", "rb") as keyed:
-            records = (line[line.index(b"\t") + 1 :] for line in keyed)
-            learned = learn_records(records, as_of_, forecaster.fresh())
-        with open(Path(tmp) / f"{k}.forecaster", "wb") as out:
-            pickle.dump(learned, out)
+    if as_of_ is not None:  # every worker's: they all keep the one clock
+        _forecast(k, jobs, Path(tmp), as_of_, forecaster, barrier)
+
+
+def _forecast(
+    k: int, jobs: int, tmp: Path, as_of: datetime, forecaster: Forecaster, barrier: Any
+) -> None:
+    """Forecast this worker's open visits (see the module docstring): learn its records
+    and tally its open visits, share both, and forecast from every worker's sum."""
+    state = tmp / f"{k}.state.jsonl"
+    opened = open_visits(state)
+    with open(tmp / f"{k}.clearances.jsonl", "rb") as keyed:
+        records = (line[line.index(b"\t") + 1 :] for line in keyed)
+        learned = learn_records(records, as_of, forecaster.fresh())
+    tally: dict[Key, list[list[int]]] = {}
+    learned.tally([obs for obs in opened if obs is not None], to_ms(as_of), tally)
+    with open(tmp / f"{k}.learned", "wb") as out:
+        pickle.dump((learned, tally), out)
+    barrier.wait(_BARRIER_TIMEOUT)
+    everyone = forecaster.fresh()
+    everyone.advance(to_ms(as_of))
+    tallies: dict[Key, list[list[int]]] = {}
+    for j in range(jobs):
+        with open(tmp / f"{j}.learned", "rb") as shared:
+            theirs, their_tally = pickle.load(shared)
+        everyone.absorb(theirs)
+        add_tallies(tallies, their_tally)
+    write_forecasts(state, opened, as_of, everyone, Curves(everyone, tallies))
 
 
 def _blocks(stream: IO[bytes], limit: int) -> Iterator[list[tuple[int, int, bytes, bool]]]:
@@ -267,7 +316,7 @@ def replay_sharded(
     forecaster = forecaster if forecaster is not None else Forecaster()
     ctx: Any = multiprocessing.get_context(start_method())
     tmp = tempfile.mkdtemp(prefix="vasscm-jobs-", dir=out)
-    shm = SharedMemory(create=True, size=2 * jobs * BLOCK * 8)
+    shm = SharedMemory(create=True, size=2 * jobs * BLOCK * 8 + 2 * BLOCK * 8)
     try:
         barrier = ctx.Barrier(jobs)
         workers = [
@@ -297,12 +346,6 @@ def replay_sharded(
             gc.unfreeze()
         _wait(workers, barrier)
         summary = _merge(Path(tmp), out, jobs)
-        if summary.as_of is not None:  # as one process does, from the merged files
-            forecaster.advance(to_ms(summary.as_of))
-            for k in range(jobs):
-                with open(Path(tmp) / f"{k}.forecaster", "rb") as learned:
-                    forecaster.absorb(pickle.load(learned))
-            forecast_open(out / "state.jsonl", summary.as_of, forecaster)
     finally:
         shm.close()
         shm.unlink()
