@@ -259,6 +259,9 @@ def _forecast(
 ) -> None:
     """Forecast this worker's open visits (see the module docstring): learn its records
     and tally its open visits, share both, and forecast from every worker's sum."""
+    # The replay's states are still held, and the worker ends after this: the cyclic
+    # collector would only walk them again (replay makes almost no cycles).
+    gc.disable()
     state = tmp / f"{k}.state.jsonl"
     opened = open_visits(state)
     with open(tmp / f"{k}.clearances.jsonl", "rb") as keyed:
