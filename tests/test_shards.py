@@ -8,8 +8,10 @@ stalls judged at a clock that other workers' containers move.
 
 from __future__ import annotations
 
+import pickle
 import random
 import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -121,6 +123,35 @@ def same_summary(a: Summary, b: Summary) -> None:
 
 
 @pytest.mark.slow
+def sharded(
+    log: Path, out: Path, jobs: int, method: str, monkeypatch: pytest.MonkeyPatch
+) -> Summary:
+    """``replay_sharded`` with workers ``forked`` from a fresh process of one thread (as
+    the command line starts them: this test process may have threads, a test runner's,
+    and a fork copies none of them) or ``spawned`` from this one."""
+    if method == "spawn":
+        monkeypatch.setattr(shards, "start_method", lambda: "spawn")
+        return replay_sharded(log, out, jobs=jobs, max_event_bytes=LIMIT)
+    code = (
+        "import pickle, sys\nfrom pathlib import Path\nfrom vasscm import shards\n"
+        "assert shards.start_method() == 'fork'\n"
+        "s = shards.replay_sharded(Path(sys.argv[1]), Path(sys.argv[2]), jobs=int(sys.argv[3]), "
+        "max_event_bytes=int(sys.argv[4]))\n"
+        "Path(sys.argv[5]).write_bytes(pickle.dumps(s))\n"
+    )
+    summary = out.with_suffix(".summary")
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(log), str(out), str(jobs), str(LIMIT), str(summary)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    loaded: Summary = pickle.loads(summary.read_bytes())
+    return loaded
+
+
 def test_jobs_n_writes_what_jobs_1_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     lines = declarations_log()
     log = tmp_path / "events.jsonl"
@@ -136,8 +167,7 @@ def test_jobs_n_writes_what_jobs_1_writes(tmp_path: Path, monkeypatch: pytest.Mo
     assert one.visits_open > 0  # state.jsonl has rows to forecast
     # Workers forked (the command line's way) and spawned (a threaded caller's).
     for jobs, method in ((2, "fork"), (3, "spawn")):
-        monkeypatch.setattr(shards, "start_method", lambda method=method: method)
-        many = replay_sharded(log, tmp_path / f"jobs{jobs}", jobs=jobs, max_event_bytes=LIMIT)
+        many = sharded(log, tmp_path / f"jobs{jobs}", jobs, method, monkeypatch)
         for name in OUTPUTS:
             want = (tmp_path / "one" / name).read_bytes()
             got = (tmp_path / f"jobs{jobs}" / name).read_bytes()
@@ -159,8 +189,7 @@ def test_the_workers_forecast_what_one_process_forecasts(
     rows = [orjson.loads(x) for x in (tmp_path / "one" / "state.jsonl").read_bytes().splitlines()]
     assert sum(row["forecast"] is not None for row in rows) >= 500
     for jobs, method in ((2, "fork"), (3, "spawn")):
-        monkeypatch.setattr(shards, "start_method", lambda method=method: method)
-        replay_sharded(log, tmp_path / f"jobs{jobs}", jobs=jobs)
+        sharded(log, tmp_path / f"jobs{jobs}", jobs, method, monkeypatch)
         for name in OUTPUTS:
             want = (tmp_path / "one" / name).read_bytes()
             assert (tmp_path / f"jobs{jobs}" / name).read_bytes() == want, name
@@ -257,7 +286,14 @@ def test_workers_are_forked_only_from_a_process_of_one_thread() -> None:
     with threads (a test runner's, a server's) gets spawned workers."""
     import threading
 
-    assert start_method() == "fork"  # this test process: one thread
+    alone = subprocess.run(
+        [sys.executable, "-c", "from vasscm.shards import start_method; print(start_method())"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert alone.stdout.strip() == "fork"  # a process of one thread, as the command line
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)
     other.start()

@@ -8,8 +8,9 @@ file together, a block of lines at a time:
 1. Each worker works out, for its N-th of the block's lines, which workers own each
    line: those that hold one of its containers (CRC-32 of the number, modulo N). A
    line whose containers cannot be read belongs to one worker (line number modulo N),
-   which will reject it. The owners go into a shared array as a bit mask a line, and
-   all wait at a barrier: each line is read as JSON for routing once, not N times.
+   which will reject it. The owners go into a shared array as a bit mask a line: each
+   line is read as JSON for routing once, not N times. This is done a block ahead,
+   so that the barrier of step 3 makes the next block's owners known too.
 2. Each worker parses the lines it owns and writes, for each line of the block, the
    ``occurred_at`` of a valid event it owns (else -1) into its row of a shared array.
 3. All wait at a barrier. The clock at every line is then the running maximum over
@@ -182,19 +183,23 @@ def _worker(
 
         ticked: int | None = None  # the clock of the last deadline check
         with open(events, "rb", buffering=1 << 20) as stream, FewCollections() as gc_:
-            for parity, block in enumerate(_blocks(stream, max_event_bytes)):
+            blocks = _blocks(stream, max_event_bytes)
+            first = next(blocks)
+            _route(first, masks, 0, k, jobs)
+            block: list[tuple[int, int, bytes, bool]] | None = first
+            barrier.wait(_BARRIER_TIMEOUT)  # the first block's owners are known
+            parity = 0
+            while block is not None:
                 gc_.tick(len(block))
                 base = (parity & 1) * jobs * BLOCK
                 own = base + k * BLOCK
                 others = [base + j * BLOCK for j in range(1, jobs)]
                 routed = (parity & 1) * BLOCK
-                lo, hi = len(block) * k // jobs, len(block) * (k + 1) // jobs
-                for i in range(lo, hi):  # this worker's share of the routing
-                    number, _, line, oversized = block[i]
-                    masks[routed + i] = (
-                        1 << (number % jobs) if oversized else owner_mask(line, number, jobs)
-                    )
-                barrier.wait(_BARRIER_TIMEOUT)
+                # The next block's share of the routing, before the one barrier: its
+                # owners are known when this block's clock is.
+                after = next(blocks, None) if len(block) == BLOCK else None
+                if after is not None:
+                    _route(after, masks, (parity + 1) & 1, k, jobs)
                 work: list[Any] = [None] * len(block)
                 bit = 1 << k
                 for i, (number, size, line, oversized) in enumerate(block):
@@ -202,7 +207,7 @@ def _worker(
                     mask = masks[routed + i]
                     if not mask & bit:
                         continue
-                    primary = mask & -mask == bit  # counts the line and writes its rejection
+                    primary = (mask & -mask) == bit  # the lowest owner counts the line, rejects it
                     if oversized:
                         replayer.feed_oversized(line, size, line=number)
                         continue
@@ -240,6 +245,7 @@ def _worker(
                                 summary.duplicates += not accepted
                     replayer.tick(clock, line=number)
                     ticked = clock
+                block, parity = after, parity + 1
         as_of_ = replayer.finish()
         for state in replayer.open_states():
             files["state.jsonl"].write(state + b"\n")
@@ -252,6 +258,18 @@ def _worker(
         shm.close()
     if as_of_ is not None:  # every worker's: they all keep the one clock
         _forecast(k, jobs, Path(tmp), as_of_, forecaster, barrier)
+
+
+def _route(
+    block: list[tuple[int, int, bytes, bool]], masks: memoryview, parity: int, k: int, jobs: int
+) -> None:
+    """Worker ``k``'s share of routing ``block``: each line's owners into ``masks``
+    (the half of it for ``parity``). Two blocks' masks are held, as a worker may be a
+    block ahead of another: it routes the next while another still reads this one."""
+    routed = parity * BLOCK
+    for i in range(len(block) * k // jobs, len(block) * (k + 1) // jobs):
+        number, _, line, oversized = block[i]
+        masks[routed + i] = 1 << (number % jobs) if oversized else owner_mask(line, number, jobs)
 
 
 def _forecast(
