@@ -1,9 +1,11 @@
 """Replay's forecasts (contract 8.2): the open visits of ``state.jsonl``, forecast at the
 end of the log (``--as-of``, else the watermark) from the visits of ``clearances.jsonl``.
 
-A pass over the finished outputs, so that ``replay --jobs N`` (whose workers each see
-only their containers' records) gives the forecasts one process gives: the same
-files in, the same forecasts out. The clearance records are read with the consumer
+A pass over the finished outputs. What it learns and tallies is a sum over visits,
+so ``replay --jobs N`` runs it in parts: each worker learns its own records
+(:func:`learn_records`) and tallies its own open visits, the workers add their sums
+(vasscm.shards), and each writes its rows (:func:`write_forecasts`): the forecasts
+one process gives. The clearance records are read with the consumer
 rule (a record replaces its visit's earlier revision and the ids it supersedes) for
 the visits that arrived in the forecaster's window only, so memory follows the
 window, not the log. ``state.jsonl`` is read twice, never held: once for the open
