@@ -52,6 +52,27 @@ def test_an_input_that_is_behind_holds_everything_after_it() -> None:
     assert ["scan@150"] == released(arrival, idle={PORT})
 
 
+def test_a_paused_input_that_releases_caught_up_with_is_said_to_hold_them_back() -> None:
+    """The tracker pauses the inputs past a partition's oldest held record (ahead).
+    Once releases pass such an input's progress, the input holds the next record back:
+    paused, it delivers nothing, and the partition would wait for ever (seen after kill
+    -9 in the fault suite). ``holding_back`` names it, so the tracker resumes it."""
+    arrival = order()
+    arrival.mark(0, 0, Mark(upto=10_000))
+    for offset, at in enumerate((10, 20, 30)):
+        take(arrival, CUSTOMS_IN, offset, received=at)
+    take(arrival, PORT, 0, received=25)
+    take(arrival, SCAN, 0, received=40)
+    assert set(arrival.ahead(0)) == {PORT, SCAN}  # both past 10: the tracker pauses them
+    paused = {PORT, SCAN}
+    assert arrival.holding_back(0, paused) == set()
+    # Paused inputs are not idle; container-events@10 and @20 go, @30 waits on PORT.
+    assert released(arrival) == ["container-events@10", "container-events@20", "port@25"]
+    assert arrival.holding_back(0, paused) == {PORT}
+    take(arrival, PORT, 1, received=35)  # resumed, it delivers past 30
+    assert released(arrival) == ["container-events@30", "port@35"]
+
+
 def test_an_idle_customs_partition_holds_back_only_what_was_read_grace_before() -> None:
     """A customs partition the fan-out found idle at wall time T lets through the
     records read at or before T - grace; a record read later waits for a newer mark."""

@@ -200,6 +200,13 @@ class ArrivalOrder:
         first = part.heap[0].received
         return [s for s, upto in part.local.items() if upto > first]
 
+    def holding_back(self, partition: int, paused: Iterable[Hashable]) -> set[Hashable]:
+        """Of the ``paused`` local inputs, those no longer past the partition's oldest
+        held record (releases have caught up with them): paused, they would hold it
+        back for ever, since a paused input delivers nothing."""
+        ahead = set(self.ahead(partition))
+        return {source for source in paused if source not in ahead}
+
     def _may_go(self, part: _Partition, held: Held, wall: int, idle_local: set[Hashable]) -> bool:
         for source, upto in part.local.items():
             if upto < held.received and source not in idle_local:

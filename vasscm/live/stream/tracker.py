@@ -166,8 +166,7 @@ class Tracker:
         released = self.arrival.release(p, wall, consumer.caught_up)
         for held in released:
             await self._apply_held(held, wall)
-        if released:
-            self._resume_if_drained(p)
+        self._resume_if_drained(p)
 
     async def _apply_held(self, held: Held, wall: int) -> None:
         parsed, at, origin = held.item
@@ -195,10 +194,22 @@ class Tracker:
             self._paused.setdefault(p, set()).update(ahead)
 
     def _resume_if_drained(self, p: int) -> None:
+        """Resume the paused inputs of ``p`` once it holds few records, and at once any
+        that is no longer past its oldest held record: that one now holds the others
+        back, and paused it would never deliver what they wait for (a deadlock seen
+        after kill -9, when the records it had fetched were dropped by the pause and
+        are to be read again)."""
         paused = self._paused.get(p)
-        if paused and self.arrival.held(p) <= _HOLD_LIMIT // 2:
+        if not paused:
+            return
+        if self.arrival.held(p) <= _HOLD_LIMIT // 2:
             self.app.consumer.resume_partitions(paused)
             self._paused.pop(p, None)
+            return
+        behind = self.arrival.holding_back(p, paused)
+        if behind:
+            self.app.consumer.resume_partitions(behind)
+            paused -= behind
 
     # --- input checks ---------------------------------------------------------------
 
