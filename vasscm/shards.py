@@ -120,6 +120,11 @@ def owner_mask(line: bytes, number: int, jobs: int) -> int:
     return mask
 
 
+def _shared_size(jobs: int) -> int:
+    """Bytes of the shared arrays :func:`_views` reads."""
+    return 2 * jobs * BLOCK * 8 + 2 * BLOCK * 8
+
+
 def _views(buf: memoryview, jobs: int) -> tuple[memoryview, memoryview]:
     """The shared arrays, two blocks of each (a worker may be a block ahead): each
     worker's row of ``occurred_at`` (ms, signed), and each line's owners' mask."""
@@ -337,7 +342,7 @@ def replay_sharded(
     forecaster = forecaster if forecaster is not None else Forecaster()
     ctx: Any = multiprocessing.get_context(start_method())
     tmp = tempfile.mkdtemp(prefix="vasscm-jobs-", dir=out)
-    shm = SharedMemory(create=True, size=2 * jobs * BLOCK * 8 + 2 * BLOCK * 8)
+    shm = SharedMemory(create=True, size=_shared_size(jobs))
     try:
         barrier = ctx.Barrier(jobs)
         workers = [
