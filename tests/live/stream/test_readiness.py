@@ -101,3 +101,23 @@ async def test_no_producer_yet_is_not_a_hung_broker() -> None:
     await ready.probe()
     assert ready.broker_ok
     assert ready.not_ready_because == "partitions not assigned (or tables still recovering)"
+
+
+async def test_a_slow_start_is_not_an_unreachable_broker(caplog: Any) -> None:
+    """The first probe comes when the worker has started, however long that took (its
+    tables recovered): the broker was not asked before it, so it has not failed to
+    answer, and nothing says it is unreachable."""
+    broker, clock = Broker(), Clock()
+    ready = readiness(broker, clock)
+    clock.now += 20 * PROBE_EVERY
+    with caplog.at_level(logging.INFO, logger="test"):
+        await ready.probe()
+        await settle()
+        assert ready.ready
+        clock.now += PROBE_EVERY
+        await ready.probe()
+        await settle()
+    assert ready.ready
+    assert broker.asked == 2
+    assert "unreachable" not in caplog.text
+    assert "reachable again" not in caplog.text

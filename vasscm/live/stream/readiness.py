@@ -29,7 +29,7 @@ class Readiness:
         self.assigned = False  # partitions assigned and tables recovered
         self.assignments = 0  # times partitions were assigned and rebuilt since start
         self._clock = clock
-        self._answered = clock()  # the last answer (or start, or no client to ask yet)
+        self._answered = clock()  # the last answer, or the first question
         self._probe: asyncio.Future[Any] | None = None
         self._probe_started = 0.0
         self._abandoned: set[asyncio.Future[Any]] = set()
@@ -56,7 +56,9 @@ class Readiness:
         say when the broker stops or starts answering. Returns at once."""
         now = self._clock()
         client = self._client()
-        if client is None:  # producer not started yet: nothing to ask
+        if client is None or self._probe is None:
+            # Nothing asked yet (no producer, or this is the first probe): the broker
+            # cannot have failed to answer, however long the worker took to start.
             self._answered = now
         self._tell()
         if client is None:
