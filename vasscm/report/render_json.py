@@ -8,8 +8,6 @@ import orjson
 
 from vasscm.durations import duration_text, format_ts
 from vasscm.report.formatting import FIGURES, offset_label
-from vasscm.report.render_intervals import intervals_json
-from vasscm.report.render_league import league_json
 from vasscm.report.stats import Change, GroupKey, Report, group_label
 from vasscm.report.visit import SEGMENTS
 
@@ -117,10 +115,8 @@ def _report_obj(report: Report) -> dict[str, Any]:
         "comparison": comparison,
         # Contract 8.3 (--league) and the time-interval analysis (--intervals): null
         # when not asked for.
-        **(
-            league_json(report.league) if report.league is not None else dict.fromkeys(_LEAGUE_KEYS)
-        ),
-        "intervals": None if report.intervals is None else intervals_json(report.intervals),
+        **(_league(report) if report.league is not None else dict.fromkeys(_LEAGUE_KEYS)),
+        "intervals": None if report.intervals is None else _intervals(report),
         # Contract 7.2: both sides' obligations per site and period.
         "obligations": [
             {
@@ -135,6 +131,22 @@ def _report_obj(report: Report) -> dict[str, Any]:
             for d in report.duties
         ],
     }
+
+
+# The league's and the intervals' renderers bring the wording (Babel): imported only for
+# a report that holds them.
+def _league(report: Report) -> dict[str, Any]:
+    from vasscm.report.render_league import league_json
+
+    assert report.league is not None
+    return league_json(report.league)
+
+
+def _intervals(report: Report) -> Any:
+    from vasscm.report.render_intervals import intervals_json
+
+    assert report.intervals is not None
+    return intervals_json(report.intervals)
 
 
 def render_json(report: Report) -> str:

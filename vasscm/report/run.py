@@ -14,9 +14,7 @@ from vasscm.report.engine import DEFAULT_MEMORY, Engine, connect, engine_report
 from vasscm.report.inputs import NoInput, resolve_inputs
 from vasscm.report.lines import NotClearances
 from vasscm.report.options import ReportUsageError, parse_by, parse_targets, parse_utc_offset
-from vasscm.report.render import FORMATS, render
-from vasscm.report.render_pdf import html_to_pdf
-from vasscm.report.wording import wording
+from vasscm.report.render import FORMATS, HUMAN_FORMATS, render
 from vasscm.sites import Registry
 
 __all__ = ["run_report"]
@@ -113,8 +111,14 @@ def run_report(
     except duckdb.Error as exc:  # an unreadable file: a Parquet file cut short, ...
         sys.stderr.write(f"vasscm report: cannot read {clearances}: {_first_line(exc)}\n")
         return 1
-    words = wording(lang, sites)
+    words = None
+    if fmt in HUMAN_FORMATS:  # the locale data only for the formats in a language
+        from vasscm.report.wording import wording
+
+        words = wording(lang, sites)
     if fmt == "pdf":
+        from vasscm.report.render_pdf import html_to_pdf
+
         try:
             data = html_to_pdf(render(report, "html", words))
         except VasscmError as exc:
