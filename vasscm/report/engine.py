@@ -258,9 +258,12 @@ class Engine:
         select = ", ".join(f"{expr} AS g_{name}" for name, expr in keys.items())
         source = f"(SELECT *{', ' + select if select else ''} FROM {self.kept})"
         cols = [f"g_{name}" for name in by]
-        # "All" and the groups: one query each (not GROUPING SETS, which DuckDB runs
-        # four times slower than two queries), and each a few segments at a time: a
-        # quantile holds its values and cannot spill (see _segments_per_query).
+        # "All" and the groups: one query each, and each a few segments at a time: a
+        # quantile holds its values and cannot spill (see _segments_per_query). One
+        # query with GROUPING SETS would hold both levels' values at once, so half as
+        # many segments a query; DuckDB 1.x ran it four times slower than two queries,
+        # 2.0.1 as fast on JSONL and 15-20 % faster on Parquet at 1M records (six
+        # segments, 2026-12-06): not worth a second way of grouping.
         lead = "".join(f"{c}, " for c in cols)
         levels = [("", "")] + ([(lead, f"GROUP BY {', '.join(cols)}")] if cols else [])
         step = self._segments_per_query()
