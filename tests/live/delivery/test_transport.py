@@ -10,6 +10,7 @@ from typing import Any
 import faust
 import pytest
 from aiokafka import AIOKafkaProducer
+from faust.exceptions import ProducerSendError
 from faust.transport.producer import ProducerBuffer
 from faust.types import TP
 
@@ -360,3 +361,47 @@ def test_records_of_a_partition_paused_while_its_batch_is_handed_over_are_read_a
             await app.stop()
 
     assert list(range(7)) == asyncio.run(run())
+
+
+# --- the agents' own records: straight to the client, their answers watched ----------
+
+
+def test_a_record_of_the_agents_the_broker_refuses_stops_every_later_commit() -> None:
+    """The fan-out's copies and marks and the stall ticks go through ``send_watched``:
+    one the broker refuses fails the flush before the next commit, and every one after
+    (the input behind a lost copy must be read again), where faust's topic send only
+    logged it. Accepted ones do not."""
+
+    async def run() -> None:
+        app = faust.App("watched-test", broker=f"{SCHEME}://127.0.0.1:9", autodiscover=False)
+        producer = app.producer
+        loop = asyncio.get_running_loop()
+        acks: list[asyncio.Future[None]] = []
+        sent: list[tuple[str, bytes | None, bytes | None, int | None]] = []
+
+        async def send(topic: str, key: Any, value: Any, partition: Any, *rest: Any) -> Any:
+            sent.append((topic, key, value, partition))
+            acks.append(loop.create_future())
+            return acks[-1]
+
+        async def acknowledged() -> None:  # the client's flush: nothing in flight here
+            return None
+
+        producer.send = send  # type: ignore[method-assign]
+        producer.flush_client = acknowledged  # type: ignore[method-assign]
+        await producer.send_watched("vasscm.container-events", b"A", b"copy", 3)
+        await producer.send_watched("vasscm.stall-checks", b"B", b"tick", 5)
+        assert sent == [
+            ("vasscm.container-events", b"A", b"copy", 3),
+            ("vasscm.stall-checks", b"B", b"tick", 5),
+        ]
+        acks[0].set_result(None)
+        await asyncio.sleep(0)
+        await NO_BATCH.flush(producer)  # accepted, and one still in flight: fine
+        acks[1].set_exception(RuntimeError("message too large"))
+        await asyncio.sleep(0)
+        for _ in range(2):
+            with pytest.raises(ProducerSendError, match="message too large"):
+                await NO_BATCH.flush(producer)
+
+    asyncio.run(run())

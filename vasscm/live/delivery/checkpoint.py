@@ -12,8 +12,8 @@ that flush, so the commit that follows covers only what is safe:
 2. the outputs whose state change is written leave the outbox
    (:class:`~vasscm.live.delivery.outbox.Outbox`: an output is never on the broker
    without the state change it reports);
-3. the broker acknowledges everything handed to the client (an output it refused
-   stops the commit);
+3. the broker acknowledges everything handed to the client (an output, or a record
+   of the agents' own, it refused stops the commit);
 4. faust commits each input partition up to the first record the agents have not
    taken, or still owe: held for its turn in arrival order, or being handled. The
    consumer asks :meth:`Checkpoint.committable` (from its overridden ``_new_offset``,
@@ -63,6 +63,7 @@ class Checkpoint:
         if self.batch is None:
             await producer.buffer.flush()
             await producer.flush_client()
+            producer.check()
             return
         outbox = self.batch.outbox
         # 0. Every record applied so far has its state written (the offsets to commit
@@ -76,6 +77,7 @@ class Checkpoint:
         # 3. Acknowledged (an output the broker refused stops the commit).
         await producer.flush_client()
         outbox.check()
+        producer.check()
         # 4. faust commits offsets now: Consumer._new_offset says how far.
 
 

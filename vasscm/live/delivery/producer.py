@@ -16,6 +16,15 @@ Here ``flush`` waits until every message put in the buffer before the call has b
 handed to the client (whose own flush then waits for the broker's acknowledgement).
 Messages put during the wait are not waited for, so a busy agent cannot hold a commit
 back forever, and only the background task sends, so a partition keeps its order.
+
+**A send that is watched.**
+The agents' own records (the fan-out's copies and marks, the stall ticks) go through
+:meth:`Producer.send_watched`: straight to the client, as the outbox's do, where a
+faust topic's ``send`` adds its sensors, futures and callbacks (~90 us a record here,
+measured by ``benchmarks/live_baseline_app.py``'s modes), and with the broker's answer
+watched: a record it refused stops the commits (:meth:`Producer.check`, checkpoint step
+3), where a topic's send only logged it and the input offset behind the lost copy
+was committed.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ import asyncio
 import contextlib
 from typing import Any, Final
 
+from faust.exceptions import ProducerSendError
 from faust.transport.drivers import aiokafka as driver
 from faust.transport.producer import ProducerBuffer
 from faust.types.tuples import FutureMessage
@@ -87,6 +97,25 @@ class Producer(driver.Producer):
         # What must be on the broker before offsets are committed, in order: set by
         # the pipeline (vasscm.live.delivery.checkpoint).
         self.checkpoint: Checkpoint | None = None
+        self.refused: BaseException | None = None  # the first record of send_watched refused
+
+    async def send_watched(
+        self, topic: str, key: bytes | None, value: bytes | None, partition: int | None
+    ) -> None:
+        """Hand one record to the client (in call order: a partition keeps it) and
+        watch the broker's answer (see the module docstring)."""
+        ack = await self.send(topic, key, value, partition, None, None)
+        ack.add_done_callback(self._answered)
+
+    def _answered(self, ack: asyncio.Future[Any]) -> None:
+        if not ack.cancelled() and ack.exception() is not None and self.refused is None:
+            self.refused = ack.exception()
+
+    def check(self) -> None:
+        """Raise if the broker refused a record of :meth:`send_watched`: never a commit
+        again in this process; after a restart the inputs behind it are read again."""
+        if self.refused is not None:
+            raise ProducerSendError(f"records not written: {self.refused!r}")
 
     def kafka_client(self) -> Any:
         """The aiokafka client under the producer (None before it starts)."""

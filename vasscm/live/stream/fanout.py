@@ -22,6 +22,7 @@ from vasscm.live.stream import marks
 from vasscm.live.stream.intake import Intake, received, wall_ms
 from vasscm.live.stream.tracker import partition_for
 from vasscm.sites import Registry
+from vasscm.topics import CONTAINER_EVENTS
 
 __all__ = ["FanOut"]
 
@@ -33,7 +34,6 @@ class FanOut:
         self,
         app: faust.App,
         intake: Intake,
-        container_events: Any,
         partitions: int,
         hops: dict[str, int],
         *,
@@ -42,7 +42,6 @@ class FanOut:
     ):
         self.app = app
         self.intake = intake
-        self.container_events = container_events
         self.partitions = partitions  # of the repartition topic: a mark goes to each
         self.hops = hops  # hop topic -> the number of its partition 0 among the inputs
         self.sites = sites  # whose UN/LOCODEs name the sites of DCSA events
@@ -101,19 +100,21 @@ class FanOut:
         """Onto the repartition topic, stamped with the original record's time: a
         vessel call's event on every partition, any other once per container."""
         stamp = received(message)
+        send = self.app.producer.send_watched
         if isinstance(parsed, VESSEL_MODELS):
             copy = parsed.model_copy(update={"received_at": stamp})
             value, key = dump_json(copy, exclude_none=True), parsed.voyage.encode()
             for partition in range(self.partitions):
-                await self.container_events.send(key=key, value=value, partition=partition)
+                await send(CONTAINER_EVENTS, key, value, partition)
             return
         for container_no, one in fan_out(parsed):
             copy = one.model_copy(update={"received_at": stamp})
-            await self.container_events.send(
-                key=container_no.encode(),
-                value=dump_json(copy, exclude_none=True),
+            await send(
+                CONTAINER_EVENTS,
+                container_no.encode(),
+                dump_json(copy, exclude_none=True),
                 # the default partitioner's choice, without its murmur2 per record
-                partition=partition_for(container_no, self.partitions),
+                partition_for(container_no, self.partitions),
             )
 
     def _hop(self, tp: Any) -> int | None:
@@ -143,8 +144,9 @@ class FanOut:
             return
         self._last_shape, self._last_sent, self._last_taken = shape, wall, taken
         value = marks.encode(state, wall)
+        send = self.app.producer.send_watched  # in order after the copies it covers
         for partition in range(self.partitions):
-            await self.container_events.send(key=marks.MARK_KEY, value=value, partition=partition)
+            await send(CONTAINER_EVENTS, marks.MARK_KEY, value, partition)
 
     def revoked(self, tps: Any) -> None:
         for tp in tps:

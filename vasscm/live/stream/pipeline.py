@@ -135,7 +135,6 @@ class Pipeline:
         self.fan_out = FanOut(
             app,
             self.intake,
-            topics[CONTAINER_EVENTS],
             n,
             hops,
             sites=self.sites,
@@ -147,7 +146,6 @@ class Pipeline:
             self.publisher,
             self.arrival,
             container_events=topics[CONTAINER_EVENTS],
-            stall_checks=topics[STALL_CHECKS],
             partitions=n,
             event_clock=settings.stall_clock == "event",
             ready=lambda: self.readiness.assigned,

@@ -69,7 +69,6 @@ class Tracker:
         arrival: ArrivalOrder,
         *,
         container_events: Any,
-        stall_checks: Any,
         partitions: int,
         event_clock: bool,
         ready: Callable[[], bool],
@@ -79,7 +78,6 @@ class Tracker:
         self.publisher = publisher
         self.arrival = arrival
         self.container_events = container_events
-        self.stall_checks = stall_checks
         self.partitions = partitions
         self.event_clock = event_clock
         self.ready = ready  # partitions assigned and their yards rebuilt
@@ -250,7 +248,9 @@ class Tracker:
         now = to_ms(self.now())
         for container_no in self.publisher.due(now):
             tick = StallCheck(requested_at=from_ms(now))
-            await self.stall_checks.send(key=container_no.encode(), value=dump_json(tick))
+            key = container_no.encode()
+            partition = partition_for(container_no, self.partitions)
+            await self.app.producer.send_watched(STALL_CHECKS, key, dump_json(tick), partition)
 
     def revoked(self, tps: Any) -> None:
         for tp in tps:
