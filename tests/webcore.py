@@ -20,7 +20,7 @@ from vasscm.live.stream.intake import Intake
 from vasscm.live.stream.publisher import Publisher
 from vasscm.live.stream.readiness import Readiness
 from vasscm.live.stream.tracker import Origin, partition_for
-from vasscm.topics import CLEARANCES, PORT_EVENTS, TOPIC_BY_NAME
+from vasscm.topics import CLEARANCES, PORT_EVENTS
 from vasscm.tracking import DEFAULT_POLICY
 
 NOW = at(days=3)
@@ -40,13 +40,6 @@ class Table(dict[str, bytes]):
             self[key] = value
 
 
-class Topic:
-    """An output topic: the outbox only holds what is put (its sender is not run)."""
-
-    async def send(self, **kwargs: Any) -> None:
-        raise AssertionError("the outbox's sender does not run in these tests")
-
-
 @dataclass
 class Core:
     """The worker's real lookups over its real publisher and yards, without faust: what
@@ -56,8 +49,7 @@ class Core:
     readiness: Readiness = field(default_factory=lambda: Readiness(app=None))  # type: ignore[arg-type]
 
     def __post_init__(self) -> None:
-        outputs: dict[str, Any] = {name: Topic() for name in TOPIC_BY_NAME}
-        self.intake = Intake(None, build_metrics(self.registry), outputs, MAX_EVENT_BYTES)  # type: ignore[arg-type]
+        self.intake = Intake(None, build_metrics(self.registry), MAX_EVENT_BYTES)  # type: ignore[arg-type]
         self.publisher = Publisher(self.intake, Table(), DEFAULT_POLICY)  # type: ignore[arg-type]
         self.lookups = Lookups(
             self.registry,

@@ -18,7 +18,8 @@ Messages put during the wait are not waited for, so a busy agent cannot hold a c
 back forever, and only the background task sends, so a partition keeps its order.
 
 **A send that is watched.**
-The agents' own records (the fan-out's copies and marks, the stall ticks) go through
+The agents' own records (the fan-out's copies and marks, the stall ticks, the dead
+letters, an event sent on to its container's partition) go through
 :meth:`Producer.send_watched`: straight to the client, as the outbox's do, where a
 faust topic's ``send`` adds its sensors, futures and callbacks (~90 us a record here,
 measured by ``benchmarks/live_baseline_app.py``'s modes), and with the broker's answer

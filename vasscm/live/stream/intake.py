@@ -34,12 +34,9 @@ def received(message: Any) -> datetime:
 class Intake:
     """Input handling shared by the fan-out and the tracker of one worker."""
 
-    def __init__(
-        self, app: faust.App, metrics: Metrics, outputs: dict[str, Any], max_bytes: int
-    ) -> None:
+    def __init__(self, app: faust.App, metrics: Metrics, max_bytes: int) -> None:
         self.app = app
         self.metrics = metrics
-        self.outputs = outputs
         self.max_bytes = max_bytes
         self.tally = {"events": 0, "rejected": 0}
         self.positions: dict[Any, int] = {}  # input TP -> offset of the last record taken
@@ -109,7 +106,8 @@ class Intake:
     async def dead_letter(self, raw: bytes, rejection: Rejection, message: Any) -> None:
         """``message``: anything with topic, partition, offset, key and timestamp."""
         letter = self.letter(raw, rejection, message)
-        await self.outputs[DEAD_LETTER].send(key=message.key, value=letter)
+        # watched, as the fan-out's copies are: a refused letter stops the commits
+        await self.app.producer.send_watched(DEAD_LETTER, message.key, letter, None)
 
     def letter(self, raw: bytes, rejection: Rejection, message: Any) -> bytes:
         """A dead letter for ``raw``, counted (the caller sends it)."""

@@ -55,14 +55,10 @@ from vasscm.partitions import Rebuild
 from vasscm.settings import Settings, bootstrap_servers
 from vasscm.sites import load_registry
 from vasscm.topics import (
-    ALERTS,
-    CLEARANCES,
     CONTAINER_EVENTS,
-    CONTAINER_STATE,
     CUSTOMS_EVENTS,
     DCSA_EVENTS,
     DCSA_SUBSCRIPTIONS,
-    DEAD_LETTER,
     PORT_EVENTS,
     SCAN_EVENTS,
     STALL_CHECKS,
@@ -105,9 +101,6 @@ class Pipeline:
         self._declared = [customs, vessels, dcsa, subscriptions, *topics.values()]
         self._topics_declared = asyncio.Event()
         self._dcsa = dcsa
-        outputs = {
-            name: topics[name] for name in (CLEARANCES, ALERTS, CONTAINER_STATE, DEAD_LETTER)
-        }
         self.visits: VisitsTable = app.tables.add(
             VisitsTable(
                 app,
@@ -125,7 +118,7 @@ class Pipeline:
         )
         self.registry = CollectorRegistry()  # private: only this worker's own metrics
         self.metrics = build_metrics(self.registry, max_sites=settings.metrics_max_sites)
-        self.intake = Intake(app, self.metrics, outputs, settings.max_event_bytes)
+        self.intake = Intake(app, self.metrics, settings.max_event_bytes)
         self.arrival = ArrivalOrder(
             hop_partitions=self.layout.hop_partitions,
             grace_ms=int(settings.arrival_grace.total_seconds() * 1000),
@@ -145,7 +138,6 @@ class Pipeline:
             self.intake,
             self.publisher,
             self.arrival,
-            container_events=topics[CONTAINER_EVENTS],
             partitions=n,
             event_clock=settings.stall_clock == "event",
             ready=lambda: self.readiness.assigned,

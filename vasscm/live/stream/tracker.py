@@ -68,7 +68,6 @@ class Tracker:
         publisher: Publisher,
         arrival: ArrivalOrder,
         *,
-        container_events: Any,
         partitions: int,
         event_clock: bool,
         ready: Callable[[], bool],
@@ -77,7 +76,6 @@ class Tracker:
         self.intake = intake
         self.publisher = publisher
         self.arrival = arrival
-        self.container_events = container_events
         self.partitions = partitions
         self.event_clock = event_clock
         self.ready = ready  # partitions assigned and their yards rebuilt
@@ -233,10 +231,12 @@ class Tracker:
                 message,
             )
             return False
-        if message.partition != partition_for(container_no, self.partitions):
+        owner = partition_for(container_no, self.partitions)
+        if message.partition != owner:
             stamped = parsed.model_copy(update={"received_at": received(message)})
-            await self.container_events.send(
-                key=container_no.encode(), value=dump_json(stamped, exclude_none=True)
+            value = dump_json(stamped, exclude_none=True)
+            await self.app.producer.send_watched(
+                CONTAINER_EVENTS, container_no.encode(), value, owner
             )
             return False
         return True
