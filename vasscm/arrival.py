@@ -235,10 +235,26 @@ class ArrivalOrder:
             released[heapq.heappop(offsets)] -= 1
         return offsets[0] if offsets else None
 
+    def first_held_anywhere(self, source: Hashable) -> int | None:
+        """The lowest offset of ``source`` still held on any partition (a customs
+        partition's records are held on the partitions their copies went to)."""
+        offsets = [self.first_held(p, source) for p in list(self._parts)]
+        return min((o for o in offsets if o is not None), default=None)
+
+    def first_held_by_source(self, partition: int) -> dict[Hashable, int]:
+        """Per input, the lowest offset the partition still holds."""
+        part = self._parts.get(partition)
+        if part is None:
+            return {}
+        firsts = {source: self.first_held(partition, source) for source in list(part.offsets)}
+        return {source: offset for source, offset in firsts.items() if offset is not None}
+
     def held(self, partition: int | None = None) -> int:
         """How many records wait (on one partition, or on all)."""
-        parts = self._parts.values() if partition is None else [self._parts.get(partition)]
-        return sum(len(p.heap) for p in parts if p is not None)
+        if partition is not None:  # asked at every record taken: no generator
+            part = self._parts.get(partition)
+            return 0 if part is None else len(part.heap)
+        return sum(len(p.heap) for p in self._parts.values())
 
     def oldest_wait(self, wall: int) -> int:
         """Wall ms the longest-waiting record has waited (0 when none waits)."""

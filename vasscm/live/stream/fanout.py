@@ -1,11 +1,17 @@
-"""The fan-out agents, the hop to the repartition topic: a customs declaration -> one
-event per container, keyed by ``container_no``, with the received time of the
-original record; a vessel call's event -> one copy on every partition (the containers
-naming the voyage may be on any); a DCSA Track & Trace event -> the contract event it
-maps to (vasscm.dcsa), routed as either; and the marks that tell each tracker
-partition how far each hop input has been fanned out (vasscm.live.stream.marks,
-vasscm.arrival). The hop inputs are numbered customs partitions first, then vessel,
-then DCSA partitions."""
+"""The fan-out agents, the hop to the tracker partitions: a customs declaration -> one
+event per container, with the received time of the original record; a vessel call's
+event -> one copy for every partition (the containers naming the voyage may be on
+any); a DCSA Track & Trace event -> the contract event it maps to (vasscm.dcsa),
+routed as either; and the marks that tell each tracker partition how far each hop
+input has been fanned out (vasscm.live.stream.marks, vasscm.arrival). The hop inputs
+are numbered customs partitions first, then vessel, then DCSA partitions.
+
+A copy for a partition this worker's tracker owns is handed over in-process
+(:meth:`~vasscm.live.stream.tracker.Tracker.hand_over`); only the copies for other
+workers' partitions go on the repartition topic, keyed by ``container_no``. With one
+worker that is none: each customs event is read and parsed once, and nothing is
+written for it (it was 0.64 records written and read again per input event). The
+marks still go on the topic, after the copies they cover, wherever those went."""
 
 from __future__ import annotations
 
@@ -20,7 +26,7 @@ from vasscm.durations import to_ms
 from vasscm.events import VESSEL_MODELS, InputEvent, Rejection, dump_json, fan_out
 from vasscm.live.stream import marks
 from vasscm.live.stream.intake import Intake, received, wall_ms
-from vasscm.live.stream.tracker import partition_for
+from vasscm.live.stream.tracker import Tracker, partition_for
 from vasscm.sites import Registry
 from vasscm.topics import CONTAINER_EVENTS
 
@@ -34,6 +40,7 @@ class FanOut:
         self,
         app: faust.App,
         intake: Intake,
+        tracker: Tracker,
         partitions: int,
         hops: dict[str, int],
         *,
@@ -42,6 +49,7 @@ class FanOut:
     ):
         self.app = app
         self.intake = intake
+        self.tracker = tracker  # takes the copies of the partitions it owns
         self.partitions = partitions  # of the repartition topic: a mark goes to each
         self.hops = hops  # hop topic -> the number of its partition 0 among the inputs
         self.sites = sites  # whose UN/LOCODEs name the sites of DCSA events
@@ -97,25 +105,33 @@ class FanOut:
         await self._route(mapped, message)
 
     async def _route(self, parsed: InputEvent, message: Any) -> None:
-        """Onto the repartition topic, stamped with the original record's time: a
-        vessel call's event on every partition, any other once per container."""
+        """To each partition it concerns, with the original record's received time: a
+        vessel call's event to every partition, any other once per container. A
+        partition this worker's tracker owns takes its copy in-process
+        (:meth:`Tracker.hand_over`); any other's goes on the repartition topic."""
         stamp = received(message)
         send = self.app.producer.send_watched
+        local, hand_over = self.tracker.local, self.tracker.hand_over
         if isinstance(parsed, VESSEL_MODELS):
-            copy = parsed.model_copy(update={"received_at": stamp})
-            value, key = dump_json(copy, exclude_none=True), parsed.voyage.encode()
+            key, value = parsed.voyage.encode(), b""
             for partition in range(self.partitions):
+                if partition in local:
+                    hand_over(partition, parsed, stamp, message)
+                    continue
+                if not value:
+                    copy = parsed.model_copy(update={"received_at": stamp})
+                    value = dump_json(copy, exclude_none=True)
                 await send(CONTAINER_EVENTS, key, value, partition)
             return
         for container_no, one in fan_out(parsed):
+            # the default partitioner's choice, without its murmur2 per record
+            partition = partition_for(container_no, self.partitions)
+            if partition in local:
+                hand_over(partition, one, stamp, message)
+                continue
             copy = one.model_copy(update={"received_at": stamp})
-            await send(
-                CONTAINER_EVENTS,
-                container_no.encode(),
-                dump_json(copy, exclude_none=True),
-                # the default partitioner's choice, without its murmur2 per record
-                partition_for(container_no, self.partitions),
-            )
+            value = dump_json(copy, exclude_none=True)
+            await send(CONTAINER_EVENTS, container_no.encode(), value, partition)
 
     def _hop(self, tp: Any) -> int | None:
         """The hop input a partition of ours is (vasscm.arrival: marks are by it)."""

@@ -1,13 +1,18 @@
 """The live pipeline: faust agents around the tracking core, wired together.
 
     customs-events ──fan-out──▶ container-events ─┐ (+ marks: how far each customs
-    port-events ──────────────────────────────────┤    partition is fanned out)
+                        │  (other workers'        │    partition is fanned out)
+                        │   partitions)           │
+                        └── in-process ───────────┤ (this worker's partitions)
+    port-events ──────────────────────────────────┤
     scan-events ──────────────────────────────────┼─▶ track ─▶ clearances, alerts,
     stall-checks ◀── timer (deadline index) ──────┘     ▲      container-state
                                                   visits table (+ dead-letter)
 
 Every container's events meet on one partition: port and scan events arrive keyed
-by ``container_no``; customs events are fanned out and re-keyed (vasscm.live.stream.fanout).
+by ``container_no``; customs events are fanned out per container
+(vasscm.live.stream.fanout): handed to this worker's tracker when it owns the
+container's partition, else re-keyed onto the repartition topic for the worker that does.
 The tracker (vasscm.live.stream.tracker) holds each record until everything received before
 it on the partition's other inputs is read, then applies it in received order
 through the partition's yard (vasscm.yard, the step replay runs too), and
@@ -125,14 +130,6 @@ class Pipeline:
         )
         self.publisher = Publisher(self.intake, self.visits, settings.policy())
         self.readiness = Readiness(app)
-        self.fan_out = FanOut(
-            app,
-            self.intake,
-            n,
-            hops,
-            sites=self.sites,
-            dcsa_site=settings.dcsa_site,
-        )
         self.tracker = Tracker(
             app,
             self.intake,
@@ -141,6 +138,16 @@ class Pipeline:
             partitions=n,
             event_clock=settings.stall_clock == "event",
             ready=lambda: self.readiness.assigned,
+            hops=hops,
+        )
+        self.fan_out = FanOut(
+            app,
+            self.intake,
+            self.tracker,
+            n,
+            hops,
+            sites=self.sites,
+            dcsa_site=settings.dcsa_site,
         )
         self.lookups = Lookups(
             self.registry,
@@ -297,6 +304,7 @@ class Pipeline:
             for p in assigned
         }
         self.arrival.floor(rebuild.newest)
+        self.tracker.local = frozenset(assigned)  # their copies are handed over in-process
         self.forecasts.soon()  # the boards' open visits are evidence (contract 8.2)
         self.readiness.assigned = True
         self.readiness.assignments += 1

@@ -52,6 +52,12 @@ __all__ = ["Publisher"]
 log = logging.getLogger(__name__)
 
 
+def _counted_as(origin: Any) -> str:
+    """The topic a record's outcome is counted under: a copy handed over in-process
+    counts as the repartition topic's records it stands for."""
+    return origin.via or origin.topic  # type: ignore[no-any-return]
+
+
 def _stored(value: ContainerState | Call) -> bytes:
     """What the visits table stores: a container's state, or a partition's call."""
     return value.to_json()
@@ -129,26 +135,36 @@ class Publisher:
 
     # --- steps --------------------------------------------------------------------
 
-    def event(self, parsed: InputEvent, received: datetime, origin: Any, now: datetime) -> None:
-        """Apply one record (its turn has come), store and publish what it did."""
+    def event(
+        self,
+        parsed: InputEvent,
+        received: datetime,
+        origin: Any,
+        now: datetime,
+        partition: int | None = None,
+    ) -> None:
+        """Apply one record (its turn has come), store and publish what it did.
+        ``partition``: the yard's, when not the origin's (a customs copy handed over
+        in-process comes from a customs partition)."""
         try:
-            self._event(parsed, received, origin, now)
+            p = origin.partition if partition is None else partition
+            self._event(parsed, received, origin, now, p)
         finally:
             self.batch.done()
 
-    def _event(self, parsed: InputEvent, received: datetime, origin: Any, now: datetime) -> None:
-        self._origin, self._now, self._p, self._parsed = origin, now, origin.partition, parsed
+    def _event(
+        self, parsed: InputEvent, received: datetime, origin: Any, now: datetime, p: int
+    ) -> None:
+        self._origin, self._now, self._p, self._parsed = origin, now, p, parsed
         if isinstance(parsed, VESSEL_MODELS):
             self._vessel(parsed, received)
             return
         container_no = container_of(parsed)
-        step = self.yard(origin.partition).event(
-            container_no, parsed, now=now, received_at=received
-        )
+        step = self.yard(p).event(container_no, parsed, now=now, received_at=received)
         outcome = settle(self, container_no, step)
         if outcome is Outcome.REJECTED:
             return
-        self.metrics.event(origin.topic, parsed.type, outcome.value)
+        self.metrics.event(_counted_as(origin), parsed.type, outcome.value)
         if outcome is Outcome.ACCEPTED and parsed.type not in EXIT_TYPES:
             # An exit's delay runs from its clock's start.
             delay = (received - parsed.occurred_at).total_seconds()
@@ -160,7 +176,7 @@ class Publisher:
         p, now = self._p, self._now
         step = self.yard(p).vessel(parsed, now=to_ms(now), received=to_ms(received))
         outcome = "accepted" if step.changed else "duplicate"
-        self.metrics.event(self._origin.topic, parsed.type, outcome)
+        self.metrics.event(_counted_as(self._origin), parsed.type, outcome)
         for voyage in step.expired:
             self.batch.put_state(p, call_key(p, voyage), None)
         if step.changed:

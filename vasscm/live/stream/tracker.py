@@ -1,17 +1,19 @@
 """The tracker agent: one container's records -> arrival order -> the core step.
 
 It reads, per partition, the port and scan events, the repartition topic (customs
-events fanned out, the fan-out's marks, misrouted port events forwarded) and the
-stall checks. A record is parsed and checked when taken, then held until every input
-of its partition has delivered what was received before it (vasscm.arrival), and
-applied in received order through the partition's :class:`~vasscm.yard.Yard`. The
-outputs a step produces wait in the outbox until its table write is on the broker.
+events fanned out by another worker, the fan-out's marks, misrouted port events
+forwarded) and the stall checks, and takes the copies this worker's own fan-out hands
+over (:meth:`Tracker.hand_over`). A record is parsed and checked when taken, then
+held until every input of its partition has delivered what was received before it
+(vasscm.arrival), and applied in received order through the partition's
+:class:`~vasscm.yard.Yard`. The outputs a step produces wait in the outbox until its
+table write is on the broker.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, Final, NamedTuple
 
@@ -24,6 +26,7 @@ from vasscm.durations import from_ms, to_ms
 from vasscm.events import (
     EARLIEST,
     ContainerEvent,
+    InputEvent,
     RejectCode,
     Rejection,
     StallCheck,
@@ -58,6 +61,9 @@ class Origin(NamedTuple):
     key: bytes | None
     timestamp: float | None
     tp: Any
+    # A customs copy handed over in-process (:meth:`Tracker.hand_over`): its origin
+    # is the customs record, and its outcome counts as the repartition topic's.
+    via: str | None = None
 
 
 class Tracker:
@@ -71,6 +77,7 @@ class Tracker:
         partitions: int,
         event_clock: bool,
         ready: Callable[[], bool],
+        hops: Iterable[str] = (),
     ) -> None:
         self.app = app
         self.intake = intake
@@ -79,6 +86,13 @@ class Tracker:
         self.partitions = partitions
         self.event_clock = event_clock
         self.ready = ready  # partitions assigned and their yards rebuilt
+        self.hops = frozenset(hops)  # the fan-out's input topics (customs, vessel, DCSA)
+        # Partitions of the repartition topic this worker owns, their yards rebuilt:
+        # the fan-out hands their copies over in-process (:meth:`hand_over`).
+        self.local: frozenset[int] = frozenset()
+        # Per hop input partition, the lowest offset of a record whose handed-over copy
+        # was dropped with its partition: commits of it stop there (see revoked()).
+        self._dropped: dict[Any, int] = {}
         self._paused: dict[int, set[Any]] = {}
 
     # --- clocks -------------------------------------------------------------------
@@ -169,11 +183,40 @@ class Tracker:
         try:
             self.intake.metrics.arrival_wait.observe(max(0, wall - held.taken) / 1000)
             now = max(self.now(), parsed.occurred_at)  # its own event proves its clock
-            self.publisher.event(parsed, at, origin, now)
+            self.publisher.event(parsed, at, origin, now, held.source_partition)
         except Exception as exc:
             await self.intake.failed(dump_json(parsed), exc, origin)
         finally:
             self.arrival.settled(held)
+
+    def hand_over(self, p: int, copy: InputEvent, at: datetime, message: Any) -> None:
+        """A copy the fan-out made of the hop record ``message`` for partition ``p``,
+        which this worker owns (:attr:`local`): held as if read from the repartition
+        topic, without the trip through the broker (no record written, read and
+        parsed again). Its turn comes as a topic copy's does: the fan-out's marks
+        on ``p`` say how far each hop input is handed over, here or on the topic,
+        and a mark is made only after the copies it covers are held. Until ``p``'s
+        copy is applied, the hop record's offset is not committed (:meth:`owed`)."""
+        self.arrival.ensure(p, [TP(PORT_EVENTS, p), TP(SCAN_EVENTS, p)])
+        origin = Origin(
+            message.topic,
+            message.partition,
+            message.offset,
+            message.key,
+            message.timestamp,
+            message.tp,
+            via=CONTAINER_EVENTS,
+        )
+        self.arrival.hold(
+            p,
+            message.tp,
+            message.offset,
+            received=to_ms(at),
+            occurred=to_ms(copy.occurred_at),
+            wall=wall_ms(),
+            item=(copy, at, origin),
+        )
+        self._pause_if_ahead(p)
 
     # --- flow: a partition's inputs far ahead of the others wait -----------------------
 
@@ -253,15 +296,30 @@ class Tracker:
             await self.app.producer.send_watched(STALL_CHECKS, key, dump_json(tick), partition)
 
     def revoked(self, tps: Any) -> None:
+        """Partitions gone: what they held is dropped, to be read again. A copy
+        handed over from a hop input is read again only with its hop record, so
+        that input's commits stop before the first one dropped, as long as the input
+        is still ours (faust revokes every partition at a rebalance, hop inputs with
+        the rest; this holds whatever the order)."""
+        tps = list(tps)
         for tp in tps:
             if tp.topic == CONTAINER_EVENTS:
+                for source, offset in self.arrival.first_held_by_source(tp.partition).items():
+                    if source.topic in self.hops:
+                        self._dropped[source] = min(offset, self._dropped.get(source, offset))
                 self.arrival.revoke(tp.partition)
                 self._paused.pop(tp.partition, None)
+        self.local = self.local - {tp.partition for tp in tps if tp.topic == CONTAINER_EVENTS}
+        for tp in tps:
+            if tp.topic in self.hops:
+                self._dropped.pop(tp, None)
 
     def owed(self, tp: Any) -> int | None:
-        """The lowest offset of ``tp`` not yet done with: held, or being handled."""
-        held = self.arrival.first_held(tp.partition, tp)
-        busy = self.intake.busy_offset(tp)
-        if held is None or busy is None:
-            return held if busy is None else busy
-        return min(held, busy)
+        """The lowest offset of ``tp`` not yet done with: held (for a hop input, its
+        copies held on any partition), or being handled."""
+        if tp.topic in self.hops:
+            owed = [self.arrival.first_held_anywhere(tp), self._dropped.get(tp)]
+        else:
+            owed = [self.arrival.first_held(tp.partition, tp)]
+        owed.append(self.intake.busy_offset(tp))
+        return min((o for o in owed if o is not None), default=None)
