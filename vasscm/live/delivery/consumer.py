@@ -41,6 +41,12 @@ still for good, its records never taken and those waiting on them held (seen in 
 five-kill test, under CPU load). So the offsets each fetch drained are noted
 (``_getmany``), and a partition whose drained records were not all handed over is read
 again from the first one that was not.
+
+**Hands each record over without four tasks.** faust's fetch loop awaits every
+record's delivery to the agents' queues through mode's ``wait_first``, four tasks and
+an ``asyncio.wait`` each time; :meth:`Consumer.wait_first` runs the delivery's first
+step at once and waits as faust does only on one that suspends
+(vasscm.live.delivery.eager).
 """
 
 from __future__ import annotations
@@ -51,7 +57,9 @@ from typing import Any, Final
 
 from faust.transport.drivers import aiokafka as driver
 from faust.types.tuples import TP
+from mode.services import WaitResults
 
+from vasscm.live.delivery import eager
 from vasscm.live.delivery.checkpoint import Checkpoint
 
 __all__ = ["Consumer"]
@@ -63,6 +71,14 @@ _GONE_AFTER: Final = 10.0  # seconds
 _REREAD_EVERY: Final = 5.0  # seconds between re-reads of the same hole
 _HOLE_GONE_AFTER: Final = 120.0  # seconds of re-reading before a hole is taken as gone
 # (long: a worker far behind can take a while to reach the records it reads again)
+
+
+def _close(coros: tuple[Any, ...]) -> None:
+    """Coroutines never started (the flow's suspension not waited on): closed, so none
+    is reported never awaited."""
+    for coro in coros:
+        if asyncio.iscoroutine(coro):
+            coro.close()
 
 
 class Consumer(driver.Consumer):
@@ -112,6 +128,30 @@ class Consumer(driver.Consumer):
     async def seek(self, partition: TP, offset: int) -> None:
         await super().seek(partition, offset)
         self._next[partition] = offset
+
+    async def wait_first(self, *coros: Any, timeout: Any = None) -> Any:
+        """What faust's fetch loop awaits for every record: the first of handing the
+        record to the agents' queues and the flow being suspended. mode makes four
+        tasks and an ``asyncio.wait`` of it; here the delivery's first step runs at once
+        (vasscm.live.delivery.eager), and only one that suspends (a queue full) is
+        waited on as faust would, with the flow's suspension beside it."""
+        first = coros[0] if coros else None
+        if (
+            timeout is not None
+            or not asyncio.iscoroutine(first)
+            or self.suspend_flow.is_set()
+            or self.should_stop
+        ):
+            return await super().wait_first(*coros, timeout=timeout)
+        try:
+            step, result = eager.first_step(first)
+        except BaseException:
+            _close(coros[1:])
+            raise
+        if step is eager.DONE:
+            _close(coros[1:])
+            return WaitResults([first], [result], False)
+        return await super().wait_first(step, *coros[1:])
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         for tp in revoked:

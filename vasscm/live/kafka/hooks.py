@@ -45,6 +45,8 @@ def _required() -> list[tuple[str, Any, str]]:
         ("faust Consumer", Consumer, "pause_partitions"),
         ("faust Consumer", Consumer, "resume_partitions"),
         ("faust Consumer", Consumer, "_read_offset"),
+        ("faust Consumer", Consumer, "wait_first"),  # mode's Service.wait_first
+        ("faust Consumer", Consumer, "self.suspend_flow"),
         ("faust aiokafka Consumer", driver.Consumer, "getmany"),
         ("faust aiokafka Consumer", driver.Consumer, "_getmany"),
         ("faust aiokafka Consumer", driver.Consumer, "flow_active"),
@@ -81,6 +83,10 @@ def _calls() -> list[tuple[str, Any, str]]:
         # commit asks for each partition's offset
         ("faust Consumer._filter_committable_offsets", Consumer._filter_committable_offsets,
          "self._new_offset(tp)"),
+        # delivery.Consumer.wait_first (a record handed to the agents without four tasks)
+        # is what faust's fetch loop awaits for each record
+        ("faust Consumer._drain_messages", Consumer._drain_messages,
+         "callback(message), self.suspend_flow.wait()"),
     ]  # fmt: skip
 
 
