@@ -154,14 +154,19 @@ class Tracker:
         # Our repartition topic carries the received_at stamped on the way in.
         at = (parsed.received_at or stamp) if internal else stamp
         origin = Origin(topic, p, message.offset, message.key, message.timestamp, message.tp)
+        self._hold(p, parsed, at, origin)
+
+    def _hold(self, p: int, event: InputEvent, at: datetime, origin: Origin) -> None:
+        """Hold ``event`` on partition ``p`` until its turn (its input's offsets are
+        committed only up to it till then); inputs far ahead of it pause."""
         self.arrival.hold(
             p,
-            message.tp,
-            message.offset,
+            origin.tp,
+            origin.offset,
             received=to_ms(at),
-            occurred=to_ms(parsed.occurred_at),
+            occurred=to_ms(event.occurred_at),
             wall=wall_ms(),
-            item=(parsed, at, origin),
+            item=(event, at, origin),
         )
         self._pause_if_ahead(p)
 
@@ -207,16 +212,7 @@ class Tracker:
             message.tp,
             via=CONTAINER_EVENTS,
         )
-        self.arrival.hold(
-            p,
-            message.tp,
-            message.offset,
-            received=to_ms(at),
-            occurred=to_ms(copy.occurred_at),
-            wall=wall_ms(),
-            item=(copy, at, origin),
-        )
-        self._pause_if_ahead(p)
+        self._hold(p, copy, at, origin)
 
     # --- flow: a partition's inputs far ahead of the others wait -----------------------
 
