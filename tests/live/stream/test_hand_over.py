@@ -6,6 +6,7 @@ partition."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -18,10 +19,11 @@ from vasscm.arrival import ArrivalOrder, Mark
 from vasscm.events import parse_event
 from vasscm.live.stream.fanout import FanOut
 from vasscm.live.stream.tracker import Tracker, partition_for
-from vasscm.topics import CONTAINER_EVENTS, CUSTOMS_EVENTS
+from vasscm.topics import CONTAINER_EVENTS, CUSTOMS_EVENTS, DEAD_LETTER
 
 PARTITIONS = 8
 CUSTOMS = TP(CUSTOMS_EVENTS, 2)
+AN_HOUR_IN = at(hours=1)
 
 
 def two_partitions_apart() -> tuple[str, str]:
@@ -64,9 +66,10 @@ class Wiring:
     async def _send(self, topic: str, key: bytes, value: bytes, partition: int) -> None:
         self.sent.append((topic, key, value, partition))
 
-    async def declare(self, *containers: str, offset: int) -> None:
-        """An ELIGIBLE naming ``containers``, read at ``offset`` of the customs partition."""
-        doc = event_doc("ELIGIBLE", at(hours=1), container_no=containers[0])
+    async def declare(self, *containers: str, offset: int, occurred: datetime = AN_HOUR_IN) -> None:
+        """An ELIGIBLE naming ``containers``, read at ``offset`` of the customs partition
+        a minute past one hour."""
+        doc = event_doc("ELIGIBLE", occurred, container_no=containers[0])
         doc["containers"] = [{"container_no": no} for no in containers]
         parsed = parse_event(orjson.dumps(doc))
         stamp = at(hours=1, minutes=1).timestamp()
@@ -136,3 +139,23 @@ async def test_a_copy_dropped_with_its_partition_stops_the_declarations_commits(
     assert wiring.sent[-1][3] == q
     tracker.revoked([CUSTOMS])  # the customs partition goes too: nothing of it is owed
     assert tracker.owed(CUSTOMS) is None
+
+
+async def test_a_refused_copy_is_dead_lettered_naming_the_customs_record() -> None:
+    """The letter names the record a person can find (the declaration, on its customs
+    partition); the refusal counts where the copies' outcomes count."""
+    first, _ = two_partitions_apart()
+    p = partition_for(first, PARTITIONS)
+    wiring = Wiring(local={p})
+    await wiring.declare(first, offset=12, occurred=at(days=2))  # received before it happened
+    await wiring.marked(p)
+    publisher = wiring.core.publisher
+    publisher.batch.close()
+    sent = [send for _, sends in publisher.outbox._items for send in sends]
+    letters = [orjson.loads(value) for topic, _, value in sent if topic == DEAD_LETTER and value]
+    assert [(CUSTOMS_EVENTS, CUSTOMS.partition, 12, "future")] == [
+        (letter["topic"], letter["partition"], letter["offset"], letter["code"])
+        for letter in letters
+    ]
+    labels = {"topic": CONTAINER_EVENTS, "type": "ELIGIBLE", "outcome": "rejected"}
+    assert wiring.core.registry.get_sample_value("vasscm_events_total", labels) == 1.0

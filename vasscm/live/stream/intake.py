@@ -109,9 +109,12 @@ class Intake:
         # watched, as the fan-out's copies are: a refused letter stops the commits
         await self.app.producer.send_watched(DEAD_LETTER, message.key, letter, None)
 
-    def letter(self, raw: bytes, rejection: Rejection, message: Any) -> bytes:
-        """A dead letter for ``raw``, counted (the caller sends it)."""
-        self.metrics.rejection(message.topic, rejection)
+    def letter(
+        self, raw: bytes, rejection: Rejection, message: Any, counted_as: str | None = None
+    ) -> bytes:
+        """A dead letter for ``raw``, counted under ``counted_as`` (else its topic; the
+        caller sends it)."""
+        self.metrics.rejection(counted_as or message.topic, rejection)
         self.tally["rejected"] += 1
         letter = dead_letter(
             raw,

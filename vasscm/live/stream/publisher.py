@@ -218,7 +218,7 @@ class Publisher:
         origin, parsed = self._origin, self._parsed
         assert origin is not None
         assert parsed is not None
-        letter = self.intake.letter(dump_json(parsed), rejection, origin)
+        letter = self.intake.letter(dump_json(parsed), rejection, origin, _counted_as(origin))
         self.batch.send(self._p, (DEAD_LETTER, origin.key, letter))
 
     def repeat(self, container_no: str, state: ContainerState) -> None:
