@@ -65,6 +65,10 @@ class Wiring:
 
     async def _send(self, topic: str, key: bytes, value: bytes, partition: int) -> None:
         self.sent.append((topic, key, value, partition))
+        self.on_send()
+
+    def on_send(self) -> None:
+        """What happens while a send awaits the producer (a test sets it)."""
 
     async def declare(self, *containers: str, offset: int, occurred: datetime = AN_HOUR_IN) -> None:
         """An ELIGIBLE naming ``containers``, read at ``offset`` of the customs partition
@@ -159,3 +163,22 @@ async def test_a_refused_copy_is_dead_lettered_naming_the_customs_record() -> No
     ]
     labels = {"topic": CONTAINER_EVENTS, "type": "ELIGIBLE", "outcome": "rejected"}
     assert wiring.core.registry.get_sample_value("vasscm_events_total", labels) == 1.0
+
+
+async def test_a_partition_revoked_while_a_copy_is_sent_gets_the_next_copy_by_topic() -> None:
+    """A send awaits, and a rebalance may revoke partitions meanwhile: the copies after
+    it ask the tracker afresh, and one for the revoked partition goes on the topic,
+    not into a partition this worker no longer owns (where nothing would release it,
+    and the declaration's commits would stop for good)."""
+    first, other = two_partitions_apart()
+    p, q = partition_for(first, PARTITIONS), partition_for(other, PARTITIONS)
+    third = next(
+        no for i in range(2, 200) if partition_for(no := numbered(i), PARTITIONS) not in {p, q}
+    )
+    wiring = Wiring(local={p, q})
+    tracker = wiring.tracker
+    wiring.on_send = lambda: tracker.revoked([TP(CONTAINER_EVENTS, q)])
+    await wiring.declare(third, other, offset=5)  # third's copy is sent, then q goes
+    assert [part for _, _, _, part in wiring.sent] == [partition_for(third, PARTITIONS), q]
+    assert wiring.arrival.held(q) == 0
+    assert tracker.owed(CUSTOMS) is None

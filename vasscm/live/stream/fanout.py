@@ -111,12 +111,11 @@ class FanOut:
         (:meth:`Tracker.hand_over`); any other's goes on the repartition topic."""
         stamp = received(message)
         send = self.app.producer.send_watched
-        local, hand_over = self.tracker.local, self.tracker.hand_over
+        hand_over = self.tracker.hand_over  # asks at each copy: a send may await a revocation
         if isinstance(parsed, VESSEL_MODELS):
             key, value = parsed.voyage.encode(), b""
             for partition in range(self.partitions):
-                if partition in local:
-                    hand_over(partition, parsed, stamp, message)
+                if hand_over(partition, parsed, stamp, message):
                     continue
                 if not value:
                     copy = parsed.model_copy(update={"received_at": stamp})
@@ -126,8 +125,7 @@ class FanOut:
         for container_no, one in fan_out(parsed):
             # the default partitioner's choice, without its murmur2 per record
             partition = partition_for(container_no, self.partitions)
-            if partition in local:
-                hand_over(partition, one, stamp, message)
+            if hand_over(partition, one, stamp, message):
                 continue
             copy = one.model_copy(update={"received_at": stamp})
             value = dump_json(copy, exclude_none=True)

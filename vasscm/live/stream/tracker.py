@@ -128,7 +128,7 @@ class Tracker:
         the records before it, which are still to come."""
         message = event.message
         topic, p = message.topic, message.partition
-        self.arrival.ensure(p, [TP(PORT_EVENTS, p), TP(SCAN_EVENTS, p)])
+        self._ours(p)
         if topic == STALL_CHECKS:
             if self.ready():  # else the yard being rebuilt schedules its deadlines anew
                 await self._release(p)  # everything whose turn has come, first
@@ -194,15 +194,19 @@ class Tracker:
         finally:
             self.arrival.settled(held)
 
-    def hand_over(self, p: int, copy: InputEvent, at: datetime, message: Any) -> None:
-        """A copy the fan-out made of the hop record ``message`` for partition ``p``,
-        which this worker owns (:attr:`local`): held as if read from the repartition
+    def hand_over(self, p: int, copy: InputEvent, at: datetime, message: Any) -> bool:
+        """Take a copy the fan-out made of the hop record ``message`` for partition
+        ``p``, if this worker owns ``p`` now (:attr:`local`; False: send it on the
+        repartition topic). Asked and held at once, with no await between, so a
+        revocation cannot come in between. Held as if read from the repartition
         topic, without the trip through the broker (no record written, read and
         parsed again). Its turn comes as a topic copy's does: the fan-out's marks
         on ``p`` say how far each hop input is handed over, here or on the topic,
         and a mark is made only after the copies it covers are held. Until ``p``'s
         copy is applied, the hop record's offset is not committed (:meth:`owed`)."""
-        self.arrival.ensure(p, [TP(PORT_EVENTS, p), TP(SCAN_EVENTS, p)])
+        if p not in self.local:
+            return False
+        self._ours(p)
         origin = Origin(
             message.topic,
             message.partition,
@@ -213,6 +217,11 @@ class Tracker:
             via=CONTAINER_EVENTS,
         )
         self._hold(p, copy, at, origin)
+        return True
+
+    def _ours(self, p: int) -> None:
+        """Partition ``p`` is ours, its local inputs its port and scan events."""
+        self.arrival.ensure(p, [TP(PORT_EVENTS, p), TP(SCAN_EVENTS, p)])
 
     # --- flow: a partition's inputs far ahead of the others wait -----------------------
 
