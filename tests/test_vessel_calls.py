@@ -13,12 +13,16 @@ from typing import Any
 
 import orjson
 import pytest
-from factories import CONTAINER, LAND_GATE, VOYAGE, at, event_doc, vessel_doc
+from factories import CONTAINER, LAND_GATE, VOYAGE, at, container_no, event_doc, vessel_doc
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from vasscm.events import parse_event
 from vasscm.replay import Replayer
-from vasscm.tracking import ContainerState
-from vasscm.tracking.state import STATE_VERSION
+from vasscm.tracking import ContainerState, Effects, Policy
+from vasscm.tracking.codes import EXITS
+from vasscm.tracking.core import settle
+from vasscm.tracking.state import STATE_VERSION, Facts
 
 MIN = timedelta(minutes=1)
 
@@ -381,3 +385,122 @@ def test_calls_are_forgotten_long_after_they_were_last_heard_of() -> None:
     log.feed(departed(at(days=30)) | {"voyage": "OTHER-1", "event_id": "d2"})
 
     assert ["OTHER-1"] == list(log.replayer.yard.calls)
+
+
+# --- a vessel event judges again only what it can change ---------------------------------
+
+_OTHER_VOYAGE = "OTHER-0001"
+_KINDS = ("DISCHARGED", "GATE_IN", "EXPECTED", "SCAN_SELECTED", "SCANNED")
+_KINDS += ("CHANNEL_ASSIGNED", "ELIGIBLE", "GATE_OUT", "LOADED")
+
+
+def _judge_all(
+    state: ContainerState, voyage: str, facts: Facts, *, now: int, policy: Policy
+) -> Effects:
+    """The oracle: every container naming the voyage judged again, its visits derived
+    again from their events (what learn did before it skipped anything)."""
+    events = state.events
+    at_ = next((i for i, e in enumerate(events) if e.voyage == voyage), None)
+    if at_ is None or state.calls.get(voyage) == facts:
+        return Effects(outcome="duplicate")
+    state.calls[voyage] = facts
+    state.last = None
+    first = sum(1 for e in events[:at_] if e.code in EXITS)
+    return settle(state, now, policy, first)
+
+
+@st.composite
+def _port_log(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """A few containers' visits over up to three weeks, some discharged from or loaded
+    on the call, some not, with the call's reports among them in any order."""
+    docs: list[dict[str, Any]] = []
+    hours = st.floats(min_value=0, max_value=21 * 24, allow_nan=False)
+    lag = st.floats(min_value=0, max_value=3, allow_nan=False)
+    for stem in ("TGHU000010", "TGHU000020", "TGHU000030"):
+        number = container_no(stem)
+        for _ in range(draw(st.integers(1, 7))):
+            kind = draw(st.sampled_from(_KINDS))
+            when = at(hours=draw(hours))
+            fields: dict[str, Any] = {"container_no": number}
+            if kind in ("DISCHARGED", "LOADED"):
+                fields["voyage"] = draw(st.sampled_from([VOYAGE, _OTHER_VOYAGE]))
+            later = when + timedelta(hours=draw(lag))
+            docs.append(received(event_doc(kind, when, **fields), later))
+    for kind in draw(st.lists(st.sampled_from(["EXPECTED", "ARRIVED", "DEPARTED"]), max_size=5)):
+        when = at(hours=draw(hours))
+        extra = {"eta": at(hours=draw(hours))} if kind == "EXPECTED" else {}
+        docs.append(received(vessel_doc(f"VESSEL_{kind}", when, **extra), when))
+    return draw(st.permutations(docs))
+
+
+def _judged_both_ways(docs: list[dict[str, Any]]) -> Log:
+    """Replay ``docs`` as learn does and as the oracle does; assert the outputs, line by
+    line, and the states equal; the first replay."""
+    fast = Log().feed(*docs).finish()
+    oracle = Log()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("vasscm.yard.learn", _judge_all)
+        oracle.feed(*docs).finish()
+    assert fast.records == oracle.records
+    assert fast.alerts == oracle.alerts
+    assert {k: s.to_json() for k, s in fast.replayer.states.items()} == {
+        k: s.to_json() for k, s in oracle.replayer.states.items()
+    }
+    return fast
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(docs=_port_log())
+def test_a_vessel_event_skips_only_containers_whose_judgement_cannot_change(
+    docs: list[dict[str, Any]],
+) -> None:
+    """A container that reads nothing the report changed (the arrival itself; a
+    departure, when none of its visits was loaded on the call) and has nothing due
+    keeps its judgement and only takes the facts: the outputs, line by line, and the
+    states are those of judging every container naming the voyage again."""
+    _judged_both_ways(docs)
+
+
+_IMPORT = container_no("TGHU000010")
+_EXPORT = container_no("TGHU000020")
+
+
+def test_a_container_whose_stall_fell_due_is_judged_by_the_departure_in_its_turn() -> None:
+    """An import off the call (it reads nothing of a departure) whose stall fell due by
+    the departure's instant is still judged in container order, so its alert goes out
+    before the late loading's of a container that sorts after it, as it always did."""
+    log = _judged_both_ways(
+        [
+            event_doc("DISCHARGED", at(), voyage=VOYAGE, container_no=_IMPORT),
+            event_doc("GATE_IN", at(), direction="export", container_no=_EXPORT),
+            event_doc("ELIGIBLE", at(hours=1), container_no=_EXPORT),
+            received(
+                event_doc("LOADED", at(hours=10), voyage=VOYAGE, container_no=_EXPORT),
+                at(hours=50),
+            ),
+            departed(at(hours=49)),
+        ]
+    )
+    assert [(a["container_no"], a["kind"]) for a in log.alerts] == [
+        (_IMPORT, "STALLED"),
+        (_EXPORT, "LATE_REPORT"),
+    ]
+
+
+def test_a_container_with_a_visit_to_drop_is_judged_by_the_departure() -> None:
+    """An import off the call that came back within a week of leaving: the departure,
+    a week after it left, drops the old visit (as any judgement then would), though
+    nothing it reads changed and its stall is not due."""
+    log = _judged_both_ways(
+        [
+            event_doc("DISCHARGED", at(), voyage=_OTHER_VOYAGE, container_no=_IMPORT),
+            event_doc("ELIGIBLE", at(minutes=30), container_no=_IMPORT),
+            event_doc("GATE_OUT", at(hours=1), container_no=_IMPORT),
+            event_doc("DISCHARGED", at(hours=150), voyage=VOYAGE, container_no=_IMPORT),
+            event_doc("ELIGIBLE", at(hours=151), container_no=_IMPORT),
+            departed(at(hours=170)),
+        ]
+    )
+    state = log.replayer.states[_IMPORT]
+    assert len(state.books) == 1
+    assert state.horizon is not None
