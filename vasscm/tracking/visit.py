@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from time import gmtime
 
+from vasscm.durations import basic_stamp
 from vasscm.events import Stage
 from vasscm.tracking.codes import (
     ARRIVALS,
@@ -238,11 +238,7 @@ class Fold:
     def _set_anchor(self, t: int) -> None:
         if t != self._anchor:
             self._anchor = t
-            # As f"{from_ms(t):%Y%m%dT%H%M%SZ}", in half the time (a new visit's id is
-            # made at its first event and again at its arrival).
-            y, mo, d, h, mi, s = gmtime(t // 1000)[:6]
-            stamp = f"{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z"
-            self.visit.visit_id = f"{self.visit.container_no}-{stamp}"
+            self.visit.visit_id = f"{self.visit.container_no}-{basic_stamp(t)}"
 
 
 def derive(events: list[Ev], container_no: str) -> Visit:
