@@ -446,6 +446,8 @@ def _judged_both_ways(docs: list[dict[str, Any]]) -> Log:
     assert {k: s.to_json() for k, s in fast.replayer.states.items()} == {
         k: s.to_json() for k, s in oracle.replayer.states.items()
     }
+    for state in fast.replayer.states.values():  # only the calls its visits name
+        assert set(state.calls) <= {e.voyage for e in state.events}
     return fast
 
 

@@ -364,6 +364,7 @@ def settle(
     # Closed visits take late events for `retention` after their exit (at most
     # MAX_VISITS are held); everything up to a dropped visit's exit is stale.
     events = state.events
+    dropped = False
     while len(books) > 1:
         end = next(i for i, e in enumerate(events) if e.code in EXITS)  # the oldest's exit
         if len(books) <= MAX_VISITS and events[end].t + policy.retention > now:
@@ -371,8 +372,10 @@ def settle(
         books.pop(0)
         state.horizon = events[end].t
         del events[: end + 1]
+        dropped = True
     state.books = books
-    if state.calls:  # only the calls its visits still name
+    if dropped and state.calls:  # only the calls its visits still name (an event
+        # adds only calls it names: a call is left unnamed by dropping events alone)
         named = {e.voyage for e in events if e.voyage is not None}
         if len(named) < len(state.calls):
             state.calls = {k: f for k, f in state.calls.items() if k in named}
