@@ -30,8 +30,6 @@ SEVERITY_TEXT: Final = {kind: severity.value for kind, severity in SEVERITY.item
 #: order, so ``orjson.dumps`` of it is what ``dump_json`` of the model writes.
 Row: TypeAlias = dict[str, Any]
 
-_EXITED: Final = Stage.EXITED
-
 
 @dataclass(slots=True)
 class AlertSpec:
@@ -71,12 +69,10 @@ def desired_alerts(
             _late(v, duty, out)
     timeline = v.timeline
     last = len(timeline) - 1
-    stall_after, direction = policy.stall_after, v.direction
+    limits = policy.stall_limits(v.direction)
     for i, (stage, start) in enumerate(timeline):
-        if stage is _EXITED:
-            continue
-        limit_ms = stall_after(stage, direction)
-        if limit_ms is None:
+        limit_ms = limits[stage]
+        if limit_ms is None:  # EXITED, or no limit set
             continue
         current = i == last
         end = now if current else timeline[i + 1][1]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
+from vasscm.events import Stage
+
 MS: Final = 1000
 HOUR: Final = 3600 * MS
 #: Visits one container's state holds, the open one included.
@@ -47,6 +49,20 @@ class Policy:
     _limits: dict[tuple[str, str], int | None] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    _by_direction: dict[str, dict[str, int | None]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def stall_limits(self, direction: str) -> dict[str, int | None]:
+        """:meth:`stall_after` of every stage but EXITED (never stalled) for one
+        direction, by stage: read at every event, for each stage of the visit."""
+        try:
+            return self._by_direction[direction]
+        except KeyError:
+            limits: dict[str, int | None] = {s: self.stall_after(s, direction) for s in Stage}
+            limits[Stage.EXITED] = None
+            self._by_direction[direction] = limits
+            return limits
 
     def stall_after(self, stage: str, direction: str) -> int | None:
         key = (stage, direction)
