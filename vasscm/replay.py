@@ -300,7 +300,8 @@ class Replayer:
             self._folds.pop(container_no, None)
         else:
             self.states[container_no] = state
-            self._touched(container_no)
+            if state.last is not None:  # nothing to drop of a state without one
+                self._touched(container_no)
 
     def publish(self, container_no: str, step: Step) -> None:
         effects = step.effects
@@ -427,7 +428,8 @@ def replay_file(
         with open(events, "rb", buffering=1 << 20) as stream, FewCollections() as gc_:
             for number, size, line, oversized in numbered_lines(stream, max_event_bytes):
                 bar.advance(size)
-                gc_.tick()
+                if not number & 1023:
+                    gc_.tick(1024)
                 if oversized:
                     replayer.feed_oversized(line, size, line=number)
                 elif line.strip():

@@ -157,6 +157,7 @@ class Yard:
             call = self.calls[voyage] = Call(voyage, event.vessel, event.site)
         changed = call.take(event, occurred=to_ms(event.occurred_at), received=received)
         out = CallStep(call, changed, expired=self._expire(now, keep=voyage))
+        facts = call.facts
         naming = self.naming.get(voyage, set())
         for container_no in sorted(naming):
             state = self.load(container_no)
@@ -164,10 +165,10 @@ class Yard:
                 naming.discard(container_no)
                 continue
             out.named.append(container_no)
-            if state.calls.get(voyage) == call.facts:
+            if state.calls.get(voyage) == facts:
                 continue  # it has them (learn would say "duplicate")
             before = published_records(state, self.policy) if self.withdraw else {}
-            effects = learn(state, voyage, call.facts, now=now, policy=self.policy)
+            effects = learn(state, voyage, facts, now=now, policy=self.policy)
             if effects.outcome == "duplicate":
                 if not any(e.voyage == voyage for e in state.events):
                     naming.discard(container_no)  # its visits naming it are gone
