@@ -284,7 +284,7 @@ def test_replayer_same_result_in_memory() -> None:
 
 def test_the_cyclic_collector_is_quiet_during_a_replay_yet_cycles_do_not_pile_up() -> None:
     """FewCollections (issue 28): no automatic collection inside, one every ``every``
-    lines, and the collector as it was afterwards."""
+    lines that then freezes what survived, and the collector as it was afterwards."""
     import gc
     import weakref
 
@@ -302,9 +302,13 @@ def test_the_cyclic_collector_is_quiet_during_a_replay_yet_cycles_do_not_pile_up
         del a, b
         quiet.tick(99)
         assert alive() is not None  # a cycle: only the collector frees it
+        kept, frozen = Node(), gc.get_freeze_count()
         quiet.tick(1)
         assert alive() is None
+        assert gc.get_freeze_count() > frozen  # survivors (`kept`) are not walked again
+        assert kept is not None
     assert gc.isenabled()
+    assert gc.get_freeze_count() == 0
 
 
 def test_dropping_open_visit_derivations_changes_no_output(

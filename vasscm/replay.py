@@ -110,7 +110,9 @@ class FewCollections:
     again and again: 11 % of replay's time in a profile. So it is disabled for the
     replay, what exists before is frozen out of its reach, and a full collection runs
     once every :data:`COLLECT_EVERY` lines (:meth:`tick`), so that an input that does
-    make cycles cannot grow memory without bound.
+    make cycles cannot grow memory without bound; what survives it is frozen in turn,
+    so each collection walks the objects made since the last (a cycle among older
+    ones, which replay does not make, would wait for the end).
     """
 
     def __init__(self, every: int = COLLECT_EVERY) -> None:
@@ -130,6 +132,7 @@ class FewCollections:
         if self._left <= 0:
             self._left = self.every
             gc.collect()
+            gc.freeze()  # what survived: the next collection walks only what is newer
 
     def __exit__(self, *exc: object) -> None:
         gc.unfreeze()
