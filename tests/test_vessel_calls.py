@@ -506,3 +506,20 @@ def test_a_container_with_a_visit_to_drop_is_judged_by_the_departure() -> None:
     state = log.replayer.states[_IMPORT]
     assert len(state.books) == 1
     assert state.horizon is not None
+
+
+def test_a_dropped_visits_call_goes_with_it_though_another_is_named_without_a_call() -> None:
+    """A container discharged from the call, then back off another voyage no report
+    has named: a week on, the call's arrival drops the first visit, and with it the
+    call's copy (a count of the voyages named, one either way, kept it)."""
+    log = _judged_both_ways(
+        [
+            event_doc("DISCHARGED", at(hours=1), voyage=_OTHER_VOYAGE, container_no=_IMPORT),
+            event_doc("DISCHARGED", at(), voyage=VOYAGE, container_no=_IMPORT),
+            event_doc("GATE_OUT", at(minutes=30), container_no=_IMPORT),
+            received(vessel_doc("VESSEL_ARRIVED", at(days=7, hours=1)), at(days=7, hours=1)),
+        ]
+    )
+    state = log.replayer.states[_IMPORT]
+    assert [e.voyage for e in state.events] == [_OTHER_VOYAGE]
+    assert state.calls == {}

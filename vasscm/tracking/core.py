@@ -377,7 +377,7 @@ def settle(
     if dropped and state.calls:  # only the calls its visits still name (an event
         # adds only calls it names: a call is left unnamed by dropping events alone)
         named = {e.voyage for e in events if e.voyage is not None}
-        if len(named) < len(state.calls):
+        if not named.issuperset(state.calls):  # (not by size: some it names have no call)
             state.calls = {k: f for k, f in state.calls.items() if k in named}
     state.due = deadline(visits[-1] if visits else None, books[-1], policy)
     return effects
