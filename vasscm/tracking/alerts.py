@@ -78,7 +78,7 @@ def desired_alerts(
         end = now if current else timeline[i + 1][1]
         if end - start <= limit_ms:
             continue
-        key = f"STALLED/{stage}"
+        key = STALLED_KEY[stage]
         prior = out.get(key)
         if prior is not None and (prior.status == "f" or not current):
             continue  # keep the first interval that stalled; a firing one wins
@@ -89,6 +89,8 @@ def desired_alerts(
     return out
 
 
+#: A stall's key in the books, by stage: "STALLED/<stage>".
+STALLED_KEY: Final = {stage: f"STALLED/{stage}" for stage in Stage}
 _STALLED_TEXT: dict[tuple[Stage, int], str] = {}
 
 

@@ -16,6 +16,7 @@ import orjson
 from vasscm.durations import from_ms, to_ms
 from vasscm.events import AlertKind, ContainerEvent, RejectCode, Rejection, Stage
 from vasscm.tracking.alerts import (
+    STALLED_KEY,
     AlertSpec,
     alert,
     desired_alerts,
@@ -268,13 +269,14 @@ def deadline(v: Visit | None, book: Book | None, policy: Policy) -> int | None:
         return None
     if v.exited is not None:
         return v.exited + policy.retention
-    limit = policy.stall_after(v.stage, v.direction)
+    stage, since = v.timeline[-1]
+    limit = policy.stall_limits(v.direction)[stage]
     if limit is None:
         return None
-    held = book.alerts.get(f"STALLED/{v.stage}") if book is not None else None
-    if held is not None and held[0] == "f" and held[1] == v.stage_since:
+    held = book.alerts.get(STALLED_KEY[stage]) if book is not None else None
+    if held is not None and held[0] == "f" and held[1] == since:
         return None  # already firing for this stage; it resolves on the next event
-    return v.stage_since + limit + 1
+    return since + limit + 1
 
 
 def _fresh_book(books: list[Book], first: int, visit_id: str) -> bool:
