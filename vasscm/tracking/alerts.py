@@ -62,7 +62,7 @@ def desired_alerts(
     visits.)
     """
     out: dict[str, AlertSpec] = {}
-    if v.closed:
+    if v.exited is not None:  # (closed, without the property call)
         _exit_alerts(v, out)
     for duty in duties:
         if not duty.on_time:

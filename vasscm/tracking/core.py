@@ -325,7 +325,7 @@ def _emit(
     duties = obligations(v, calls, policy)
     desired = desired_alerts(v, now, policy, duties)
     emit_alerts(v, book, desired, now, effects.alert_rows)
-    if v.closed:
+    if v.exited is not None:  # closed
         content = record(v, desired, duties)
         content_digest = digest(orjson.dumps(content))
         if content_digest != book.digest:
@@ -350,7 +350,7 @@ def settle(
         visits = [f.visit for f in folds]
     else:
         visits = [fold.visit]
-    state.last = fold if fold is not None and not fold.visit.closed else None
+    state.last = fold if fold is not None and fold.visit.exited is None else None
     books = state.books
     if len(visits) == 1 and _fresh_book(books, first, visits[0].visit_id):
         pass  # the latest visit, under the id it had or with a book nothing went out of
