@@ -8,6 +8,7 @@ same late list: the same method over the same evidence.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import urllib.error
 from datetime import datetime, timedelta
@@ -16,18 +17,22 @@ from typing import Any
 
 import orjson
 import pytest
+from aiokafka import AIOKafkaProducer
 from livekit import OutputReader, Worker, matches, produce, replay_expectation
 from prometheus_client.parser import text_string_to_metric_families
 
 from vasscm.board import Entry, Group
 from vasscm.durations import to_ms
-from vasscm.forecast import Forecast
+from vasscm.forecast import Forecast, Forecaster
 from vasscm.late import late
+from vasscm.live.stream.forecasts import ClearanceFeed, Forecasts
 from vasscm.live.tools.broker import EmbeddedBroker
 from vasscm.replay import replay_file
 from vasscm.replay_forecasts import observation_of_row
 from vasscm.settings import Settings
 from vasscm.simulate import LogSpec, synthetic_log
+from vasscm.topics import CLEARANCES
+from vasscm.tracking import DEFAULT_POLICY
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -129,3 +134,52 @@ def test_live_forecasts_are_replays(own_broker: EmbeddedBroker, tmp_path: Path) 
         assert listed["as_of"] == next(iter(made.values()))["as_of"]
     finally:
         worker.stop()
+
+
+def test_the_clearance_feed_outlasts_a_broker_away_when_it_starts(
+    own_broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """The feed's consumer starting while the broker does not answer (this once ended
+    the worker: the start raised through faust's task and crashed the app): it says so,
+    starts again, and learns every record the topic holds, each once."""
+    log = tmp_path / "events.jsonl"
+    log.write_bytes(b"\n".join(synthetic_log(3000, seed=5)) + b"\n")
+    replay_file(log, tmp_path / "out", forecasts=False)
+    records = (tmp_path / "out" / "clearances.jsonl").read_bytes().splitlines()
+    assert records
+
+    async def run() -> ClearanceFeed:
+        await own_broker.create_topics({CLEARANCES: 2})
+        producer = AIOKafkaProducer(bootstrap_servers=own_broker.bootstrap)
+        await producer.start()
+        try:
+            for record in records:
+                await producer.send_and_wait(CLEARANCES, record)
+        finally:
+            await producer.stop()
+        forecasts = Forecasts(Forecaster(), lambda: [], lambda: 0, DEFAULT_POLICY)
+        client = {"bootstrap_servers": own_broker.bootstrap, "request_timeout_ms": 2000}
+        feed = ClearanceFeed(client, forecasts, retry_after=0.2)
+        own_broker.pause()
+        task = asyncio.create_task(feed.run())
+        try:
+            deadline = time.monotonic() + 60
+            while feed.restarts < 1:
+                assert not task.done(), task.exception()
+                assert time.monotonic() < deadline, "the feed's start never failed"
+                await asyncio.sleep(0.1)
+        finally:
+            own_broker.resume()
+        deadline = time.monotonic() + 60
+        while forecasts.read < len(records):
+            assert not task.done(), task.exception()
+            assert time.monotonic() < deadline, f"learned {forecasts.read} of {len(records)}"
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.5)  # a second read of the topic would show within a poll
+        assert forecasts.read == len(records)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return feed
+
+    asyncio.run(run())
