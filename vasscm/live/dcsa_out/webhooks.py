@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,6 +33,7 @@ from vasscm.dcsa.subscriptions import Subscription
 from vasscm.live.dcsa_out.deliverer import STATES, DcsaMetrics, Deliverer
 from vasscm.live.dcsa_out.feed import Feed
 from vasscm.live.dcsa_out.subscription_book import SubscriptionBook
+from vasscm.live.restarts import Restarting
 from vasscm.settings import Settings
 from vasscm.sites import Registry
 
@@ -142,20 +143,7 @@ class Webhooks:
                 log.info("DCSA subscription %s: delivering to %s", sub_id, host)
 
 
-async def _logged(what: str, run: Callable[[], Awaitable[None]]) -> None:
-    """Runs ``run()``; a failure is logged with what failed and tried again in 5 s
-    (a broker away for a while must not end DCSA out for the worker's life)."""
-    while True:
-        try:
-            await run()
-            return
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # logged, and the part starts again
-            log.error(
-                "DCSA out: %s stopped (%s: %s); starting again in 5 s",
-                what,
-                type(exc).__name__,
-                exc,
-            )
-        await asyncio.sleep(5)
+def _logged(what: str, run: Callable[[], Awaitable[None]]) -> Coroutine[Any, Any, None]:
+    """``run()``, started again 5 s after a failure (a broker away for a while must not
+    end DCSA out for the worker's life)."""
+    return Restarting(f"DCSA out: {what}", run, log).run()

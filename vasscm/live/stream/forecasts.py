@@ -41,6 +41,7 @@ from vasscm.events import VisitForecast, VisitState
 from vasscm.forecast import Curves, Forecast, Forecaster, Key, Observation
 from vasscm.late import Late, late
 from vasscm.live.http.metrics import LabelCap
+from vasscm.live.restarts import Restarting
 from vasscm.replay_forecasts import RecordLearner
 from vasscm.topics import CLEARANCES
 from vasscm.tracking import Policy
@@ -227,8 +228,9 @@ class ClearanceFeed:
     from the beginning, without a consumer group (every worker reads everything).
 
     A broker away when the feed starts, or lost while it reads, is logged and the feed
-    starts again ``retry_after`` seconds later where it had read to (it once ended the
-    worker: the consumer's start raised through faust's task and crashed the app).
+    starts again a few seconds later where it had read to (``restarting``; it once
+    ended the worker: the consumer's start raised through faust's task and crashed
+    the app).
     """
 
     def __init__(
@@ -236,27 +238,13 @@ class ClearanceFeed:
     ) -> None:
         self.client = client
         self.forecasts = forecasts
-        self.retry_after = retry_after
-        self.restarts = 0
         self._next: dict[TopicPartition, int] = {}  # the next offset to read, by partition
+        self.restarting = Restarting(
+            f"forecasts: reading {CLEARANCES}", self._read, log, retry_after=retry_after
+        )
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self._read()
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # logged, and read again from where it was
-                log.warning(
-                    "forecasts: reading %s stopped (%s: %s); starting again in %g s",
-                    CLEARANCES,
-                    type(exc).__name__,
-                    exc,
-                    self.retry_after,
-                )
-            self.restarts += 1
-            await asyncio.sleep(self.retry_after)
+        await self.restarting.run()
 
     async def _read(self) -> None:
         # Learning a second late costs nothing; polling the broker often costs the
