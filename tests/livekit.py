@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import random
 import shutil
@@ -161,6 +162,18 @@ class Worker:
                 samples = (ln for ln in body.decode().splitlines() if ln.startswith(wanted))
                 parts += [ln for ln in samples if "_bucket" not in ln and "_created" not in ln]
         return "\n".join(parts)
+
+    def standing_still(self, last: int = 2) -> str:
+        """The worker's last ``last`` watchdog warnings (vasscm.live.stream.watchdog),
+        each with the lines that follow it."""
+        lines = self.log.read_text(errors="replace").splitlines()
+        starts = [i for i, ln in enumerate(lines) if "the worker stands still:" in ln]
+        said = []
+        for i in starts[-last:]:
+            block = [lines[i]]
+            block += itertools.takewhile(lambda ln: ln.startswith("  "), lines[i + 1 :])
+            said.append("\n".join(block))
+        return "\n".join(said) or "(nothing)"
 
     def rebuilds(self) -> list[str]:
         return [
@@ -321,8 +334,14 @@ async def stream_with_kills(
         await asyncio.to_thread(worker.wait_ready)
     await sending
     if not await reader.poll_until(matches(expected, redelivered=True), 600, idle=30):
-        # The assertion that follows says what is missing; this says where it waits.
-        print(f"outputs stopped short; the worker holds:\n{worker.state_of_play()}")
+        # Said in the failure itself (CI shows the assertion, not captured output):
+        # what is missing, where the worker waits, and its watchdog's last words.
+        got = latest_records(reader.outputs.records)
+        raise AssertionError(
+            f"outputs stopped short: {record_diff(got, expected.records)}\n"
+            f"the worker holds:\n{worker.state_of_play()}\n"
+            f"its watchdog said (log {worker.log}):\n{worker.standing_still()}"
+        )
 
 
 async def dump_topics(bootstrap: str, dest: Path, group: str = "vasscm") -> None:

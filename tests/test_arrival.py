@@ -161,3 +161,29 @@ def test_the_event_clock_never_passes_a_record_still_held() -> None:
     for held in arrival.release(0, 0, lambda s: False):
         arrival.settled(held)
     assert 900 == arrival.clock()
+
+
+def test_what_holds_the_oldest_record_back_is_named_and_goes_when_it_goes() -> None:
+    """``waiting_on`` names each input the oldest record waits for (the watchdog's log
+    line), and is empty exactly when release would let it go."""
+    arrival = order(customs=2, grace=100)
+    take(arrival, PORT, 0, received=1_000, wall=5_000)
+    assert arrival.waiting_on(0, 5_000, lambda s: False) == [
+        "('scan', 0) delivered nothing yet, not idle",
+        "hop input 0: no mark read yet",
+        "hop input 1: no mark read yet",
+    ]
+    arrival.mark(0, 0, Mark(upto=500))
+    arrival.mark(0, 1, Mark(upto=2_000))
+    assert arrival.waiting_on(0, 5_000, lambda s: s == SCAN) == [
+        "hop input 0: marked up to 500 ms, not idle"
+    ]
+    arrival.mark(0, 0, Mark(upto=500, idle_at=5_050))  # idle, but too soon after it was read
+    assert arrival.waiting_on(0, 5_060, lambda s: s == SCAN) == [
+        "hop input 0: marked up to 500 ms, idle 10 ms ago"
+    ]
+    assert released(arrival, wall=5_060, idle={SCAN}) == []
+    arrival.mark(0, 0, Mark(upto=1_500))
+    assert arrival.waiting_on(0, 5_060, lambda s: s == SCAN) == []
+    assert released(arrival, wall=5_060, idle={SCAN}) == ["port@1000"]
+    assert arrival.waiting_on(0, 5_060, lambda s: s == SCAN) == []  # nothing held

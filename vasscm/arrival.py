@@ -92,6 +92,10 @@ class _Partition:
     released: dict[Hashable, Counter[int]] = field(default_factory=dict)
 
 
+def _upto(received: int) -> str:
+    return "nothing yet" if received == NEVER else f"up to {received} ms"
+
+
 class ArrivalOrder:
     """Per partition, a merge of its inputs by received time; one event clock."""
 
@@ -206,6 +210,41 @@ class ArrivalOrder:
         back for ever, since a paused input delivers nothing."""
         ahead = set(self.ahead(partition))
         return {source for source in paused if source not in ahead}
+
+    def waiting_on(
+        self, partition: int, wall: int, caught_up: Callable[[Hashable], bool]
+    ) -> list[str]:
+        """What holds back the oldest record of ``partition``, in words (for a log
+        line when records wait long): each input that has not delivered as far as
+        its received time, and each customs or vessel partition with no mark, or a
+        mark behind it and no idle moment late enough. Empty: it may go now."""
+        part = self._parts.get(partition)
+        if part is None or not part.heap:
+            return []
+        held = part.heap[0]
+        reasons = [
+            f"{source} delivered {_upto(upto)}, not idle"
+            for source, upto in part.local.items()
+            if upto < held.received and not caught_up(source)
+        ]
+        seen_by = held.taken + self.grace
+        for c in range(self.hop_partitions):
+            mark = part.marks.get(c)
+            if mark is None:
+                reasons.append(f"hop input {c}: no mark read yet")
+            elif mark.upto < held.received and (mark.idle_at is None or mark.idle_at < seen_by):
+                idle = "not idle" if mark.idle_at is None else f"idle {wall - mark.idle_at} ms ago"
+                reasons.append(f"hop input {c}: marked {_upto(mark.upto)}, {idle}")
+        return reasons
+
+    def oldest(self, partition: int) -> Held | None:
+        """The record of ``partition`` that goes next (None: it holds none)."""
+        part = self._parts.get(partition)
+        return part.heap[0] if part is not None and part.heap else None
+
+    def partitions(self) -> list[int]:
+        """The partitions this worker holds records for, or may."""
+        return list(self._parts)
 
     def _may_go(self, part: _Partition, held: Held, wall: int, idle_local: set[Hashable]) -> bool:
         for source, upto in part.local.items():

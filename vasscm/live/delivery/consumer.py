@@ -196,6 +196,45 @@ class Consumer(driver.Consumer):
             return False
         return next_offset >= max(highwater, self._fetched.get(tp, 0))
 
+    def where(self, tp: TP) -> str:
+        """How far ``tp`` is read, in words (vasscm.live.stream.watchdog): processed up
+        to, next expected, fetched up to, the last fetch's high water, paused, a hole
+        being read again."""
+        try:
+            highwater = self.highwater(tp)
+        except Exception:  # not assigned (any more), or the client not started
+            highwater = None
+        parts = [
+            f"done {self._done.get(tp, '-')}",
+            f"next {self._next.get(tp, '-')}",
+            f"fetched {self._fetched.get(tp, '-')}",
+            f"high water {highwater if highwater is not None else '-'}",
+        ]
+        if tp in self._paused_partitions:
+            parts.append("paused")
+        if tp in self._rereads:
+            parts.append(f"reading again from {self._rereads[tp][0]}")
+        return f"{tp.topic}[{tp.partition}]: " + ", ".join(parts)
+
+    def behind(self) -> list[TP]:
+        """Stream partitions assigned here with records not yet processed, or paused."""
+        try:
+            assigned = sorted(self.assignment())
+        except Exception:  # the client not started
+            return []
+        out = []
+        for tp in assigned:
+            done = self._done.get(tp)
+            if not self._contiguous(tp) or done is None:
+                continue
+            try:
+                highwater = self.highwater(tp)
+            except Exception:
+                continue
+            if tp in self._paused_partitions or (highwater is not None and done < highwater):
+                out.append(tp)
+        return out
+
     def _read_again(self, tp: TP, hole: int, seen: int) -> bool:
         now = time.monotonic()
         at, first, last = self._rereads.get(tp, (hole, now, 0.0))

@@ -125,6 +125,11 @@ class Outbox:
         """Records waiting to be sent."""
         return self._records
 
+    @property
+    def sent(self) -> int:
+        """Items handed to the producer so far (it moves: vasscm.live.stream.watchdog)."""
+        return self._sent
+
     async def room(self, limit: int = _MAX_WAITING) -> None:
         """Wait while more than ``limit`` records wait: the agent that puts them
         slows to the sender's pace instead of the outbox growing."""

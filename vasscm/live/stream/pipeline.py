@@ -52,10 +52,11 @@ from vasscm.live.kafka.auth import aiokafka_options
 from vasscm.live.kafka.layout import Layout
 from vasscm.live.stream.fanout import FanOut
 from vasscm.live.stream.forecasts import ClearanceFeed, Forecasts, LateCollector
-from vasscm.live.stream.intake import Intake
+from vasscm.live.stream.intake import Intake, wall_ms
 from vasscm.live.stream.publisher import Publisher
 from vasscm.live.stream.readiness import PROBE_EVERY, Readiness
 from vasscm.live.stream.tracker import Tracker, partition_for
+from vasscm.live.stream.watchdog import Watchdog
 from vasscm.partitions import Rebuild
 from vasscm.settings import Settings, bootstrap_servers
 from vasscm.sites import load_registry
@@ -161,6 +162,12 @@ class Pipeline:
             paused=self.tracker.paused_count,
         )
         self.registry.register(StateCollector(self.lookups.snapshot, self.metrics.site))
+        self.watchdog = Watchdog(
+            self.arrival,
+            self.publisher.outbox,
+            lambda: hooks.existing_consumer(app),
+            lambda: self.intake.tally["events"],
+        )
         # Contract 8.2: learned from every partition of the clearances, swept over
         # this worker's boards (vasscm.live.stream.forecasts).
         self.forecasts = Forecasts(
@@ -258,6 +265,13 @@ class Pipeline:
 
     async def _each_second(self) -> None:
         self.lookups.sample()
+        try:
+            standing = self.watchdog.check(wall_ms(), time.monotonic())
+        except Exception:  # a diagnostic never stops the worker
+            self.app.log.exception("the watchdog failed")  # type: ignore[attr-defined]
+        else:
+            if standing is not None:
+                self.app.log.warning("%s", standing)  # type: ignore[attr-defined]
         if self.readiness.assigned:
             await self.tracker.stall_timer()
 

@@ -1,0 +1,65 @@
+"""The watchdog (vasscm.live.stream.watchdog): a worker standing still says why, once
+it has stood still long enough, and not again too soon."""
+
+from __future__ import annotations
+
+import asyncio
+
+from vasscm.arrival import ArrivalOrder, Mark
+from vasscm.live.delivery.outbox import Outbox
+from vasscm.live.stream.watchdog import Watchdog
+
+PORT, SCAN = ("port-events", 3), ("scan-events", 3)
+
+
+def held_on_3(customs: int = 1) -> ArrivalOrder:
+    arrival = ArrivalOrder(hop_partitions=customs, grace_ms=0)
+    arrival.assign(3, [PORT, SCAN])
+    arrival.delivered(3, PORT, 1_000)
+    arrival.hold(3, PORT, 7, received=1_000, occurred=1_000, wall=0, item="GATE_OUT")
+    return arrival
+
+
+def test_records_held_long_are_said_with_what_they_wait_on() -> None:
+    arrival = held_on_3()
+    dog = Watchdog(arrival, Outbox(), lambda: None, lambda: 0, after=30, every=60)
+    assert dog.check(29_000, 100.0) is None  # not long enough yet
+    said = dog.check(31_000, 101.0)
+    assert said is not None
+    assert "partition 3: 1 records held, the oldest (received 1000 ms, from " in said
+    assert "for 31 s, waiting on: " in said
+    assert "('scan-events', 3) delivered nothing yet, not idle" in said
+    assert "hop input 0: no mark" in said
+    assert dog.check(40_000, 110.0) is None  # said 9 s ago: not again yet
+    assert dog.check(100_000, 161.0) is not None  # still standing, a minute later
+    arrival.mark(3, 0, Mark(upto=2_000))
+    arrival.delivered(3, SCAN, 2_000)
+    for held in arrival.release(3, 200_000, lambda s: False):
+        arrival.settled(held)
+    assert dog.check(300_000, 400.0) is None  # it went: nothing to say
+
+
+def test_an_outbox_that_sends_nothing_for_long_is_said() -> None:
+    outbox = Outbox()
+    outbox.put(None, [("vasscm.clearances", b"k", b"v")] * 3)
+    dog = Watchdog(ArrivalOrder(hop_partitions=1, grace_ms=0), outbox, lambda: None,
+                   lambda: 0, after=30, every=30)  # fmt: skip
+    assert dog.check(0, 0.0) is None  # first seen now
+    assert dog.check(0, 29.0) is None
+    said = dog.check(0, 31.0)
+    assert said is not None
+    assert "outbox: 3 records waiting, none sent for 31 s" in said
+
+    sent: list[bytes | None] = []
+
+    async def send(topic: str, key: bytes | None, value: bytes | None) -> None:
+        sent.append(value)
+
+    async def drain() -> None:
+        outbox.send = send
+        await outbox.drain()
+
+    asyncio.run(drain())
+    assert len(sent) == 3
+    assert outbox.pending == 0
+    assert dog.check(0, 100.0) is None

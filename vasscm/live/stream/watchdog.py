@@ -1,0 +1,102 @@
+"""Says in the worker's log why it stands still, when it does.
+
+A worker that stops moving with work in hand (records held for arrival order that
+never go, outputs that are never sent, partitions behind with nothing taken) shows
+it on the gauges, but not why. Once a second the pipeline asks :class:`Watchdog`;
+when one of these has lasted ``after`` seconds it writes one warning saying what
+waits and on what (the inputs the oldest held record waits for, and how far the
+consumer has read each), and again at most every ``every`` seconds while it lasts.
+It changes nothing: it is what an operator, or a failed test, reads first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+from faust.types.tuples import TP
+
+from vasscm.arrival import ArrivalOrder
+from vasscm.live.delivery.outbox import Outbox
+from vasscm.topics import CONTAINER_EVENTS, PORT_EVENTS, SCAN_EVENTS
+
+__all__ = ["Watchdog"]
+
+_AFTER: Final = 30.0  # seconds standing still before it is said
+_EVERY: Final = 30.0  # seconds between two warnings while it lasts
+
+
+class Watchdog:
+    def __init__(
+        self,
+        arrival: ArrivalOrder,
+        outbox: Outbox,
+        consumer: Callable[[], Any],
+        taken: Callable[[], int],
+        *,
+        after: float = _AFTER,
+        every: float = _EVERY,
+    ) -> None:
+        self.arrival = arrival
+        self.outbox = outbox
+        self.consumer = consumer  # the app's consumer, or None before it exists
+        self.taken = taken  # records taken so far
+        self.after, self.every = after, every
+        self._moved: dict[str, tuple[int, float]] = {}  # what -> (count, since)
+        self._said = float("-inf")
+
+    def check(self, wall_ms: int, now: float) -> str | None:
+        """The warning to write now (None: nothing stands still, or it was said less
+        than ``every`` seconds ago). ``now``: monotonic seconds."""
+        consumer = self.consumer()
+        lines = self._held(wall_ms, consumer) + self._outbox(now)
+        if consumer is not None:
+            lines += self._untaken(now, consumer)
+        if not lines or now - self._said < self.every:
+            return None
+        self._said = now
+        return "the worker stands still:\n  " + "\n  ".join(lines)
+
+    def _held(self, wall_ms: int, consumer: Any) -> list[str]:
+        lines = []
+        caught_up = consumer.caught_up if consumer is not None else (lambda _tp: False)
+        for p in sorted(self.arrival.partitions()):
+            oldest = self.arrival.oldest(p)
+            if oldest is None or wall_ms - oldest.taken < self.after * 1000:
+                continue
+            reasons = self.arrival.waiting_on(p, wall_ms, caught_up) or [
+                "nothing: it goes at the next record or mark read on the partition"
+            ]
+            lines.append(
+                f"partition {p}: {self.arrival.held(p)} records held, the oldest "
+                f"(received {oldest.received} ms, from {oldest.source}) for "
+                f"{(wall_ms - oldest.taken) // 1000} s, waiting on: " + "; ".join(reasons)
+            )
+            if consumer is not None and hasattr(consumer, "where"):
+                for topic in (PORT_EVENTS, SCAN_EVENTS, CONTAINER_EVENTS):
+                    lines.append("  " + consumer.where(TP(topic, p)))
+        return lines
+
+    def _outbox(self, now: float) -> list[str]:
+        pending = self.outbox.pending
+        if not pending or not self._still("outbox", self.outbox.sent, now):
+            return []
+        since = now - self._moved["outbox"][1]
+        return [f"outbox: {pending} records waiting, none sent for {since:.0f} s"]
+
+    def _untaken(self, now: float, consumer: Any) -> list[str]:
+        behind = consumer.behind() if hasattr(consumer, "behind") else []
+        if not behind or not self._still("taken", self.taken(), now):
+            return []
+        since = now - self._moved["taken"][1]
+        return [f"no record taken for {since:.0f} s, with partitions behind:"] + [
+            "  " + consumer.where(tp) for tp in behind
+        ]
+
+    def _still(self, what: str, count: int, now: float) -> bool:
+        """Whether ``count`` has not moved for ``after`` seconds."""
+        last = self._moved.get(what)
+        if last is None or last[0] != count:
+            self._moved[what] = (count, now)
+            return False
+        return now - last[1] >= self.after
