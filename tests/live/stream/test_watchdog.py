@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from vasscm.arrival import ArrivalOrder, Mark
+from vasscm.live.delivery import Batch, Checkpoint
 from vasscm.live.delivery.outbox import Outbox
 from vasscm.live.stream.watchdog import Watchdog
 
@@ -42,13 +43,18 @@ def test_records_held_long_are_said_with_what_they_wait_on() -> None:
 def test_an_outbox_that_sends_nothing_for_long_is_said() -> None:
     outbox = Outbox()
     outbox.put(None, [("vasscm.clearances", b"k", b"v")] * 3)
+
+    class Producer:  # what the watchdog asks of the app's producer
+        def where(self) -> str:
+            return "producer buffer: 9 put, 4 handed to the client, 5 waiting"
+
     dog = Watchdog(ArrivalOrder(hop_partitions=1, grace_ms=0), outbox, lambda: None,
-                   lambda: 0, after=30, every=30)  # fmt: skip
+                   lambda: 0, Producer, after=30, every=30)  # fmt: skip
     assert dog.check(0, 0.0) is None  # first seen now
     assert dog.check(0, 29.0) is None
     said = dog.check(0, 31.0)
     assert said is not None
-    assert "outbox: 3 records waiting, none sent for 31 s" in said
+    assert "outbox: 3 records waiting, none sent for 31 s\n    producer buffer: 9 put" in said
 
     sent: list[bytes | None] = []
 
@@ -63,3 +69,61 @@ def test_an_outbox_that_sends_nothing_for_long_is_said() -> None:
     assert len(sent) == 3
     assert outbox.pending == 0
     assert dog.check(0, 100.0) is None
+
+
+def test_a_commit_whose_flush_hangs_is_said_with_its_step() -> None:
+    """A commit's flush (vasscm.live.delivery.checkpoint) that waits on the broker's
+    acknowledgements: said once it has lasted, with the step it is at; gone after."""
+
+    class Buffer:
+        async def flush(self) -> None:
+            return None
+
+    class Producer:  # the broker's acknowledgements come when the test says
+        def __init__(self) -> None:
+            self.buffer = Buffer()
+            self.acked = asyncio.Event()
+
+        async def flush_client(self) -> None:
+            await self.acked.wait()
+
+        def check(self) -> None:
+            return None
+
+    class Table(dict[str, bytes]):
+        def __init__(self) -> None:
+            super().__init__()
+            self.last_write: dict[int | None, asyncio.Future[object]] = {}
+
+    class Consumer:
+        def __init__(self, checkpoint: Checkpoint) -> None:
+            self.checkpoint = checkpoint
+
+        def behind(self) -> list[object]:
+            return []
+
+        def caught_up(self, tp: object) -> bool:
+            return True
+
+    async def run() -> None:
+        outbox = Outbox()
+        batch = Batch(Table(), outbox, lambda s: s.encode(), lambda v: v)
+        checkpoint = Checkpoint(lambda tp: None, batch)
+        producer = Producer()
+        dog = Watchdog(ArrivalOrder(hop_partitions=1, grace_ms=0), outbox,
+                       lambda: Consumer(checkpoint), lambda: 0, after=30, every=1)  # fmt: skip
+        flushing = asyncio.ensure_future(checkpoint.flush(producer))  # type: ignore[arg-type]
+        await asyncio.sleep(0)
+        assert checkpoint.flushing is not None
+        started, step = checkpoint.flushing
+        assert step == "3, the broker's acknowledgements"
+        assert dog.check(0, started + 29) is None
+        said = dog.check(0, started + 31)
+        assert said is not None
+        assert "a commit has flushed for 31 s, at step 3, the broker's acknowledgements" in said
+        producer.acked.set()
+        await flushing
+        assert checkpoint.flushing is None
+        assert dog.check(0, started + 100) is None
+
+    asyncio.run(run())

@@ -29,6 +29,7 @@ records are read again and what their state says went out is sent again.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
@@ -49,6 +50,9 @@ class Checkpoint:
         """``batch``: the worker's (None: an app that writes nothing, only reads)."""
         self.owed = owed
         self.batch = batch
+        # The flush under way (vasscm.live.stream.watchdog): when it started
+        # (monotonic), and the step it is at; None when none is.
+        self.flushing: tuple[float, str] | None = None
 
     def committable(self, tp: Any, done: int | None) -> int | None:
         """Step 4: how far ``tp`` may be committed, given ``done`` (the first offset
@@ -66,16 +70,24 @@ class Checkpoint:
             producer.check()
             return
         outbox = self.batch.outbox
-        # 0. Every record applied so far has its state written (the offsets to commit
-        #    were computed before this flush: they cover no record applied after).
-        self.batch.close()
-        # 1. Table writes first: the outbox waits for them, and at shutdown (the
-        #    buffer's task stopped) only this flush hands them over.
-        await producer.buffer.flush()
-        # 2. Outputs after the state changes they report.
-        await outbox.drain()
-        # 3. Acknowledged (an output the broker refused stops the commit).
-        await producer.flush_client()
+        started = time.monotonic()
+        try:
+            # 0. Every record applied so far has its state written (the offsets to
+            #    commit were computed before this flush: they cover no record applied
+            #    after).
+            self.batch.close()
+            # 1. Table writes first: the outbox waits for them, and at shutdown (the
+            #    buffer's task stopped) only this flush hands them over.
+            self.flushing = (started, "1, table writes to the client")
+            await producer.buffer.flush()
+            # 2. Outputs after the state changes they report.
+            self.flushing = (started, "2, outputs out of the outbox")
+            await outbox.drain()
+            # 3. Acknowledged (an output the broker refused stops the commit).
+            self.flushing = (started, "3, the broker's acknowledgements")
+            await producer.flush_client()
+        finally:
+            self.flushing = None
         outbox.check()
         producer.check()
         # 4. faust commits offsets now: Consumer._new_offset says how far.

@@ -118,6 +118,18 @@ class Producer(driver.Producer):
         if self.refused is not None:
             raise ProducerSendError(f"records not written: {self.refused!r}")
 
+    def where(self) -> str:
+        """How far the producer has sent, in words (vasscm.live.stream.watchdog): its
+        buffer (table writes) put, handed to the client and waiting; a refusal seen."""
+        buffer = self.buffer
+        said = (
+            f"producer buffer: {buffer._put} put, {buffer._sent} handed to the client, "
+            f"{buffer.size} waiting"
+        )
+        if self.refused is not None:
+            said += f"; refused: {self.refused!r}"
+        return said
+
     def kafka_client(self) -> Any:
         """The aiokafka client under the producer (None before it starts)."""
         inner = self._producer

@@ -69,6 +69,7 @@ def _required() -> list[tuple[str, Any, str]]:
         ("faust Collection", Collection, "send_changelog"),
         # existing_consumer (the pipeline's scrape reads highwaters without creating one)
         ("faust App", App, "_consumer"),
+        ("faust App", App, "_producer"),  # existing_producer (the watchdog)
     ]
     return need
 
@@ -116,6 +117,11 @@ def existing_consumer(app: Any) -> Any:
     """The app's consumer if it has made one, else None (``app.consumer`` would make
     one: a metrics scrape before start-up must not). faust's ``App._consumer``."""
     return app._consumer
+
+
+def existing_producer(app: Any) -> Any:
+    """The app's producer if it has made one, else None. faust's ``App._producer``."""
+    return app._producer
 
 
 def check_wiring(app: Any, visits: Any, checkpoint: Any = None) -> None:

@@ -167,6 +167,7 @@ class Pipeline:
             self.publisher.outbox,
             lambda: hooks.existing_consumer(app),
             lambda: self.intake.tally["events"],
+            lambda: hooks.existing_producer(app),
         )
         # Contract 8.2: learned from every partition of the clearances, swept over
         # this worker's boards (vasscm.live.stream.forecasts).

@@ -33,6 +33,7 @@ class Watchdog:
         outbox: Outbox,
         consumer: Callable[[], Any],
         taken: Callable[[], int],
+        producer: Callable[[], Any] = lambda: None,
         *,
         after: float = _AFTER,
         every: float = _EVERY,
@@ -41,6 +42,7 @@ class Watchdog:
         self.outbox = outbox
         self.consumer = consumer  # the app's consumer, or None before it exists
         self.taken = taken  # records taken so far
+        self.producer = producer  # the app's producer, or None before it exists
         self.after, self.every = after, every
         self._moved: dict[str, tuple[int, float]] = {}  # what -> (count, since)
         self._said = float("-inf")
@@ -49,7 +51,7 @@ class Watchdog:
         """The warning to write now (None: nothing stands still, or it was said less
         than ``every`` seconds ago). ``now``: monotonic seconds."""
         consumer = self.consumer()
-        lines = self._held(wall_ms, consumer) + self._outbox(now)
+        lines = self._held(wall_ms, consumer) + self._outbox(now) + self._commit(now, consumer)
         if consumer is not None:
             lines += self._untaken(now, consumer)
         if not lines or now - self._said < self.every:
@@ -82,7 +84,18 @@ class Watchdog:
         if not pending or not self._still("outbox", self.outbox.sent, now):
             return []
         since = now - self._moved["outbox"][1]
-        return [f"outbox: {pending} records waiting, none sent for {since:.0f} s"]
+        lines = [f"outbox: {pending} records waiting, none sent for {since:.0f} s"]
+        producer = self.producer()
+        if producer is not None and hasattr(producer, "where"):
+            lines.append("  " + producer.where())
+        return lines
+
+    def _commit(self, now: float, consumer: Any) -> list[str]:
+        """A commit whose flush (vasscm.live.delivery.checkpoint) has not ended."""
+        flushing = getattr(getattr(consumer, "checkpoint", None), "flushing", None)
+        if flushing is None or now - flushing[0] < self.after:
+            return []
+        return [f"a commit has flushed for {now - flushing[0]:.0f} s, at step {flushing[1]}"]
 
     def _untaken(self, now: float, consumer: Any) -> list[str]:
         behind = consumer.behind() if hasattr(consumer, "behind") else []
