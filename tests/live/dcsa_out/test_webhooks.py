@@ -604,10 +604,24 @@ def test_a_subscriber_asking_for_est_gets_the_estimated_exits_none_for_a_small_m
             await act_receiver.up()
             try:
                 async with OutputReader(own_broker.bootstrap) as reader:
-                    # in slices, so that the worker learns (and sweeps) as the port goes
+                    # In slices, so that the worker learns (and sweeps) as the port goes.
+                    # Each slice is tracked, and every clearance written so far read by
+                    # the forecasts, before the next: how many records carry an exit
+                    # forecast must not depend on whether tracking or learning ran
+                    # ahead (it did: a faster vessel step left none, 2 runs in 6).
                     for k in range(0, len(log), 500):
                         await produce(own_broker.bootstrap, log[k : k + 500])
-                        await asyncio.sleep(0.3)
+                        so_far = set(replay_expectation(log[: k + 500]).records)
+
+                        def learned(out: Any, so_far: set[str] = so_far) -> bool:
+                            return set(latest_records(out.records)) >= so_far and metric(
+                                worker, "vasscm_forecast_clearance_records_read_total"
+                            ) >= len(out.records)
+
+                        assert await reader.poll_until(learned, timeout=60), (
+                            f"slice {k // 500} not tracked and learned from"
+                        )
+                        await asyncio.sleep(0.3)  # a sweep (VASSCM_FORECAST_REFRESH) since
                     done = await reader.poll_until(
                         lambda out: latest_records(out.records) == expected.records, timeout=120
                     )

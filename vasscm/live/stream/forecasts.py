@@ -32,7 +32,7 @@ from typing import Any, Final
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-untyped]
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from vasscm.board import Board, Entry
@@ -221,6 +221,12 @@ class LateCollector(Collector):
             "Completed visits in the forecasts' window this worker learned from",
             value=len(self.forecasts.learner),
         )
+        read = CounterMetricFamily(
+            "vasscm_forecast_clearance_records_read",
+            "vasscm.clearances records the forecasts have read (every partition, all workers')",
+        )
+        read.add_metric((), self.forecasts.read)
+        yield read
 
 
 class ClearanceFeed:
