@@ -456,9 +456,11 @@ def _judged_both_ways(docs: list[dict[str, Any]]) -> Log:
 def test_a_vessel_event_skips_only_containers_whose_judgement_cannot_change(
     docs: list[dict[str, Any]],
 ) -> None:
-    """The outputs, line by line, and the states are those of judging every container
-    naming the voyage again, its visits derived from their events; a state holds only
-    the calls its events name."""
+    """A container that reads nothing the report changed (the arrival itself; a
+    departure, when none of its visits was loaded on the call) and has nothing due
+    keeps its judgement and only takes the facts: the outputs, line by line, and the
+    states are those of judging every container naming the voyage again, its visits
+    derived from their events; a state holds only the calls its events name."""
     _judged_both_ways(docs)
 
 

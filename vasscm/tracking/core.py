@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Final
 
 import orjson
 
@@ -25,11 +26,11 @@ from vasscm.tracking.alerts import (
     span,
 )
 from vasscm.tracking.calls import Call
-from vasscm.tracking.codes import EXITS
+from vasscm.tracking.codes import DISCHARGED, EXITS, LOADED
 from vasscm.tracking.emission import Effects, match_books, record, to_record
 from vasscm.tracking.obligations import obligations
 from vasscm.tracking.policy import DEFAULT_POLICY, MAX_VISITS, Policy
-from vasscm.tracking.state import UNKNOWN, Book, ContainerState, Facts, compact, digest, order
+from vasscm.tracking.state import UNKNOWN, Book, ContainerState, Ev, Facts, compact, digest, order
 from vasscm.tracking.visit import Fold, Visit, last_chunk, latest_visit, split
 
 
@@ -129,17 +130,57 @@ def learn(
     """A vessel call's facts, for a container that names its voyage (contract 7.2):
     the visits that name it are judged again (a departure starts the reporting clock
     of their LOADED, an estimated arrival is what customs' notices are measured by).
-    ``outcome`` is "duplicate" when the state knew these facts already, or names no
-    such voyage any more."""
+    A state whose visits read none of the facts that changed, with nothing the clock
+    has changed since it was last judged, only takes the copy: judging it again would
+    give what it gave (most of a departure's containers came off the vessel and read
+    only its estimated arrival). ``outcome`` is "duplicate" when the state knew these
+    facts already, or names no such voyage any more."""
     now_ms = now if isinstance(now, int) else to_ms(now)
     events = state.events
     at = next((i for i, e in enumerate(events) if e.voyage == voyage), None)
-    if at is None or state.calls.get(voyage) == facts:
+    known = state.calls.get(voyage)
+    if at is None or known == facts:
         return Effects(outcome="duplicate")
     state.calls[voyage] = facts
-    state.last = None
+    if not _reads_change(events, voyage, known, facts) and _quiet(state, now_ms, policy):
+        # Judging again would derive the same visits and alerts: the copy is enough.
+        return Effects()
     first = sum(1 for e in events[:at] if e.code in EXITS)  # the visit the event is in
+    if first == len(state.books) - 1 and state.last is not None:
+        return settle(state, now_ms, policy, first, state.last)  # the open visit: its fold
+    state.last = None
     return settle(state, now_ms, policy, first)
+
+
+_NO_FACTS: Final = Facts(None, None, None)
+
+
+def _reads_change(events: list[Ev], voyage: str, known: Facts | None, facts: Facts) -> bool:
+    """Whether a visit of these events reads a fact of ``voyage`` that differs between
+    ``known`` and ``facts`` (vasscm.tracking.obligations): the estimated arrival, by a
+    visit discharged from the call; the departure, by one that exited loaded on it.
+    Nothing reads the arrival itself."""
+    if known is None:
+        known = _NO_FACTS
+    eta, departed = known.eta != facts.eta, known.departed != facts.departed
+    for e in events:
+        if e.voyage == voyage and (
+            (eta and e.code == DISCHARGED) or (departed and e.code == LOADED)
+        ):
+            return True
+    return False
+
+
+def _quiet(state: ContainerState, now: int, policy: Policy) -> bool:
+    """Whether :func:`settle` at ``now`` would find nothing the clock changed: the
+    latest visit's deadline (its stall) not reached, and no older visit to drop."""
+    due = next_deadline_ms(state, policy)
+    if due is not None and due <= now:
+        return False
+    if len(state.books) <= 1:  # settle leaves at most MAX_VISITS
+        return True
+    end = next(e for e in state.events if e.code in EXITS)  # the oldest visit's exit
+    return end.t + policy.retention > now
 
 
 def check(
