@@ -387,6 +387,53 @@ def test_calls_are_forgotten_long_after_they_were_last_heard_of() -> None:
     assert ["OTHER-1"] == list(log.replayer.yard.calls)
 
 
+@st.composite
+def _call_reports(draw: st.DrawFn) -> list[tuple[str, str, float, float]]:
+    """Vessel reports of three voyages over two months, each received after the one
+    before (so the later report of a kind is the one a call keeps), each
+    (voyage, type, hours its value lies from the start, hours received): an estimated
+    arrival revised earlier lowers what the call speaks of latest."""
+    out = []
+    received_h = 0.0
+    for _ in range(draw(st.integers(1, 25))):
+        received_h += draw(st.floats(0.01, 24 * 6, allow_nan=False))  # the later counts
+        voyage = draw(st.sampled_from(("V-A", "V-B", "V-C")))
+        kind = draw(st.sampled_from(("VESSEL_EXPECTED", "VESSEL_ARRIVED", "VESSEL_DEPARTED")))
+        value_h = received_h + draw(st.floats(-24 * 20, 24 * 20, allow_nan=False))
+        out.append((voyage, kind, value_h, received_h))
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(reports=_call_reports())
+def test_calls_are_forgotten_as_a_look_at_every_call_at_every_report_would(
+    reports: list[tuple[str, str, float, float]],
+) -> None:
+    """The yard looks at its calls only when one may have passed the horizon (twice
+    the retention before the report's clock); which are forgotten, report by report,
+    is what looking at every call at every report gives."""
+    log = Log()
+    latest: dict[str, dict[str, float]] = {}  # the oracle: voyage -> kind -> instant (h)
+    horizon_h = 2 * 7 * 24  # twice the retention
+    clock_h = float("-inf")
+    for n, (voyage, kind, value_h, received_h) in enumerate(reports):
+        value = at(hours=value_h)
+        doc = (
+            vessel_doc(kind, at(hours=received_h), voyage=voyage, eta=value, event_id=f"e{n}")
+            if kind == "VESSEL_EXPECTED"
+            else vessel_doc(kind, value, voyage=voyage, event_id=f"e{n}")
+        )
+        log.feed(received(doc, at(hours=received_h)))
+        occurred_h = received_h if kind == "VESSEL_EXPECTED" else value_h
+        clock_h = max(clock_h, occurred_h)
+        latest.setdefault(voyage, {})[kind] = value_h
+        edge = clock_h - horizon_h
+        gone = [v for v, vs in latest.items() if v != voyage and max(vs.values()) < edge]
+        for v in gone:
+            del latest[v]
+        assert sorted(log.replayer.yard.calls) == sorted(latest), n
+
+
 # --- a vessel event judges again only what it can change ---------------------------------
 
 _OTHER_VOYAGE = "OTHER-0001"

@@ -97,6 +97,9 @@ class Yard:
         self.deadlines = deadlines if deadlines is not None else DeadlineIndex()
         self.withdraw = withdraw  # find what revisions replace (the live metrics need it)
         self.calls: dict[str, Call] = {} if calls is None else calls  # by voyage
+        # No call's latest instant is below this (None: not known, look): a vessel
+        # event finds none to forget without looking at every call.
+        self._calls_floor: int | None = None
         # voyage -> containers whose events name it (some may have dropped it since:
         # checked when the call changes)
         self.naming: dict[str, set[str]] = {} if naming is None else naming
@@ -156,6 +159,8 @@ class Yard:
         if call is None:
             call = self.calls[voyage] = Call(voyage, event.vessel, event.site)
         changed = call.take(event, occurred=to_ms(event.occurred_at), received=received)
+        if changed and self._calls_floor is not None:
+            self._calls_floor = min(self._calls_floor, call.latest)  # a report may lower it
         out = CallStep(call, changed, expired=self._expire(now, keep=voyage))
         facts = call.facts
         naming = self.naming.get(voyage, set())
@@ -184,10 +189,13 @@ class Yard:
         """Forget calls nothing has been heard of for twice the retention (a container
         naming one later finds no facts, as it would before the call was heard of)."""
         horizon = now - 2 * self.policy.retention
+        if self._calls_floor is not None and self._calls_floor >= horizon:
+            return []  # every call speaks of a time at or after the horizon
         gone = [v for v, call in self.calls.items() if v != keep and call.latest < horizon]
         for voyage in gone:
             del self.calls[voyage]
             self.naming.pop(voyage, None)
+        self._calls_floor = min((call.latest for call in self.calls.values()), default=None)
         return gone
 
     def check(self, container_no: str, *, now: datetime | int) -> Step | None:
