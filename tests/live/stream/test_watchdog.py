@@ -67,8 +67,19 @@ def test_an_outbox_that_sends_nothing_for_long_is_said() -> None:
 
     asyncio.run(drain())
     assert len(sent) == 3
+    # Idle a long while, then an output put: its wait counts from then, not from the
+    # last send.
+    assert dog.check(0, 1000.0) is None
+    outbox.put(None, [("vasscm.clearances", b"k", b"v")])
+    assert dog.check(0, 1001.0) is None
+    assert dog.check(0, 1020.0) is None
+    said = dog.check(0, 1032.0)
+    assert said is not None
+    assert "outbox: 1 records waiting, none sent for 31 s" in said
+    asyncio.run(drain())
+    assert len(sent) == 4
     assert outbox.pending == 0
-    assert dog.check(0, 100.0) is None
+    assert dog.check(0, 2000.0) is None
 
 
 def test_a_commit_whose_flush_hangs_is_said_with_its_step() -> None:
@@ -127,3 +138,18 @@ def test_a_commit_whose_flush_hangs_is_said_with_its_step() -> None:
         assert dog.check(0, started + 100) is None
 
     asyncio.run(run())
+
+
+def test_records_held_while_the_state_is_rebuilt_are_said_so() -> None:
+    """Records taken while the partitions' state is rebuilt wait for it, whatever their
+    inputs say: that is the reason given."""
+    ready = False
+    dog = Watchdog(held_on_3(), Outbox(), lambda: None, lambda: 0, ready=lambda: ready,
+                   after=30, every=1)  # fmt: skip
+    said = dog.check(31_000, 100.0)
+    assert said is not None
+    assert "waiting on: the partitions' state being rebuilt" in said
+    ready = True
+    said = dog.check(31_000, 200.0)
+    assert said is not None
+    assert "hop input 0: no mark read yet" in said

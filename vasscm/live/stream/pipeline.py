@@ -168,6 +168,7 @@ class Pipeline:
             lambda: hooks.existing_consumer(app),
             lambda: self.intake.tally["events"],
             lambda: hooks.existing_producer(app),
+            lambda: self.readiness.assigned,
         )
         # Contract 8.2: learned from every partition of the clearances, swept over
         # this worker's boards (vasscm.live.stream.forecasts).

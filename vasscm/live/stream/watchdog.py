@@ -1,11 +1,13 @@
 """Says in the worker's log why it stands still, when it does.
 
 A worker that stops moving with work in hand (records held for arrival order that
-never go, outputs that are never sent, partitions behind with nothing taken) shows
-it on the gauges, but not why. Once a second the pipeline asks :class:`Watchdog`;
-when one of these has lasted ``after`` seconds it writes one warning saying what
-waits and on what (the inputs the oldest held record waits for, and how far the
-consumer has read each), and again at most every ``every`` seconds while it lasts.
+never go, outputs that are never sent, a commit whose flush never ends, partitions
+behind with nothing taken) shows it on the gauges, but not why. Once a second the
+pipeline asks :class:`Watchdog`; when one of these has lasted ``after`` seconds it
+writes one warning saying what waits and on what (the inputs the oldest held record
+waits for and how far the consumer has read each, the producer buffer's counts, the
+step a commit's flush is at), and again at most every ``every`` seconds while it
+lasts.
 It changes nothing: it is what an operator, or a failed test, reads first.
 """
 
@@ -34,6 +36,7 @@ class Watchdog:
         consumer: Callable[[], Any],
         taken: Callable[[], int],
         producer: Callable[[], Any] = lambda: None,
+        ready: Callable[[], bool] = lambda: True,
         *,
         after: float = _AFTER,
         every: float = _EVERY,
@@ -43,6 +46,7 @@ class Watchdog:
         self.consumer = consumer  # the app's consumer, or None before it exists
         self.taken = taken  # records taken so far
         self.producer = producer  # the app's producer, or None before it exists
+        self.ready = ready  # False while the partitions' yards are rebuilt
         self.after, self.every = after, every
         self._moved: dict[str, tuple[int, float]] = {}  # what -> (count, since)
         self._said = float("-inf")
@@ -66,9 +70,12 @@ class Watchdog:
             oldest = self.arrival.oldest(p)
             if oldest is None or wall_ms - oldest.taken < self.after * 1000:
                 continue
-            reasons = self.arrival.waiting_on(p, wall_ms, caught_up) or [
-                "nothing: it goes at the next record or mark read on the partition"
-            ]
+            if not self.ready():
+                reasons = ["the partitions' state being rebuilt (nothing goes until then)"]
+            else:
+                reasons = self.arrival.waiting_on(p, wall_ms, caught_up) or [
+                    "nothing: it goes at the next record or mark read on the partition"
+                ]
             lines.append(
                 f"partition {p}: {self.arrival.held(p)} records held, the oldest "
                 f"(received {oldest.received} ms, from {oldest.source}) for "
@@ -81,7 +88,10 @@ class Watchdog:
 
     def _outbox(self, now: float) -> list[str]:
         pending = self.outbox.pending
-        if not pending or not self._still("outbox", self.outbox.sent, now):
+        if not pending:
+            self._moved.pop("outbox", None)  # idle: a later wait starts counting then
+            return []
+        if not self._still("outbox", self.outbox.sent, now):
             return []
         since = now - self._moved["outbox"][1]
         lines = [f"outbox: {pending} records waiting, none sent for {since:.0f} s"]
@@ -99,7 +109,10 @@ class Watchdog:
 
     def _untaken(self, now: float, consumer: Any) -> list[str]:
         behind = consumer.behind() if hasattr(consumer, "behind") else []
-        if not behind or not self._still("taken", self.taken(), now):
+        if not behind:
+            self._moved.pop("taken", None)  # nothing to take: a later wait starts then
+            return []
+        if not self._still("taken", self.taken(), now):
             return []
         since = now - self._moved["taken"][1]
         return [f"no record taken for {since:.0f} s, with partitions behind:"] + [
