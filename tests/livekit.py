@@ -167,7 +167,7 @@ class Worker:
         """The worker's last ``last`` watchdog warnings (vasscm.live.stream.watchdog),
         each with the lines that follow it."""
         lines = self.log.read_text(errors="replace").splitlines()
-        starts = [i for i, ln in enumerate(lines) if "the worker stands still:" in ln]
+        starts = [i for i, ln in enumerate(lines) if "the worker is held up:" in ln]
         said = []
         for i in starts[-last:]:
             block = [lines[i]]

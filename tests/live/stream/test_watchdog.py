@@ -1,5 +1,5 @@
-"""The watchdog (vasscm.live.stream.watchdog): a worker standing still says why, once
-it has stood still long enough, and not again too soon."""
+"""The watchdog (vasscm.live.stream.watchdog): a worker held up says by what, once
+it has been held up long enough, and not again too soon."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Says in the worker's log why it stands still, when it does.
+"""Says in the worker's log what holds it up, when work has waited long.
 
 A worker that stops moving with work in hand (records held for arrival order that
 never go, outputs that are never sent, a commit whose flush never ends, partitions
@@ -8,7 +8,9 @@ writes one warning saying what waits and on what (the inputs the oldest held rec
 waits for and how far the consumer has read each, the producer buffer's counts, the
 step a commit's flush is at), and again at most every ``every`` seconds while it
 lasts.
-It changes nothing: it is what an operator, or a failed test, reads first.
+A worker far behind a backlog says so too, as its records wait on the inputs behind:
+that is what the lines name. It changes nothing: it is what an operator, or a failed
+test, reads first.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ class Watchdog:
         self._said = float("-inf")
 
     def check(self, wall_ms: int, now: float) -> str | None:
-        """The warning to write now (None: nothing stands still, or it was said less
+        """The warning to write now (None: nothing is held up, or it was said less
         than ``every`` seconds ago). ``now``: monotonic seconds."""
         consumer = self.consumer()
         lines = self._held(wall_ms, consumer) + self._outbox(now) + self._commit(now, consumer)
@@ -61,7 +63,7 @@ class Watchdog:
         if not lines or now - self._said < self.every:
             return None
         self._said = now
-        return "the worker stands still:\n  " + "\n  ".join(lines)
+        return "the worker is held up:\n  " + "\n  ".join(lines)
 
     def _held(self, wall_ms: int, consumer: Any) -> list[str]:
         lines = []
