@@ -337,10 +337,12 @@ async def stream_with_kills(
         # Said in the failure itself (CI shows the assertion, not captured output):
         # what is missing, where the worker waits, and its watchdog's last words.
         got = latest_records(reader.outputs.records)
+        await dump_topics(reader.bootstrap, worker.log.parent / "topics")
         raise AssertionError(
             f"outputs stopped short: {record_diff(got, expected.records)}\n"
             f"the worker holds:\n{worker.state_of_play()}\n"
-            f"its watchdog said (log {worker.log}):\n{worker.standing_still()}"
+            f"its watchdog said (log {worker.log}; the topics beside it):\n"
+            f"{worker.standing_still()}"
         )
 
 

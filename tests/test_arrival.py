@@ -182,6 +182,9 @@ def test_what_holds_the_oldest_record_back_is_named_and_goes_when_it_goes() -> N
     assert arrival.waiting_on(0, 5_060, lambda s: s == SCAN) == [
         "hop input 0: marked up to 500 ms, idle 10 ms ago"
     ]
+    assert arrival.waiting_on(0, 5_060, lambda s: s == SCAN, lambda c: f"customs[{c}] here") == [
+        "hop input 0: marked up to 500 ms, idle 10 ms ago (customs[0] here)"
+    ]
     assert released(arrival, wall=5_060, idle={SCAN}) == []
     arrival.mark(0, 0, Mark(upto=1_500))
     assert arrival.waiting_on(0, 5_060, lambda s: s == SCAN) == []

@@ -212,12 +212,17 @@ class ArrivalOrder:
         return {source for source in paused if source not in ahead}
 
     def waiting_on(
-        self, partition: int, wall: int, caught_up: Callable[[Hashable], bool]
+        self,
+        partition: int,
+        wall: int,
+        caught_up: Callable[[Hashable], bool],
+        hop: Callable[[int], str] | None = None,
     ) -> list[str]:
         """What holds back the oldest record of ``partition``, in words (for a log
         line when records wait long): each input that has not delivered as far as
         its received time, and each customs or vessel partition with no mark, or a
-        mark behind it and no idle moment late enough. Empty: it may go now."""
+        mark behind it and no idle moment late enough (``hop``, given, says more of
+        one: where it is read). Empty: it may go now."""
         part = self._parts.get(partition)
         if part is None or not part.heap:
             return []
@@ -231,10 +236,13 @@ class ArrivalOrder:
         for c in range(self.hop_partitions):
             mark = part.marks.get(c)
             if mark is None:
-                reasons.append(f"hop input {c}: no mark read yet")
+                said = f"hop input {c}: no mark read yet"
             elif mark.upto < held.received and (mark.idle_at is None or mark.idle_at < seen_by):
                 idle = "not idle" if mark.idle_at is None else f"idle {wall - mark.idle_at} ms ago"
-                reasons.append(f"hop input {c}: marked {_upto(mark.upto)}, {idle}")
+                said = f"hop input {c}: marked {_upto(mark.upto)}, {idle}"
+            else:
+                continue
+            reasons.append(said if hop is None else f"{said} ({hop(c)})")
         return reasons
 
     def oldest(self, partition: int) -> Held | None:

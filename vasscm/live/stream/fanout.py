@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 import faust
+from faust.types.tuples import TP
 
 from vasscm.arrival import NEVER, Mark
 from vasscm.dcsa import read_dcsa
@@ -161,6 +162,27 @@ class FanOut:
         send = self.app.producer.send_watched  # in order after the copies it covers
         for partition in range(self.partitions):
             await send(CONTAINER_EVENTS, marks.MARK_KEY, value, partition)
+
+    def where(self, hop: int) -> str:
+        """Hop input ``hop`` as this worker reads it, in words (the watchdog's): its
+        topic partition, how far the consumer has read it, what it has fanned out and
+        the mark it would send now; or that another worker reads it."""
+        firsts = sorted(((first, topic) for topic, first in self.hops.items()), reverse=True)
+        first, topic = next(((f, t) for f, t in firsts if f <= hop), (0, ""))
+        tp = TP(topic, hop - first)
+        consumer = self.app.consumer
+        try:
+            ours = tp in consumer.assignment()
+        except Exception:  # not started
+            ours = False
+        if not ours:
+            return f"{topic}[{tp.partition}]: not read by this worker"
+        where = consumer.where(tp) if hasattr(consumer, "where") else f"{topic}[{tp.partition}]"
+        progress = self.progress.get(tp, NEVER)
+        fanned = "nothing" if progress == NEVER else f"up to {progress} ms"
+        idle = "idle" if consumer.caught_up(tp) else "not idle"
+        ago = wall_ms() - self._last_sent
+        return f"{where}; fanned out {fanned}, {idle}; marks last sent {ago} ms ago"
 
     def revoked(self, tps: Any) -> None:
         for tp in tps:

@@ -169,6 +169,7 @@ class Pipeline:
             lambda: self.intake.tally["events"],
             lambda: hooks.existing_producer(app),
             lambda: self.readiness.assigned,
+            self.fan_out.where,
         )
         # Contract 8.2: learned from every partition of the clearances, swept over
         # this worker's boards (vasscm.live.stream.forecasts).

@@ -39,6 +39,7 @@ class Watchdog:
         taken: Callable[[], int],
         producer: Callable[[], Any] = lambda: None,
         ready: Callable[[], bool] = lambda: True,
+        hop: Callable[[int], str] | None = None,
         *,
         after: float = _AFTER,
         every: float = _EVERY,
@@ -49,6 +50,7 @@ class Watchdog:
         self.taken = taken  # records taken so far
         self.producer = producer  # the app's producer, or None before it exists
         self.ready = ready  # False while the partitions' yards are rebuilt
+        self.hop = hop  # a hop input (customs, vessel, DCSA partition) as read here
         self.after, self.every = after, every
         self._moved: dict[str, tuple[int, float]] = {}  # what -> (count, since)
         self._said = float("-inf")
@@ -75,7 +77,7 @@ class Watchdog:
             if not self.ready():
                 reasons = ["the partitions' state being rebuilt (nothing goes until then)"]
             else:
-                reasons = self.arrival.waiting_on(p, wall_ms, caught_up) or [
+                reasons = self.arrival.waiting_on(p, wall_ms, caught_up, self.hop) or [
                     "nothing: it goes at the next record or mark read on the partition"
                 ]
             lines.append(
