@@ -42,6 +42,14 @@ five-kill test, under CPU load). So the offsets each fetch drained are noted
 (``_getmany``), and a partition whose drained records were not all handed over is read
 again from the first one that was not.
 
+**Reads again what was handed over and never taken.** Records can also be lost after
+this consumer has let them through: faust clears an agent's queue when the flow
+resumes after a recovery, and a record handed over while the partition is being
+sought is counted by nothing. A later record shows the hole; at the end of a
+partition none comes. So a partition whose records were handed over and none taken
+for 15 s is read again from the first not taken (:meth:`Consumer.read_again_untaken`,
+once a second; a record taken twice is a duplicate, as after any re-read).
+
 **Hands each record over without four tasks.** faust's fetch loop awaits every
 record's delivery to the agents' queues through mode's ``wait_first``, four tasks and
 an ``asyncio.wait`` each time; :meth:`Consumer.wait_first` runs the delivery's first
@@ -70,6 +78,9 @@ __all__ = ["Consumer"]
 _GONE_AFTER: Final = 10.0  # seconds
 _REREAD_EVERY: Final = 5.0  # seconds between re-reads of the same hole
 _HOLE_GONE_AFTER: Final = 120.0  # seconds of re-reading before a hole is taken as gone
+# Seconds records may wait, handed to the agents and not taken, before they are read
+# again (an agent's queue holds a few seconds' worth, under load too).
+_UNTAKEN_AFTER: Final = 15.0
 # (long: a worker far behind can take a while to reach the records it reads again)
 
 
@@ -89,6 +100,7 @@ class Consumer(driver.Consumer):
         self._next: dict[TP, int] = {}  # the next offset expected, per partition
         self._reseeks: dict[TP, tuple[int, float]] = {}  # offset -> first re-read (monotonic)
         self._done: dict[TP, int] = {}  # every record before this offset is processed
+        self._done_at: dict[TP, float] = {}  # when _done last moved (monotonic)
         self._rereads: dict[TP, tuple[int, float, float]] = {}  # hole -> first, last re-read
         self._rereading: set[asyncio.Future[None]] = set()
         self._fetched: dict[TP, int] = {}  # one past the last offset fetched, per partition
@@ -116,6 +128,7 @@ class Consumer(driver.Consumer):
                 # faust maps a committed 0 to None; a partition never committed is read
                 # from its start, offset 0 under delete retention until records expire.
                 self._done[tp] = committed or 0
+                self._done_at[tp] = time.monotonic()
                 if committed is not None:
                     self._next[tp] = committed
                 # Records keep coming while faust seeks: those it fetched from the
@@ -156,6 +169,7 @@ class Consumer(driver.Consumer):
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         for tp in revoked:
             self._done.pop(tp, None)
+            self._done_at.pop(tp, None)
             self._rereads.pop(tp, None)
             self._fetched.pop(tp, None)
         await super().on_partitions_revoked(revoked)
@@ -176,6 +190,7 @@ class Consumer(driver.Consumer):
             return False
         if offset == done:
             self._done[tp] = offset + 1
+            self._done_at[tp] = time.monotonic()
             self._rereads.pop(tp, None)
             return True
         if offset > done:
@@ -195,6 +210,37 @@ class Consumer(driver.Consumer):
         if highwater is None or highwater < 0:
             return False
         return next_offset >= max(highwater, self._fetched.get(tp, 0))
+
+    def read_again_untaken(self) -> list[TP]:
+        """Read again, from the first record not taken, each stream partition whose
+        records went to the agents and none was taken for ``_UNTAKEN_AFTER`` seconds;
+        returns those partitions. faust drops what it has handed over in places (an
+        agent's queue cleared when the flow resumes after a recovery; a record handed
+        over before the seek, counted by nothing), and a hole is otherwise found only
+        by a later record: at the end of a partition none comes (seen after kill -9:
+        a scan partition's 250 records handed over, none taken, and its tracker
+        partition's records held for good behind them). Called once a second by the
+        pipeline; a record taken twice is a duplicate, as after any re-read."""
+        now = time.monotonic()
+        stalled = []
+        for tp, done in list(self._done.items()):
+            handed = self._next.get(tp)
+            if handed is None or handed <= done:
+                continue
+            if now - self._done_at.get(tp, now) < _UNTAKEN_AFTER:
+                continue
+            self._done_at[tp] = now  # once a period, while it lasts
+            self.log.warning(
+                "%s: records %d..%d were handed over and never taken: reading them again",
+                tp,
+                done,
+                handed - 1,
+            )
+            task = asyncio.ensure_future(self.seek(tp, done))
+            self._rereading.add(task)
+            task.add_done_callback(self._rereading.discard)
+            stalled.append(tp)
+        return stalled
 
     def where(self, tp: TP) -> str:
         """How far ``tp`` is read, in words (vasscm.live.stream.watchdog): processed up

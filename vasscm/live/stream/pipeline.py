@@ -268,6 +268,9 @@ class Pipeline:
 
     async def _each_second(self) -> None:
         self.lookups.sample()
+        consumer = hooks.existing_consumer(self.app)
+        if consumer is not None and self.readiness.assigned:
+            consumer.read_again_untaken()  # vasscm.live.delivery.consumer
         try:
             standing = self.watchdog.check(wall_ms(), time.monotonic())
         except Exception:  # a diagnostic never stops the worker
