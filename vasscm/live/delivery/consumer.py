@@ -48,7 +48,9 @@ resumes after a recovery, and a record handed over while the partition is being
 sought is counted by nothing. A later record shows the hole; at the end of a
 partition none comes. So a partition whose records were handed over and none taken
 for 15 s is read again from the first not taken (:meth:`Consumer.read_again_untaken`,
-once a second; a record taken twice is a duplicate, as after any re-read).
+once a second; a record taken twice is a duplicate, as after any re-read), and so is
+one behind its end that nothing was handed over from for as long (its fetch stopped,
+seen after a fetch raced a seek).
 
 **Hands each record over without four tasks.** faust's fetch loop awaits every
 record's delivery to the agents' queues through mode's ``wait_first``, four tasks and
