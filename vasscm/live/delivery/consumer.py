@@ -80,10 +80,10 @@ __all__ = ["Consumer"]
 _GONE_AFTER: Final = 10.0  # seconds
 _REREAD_EVERY: Final = 5.0  # seconds between re-reads of the same hole
 _HOLE_GONE_AFTER: Final = 120.0  # seconds of re-reading before a hole is taken as gone
+# (long: a worker far behind can take a while to reach the records it reads again)
 # Seconds records may wait, handed to the agents and not taken, before they are read
 # again (an agent's queue holds a few seconds' worth, under load too).
 _UNTAKEN_AFTER: Final = 15.0
-# (long: a worker far behind can take a while to reach the records it reads again)
 
 
 def _close(coros: tuple[Any, ...]) -> None:
@@ -205,11 +205,8 @@ class Consumer(driver.Consumer):
         next_offset = self._done.get(tp)
         if next_offset is None or tp in self._paused_partitions:
             return False
-        try:
-            highwater = self.highwater(tp)
-        except Exception:  # not assigned (any more), or the client not started
-            return False
-        if highwater is None or highwater < 0:
+        highwater = self._end(tp)
+        if highwater is None:
             return False
         return next_offset >= max(highwater, self._fetched.get(tp, 0))
 
@@ -232,7 +229,7 @@ class Consumer(driver.Consumer):
             handed = self._next.get(tp)
             if handed is not None and handed > done:
                 said = f"records {done}..{handed - 1} were handed over and never taken"
-            elif tp not in self._paused_partitions and done < self._end(tp):
+            elif tp not in self._paused_partitions and done < (self._end(tp) or 0):
                 # Behind, and nothing handed over: the fetcher no longer fetches it
                 # (seen after a fetch raced a seek). A seek starts it again.
                 said = f"records from {done} on were never handed over"
@@ -246,22 +243,20 @@ class Consumer(driver.Consumer):
             stalled.append(tp)
         return stalled
 
-    def _end(self, tp: TP) -> int:
-        """The partition's end as the last fetch response told (0: not known)."""
+    def _end(self, tp: TP) -> int | None:
+        """The partition's end (its high water) as the last fetch response told; None
+        when not known."""
         try:
             highwater = self.highwater(tp)
         except Exception:  # not assigned (any more), or the client not started
-            return 0
-        return highwater if highwater is not None and highwater > 0 else 0
+            return None
+        return None if highwater is None or highwater < 0 else highwater
 
     def where(self, tp: TP) -> str:
         """How far ``tp`` is read, in words (vasscm.live.stream.watchdog): processed up
         to, next expected, fetched up to, the last fetch's high water, paused, a hole
         being read again."""
-        try:
-            highwater = self.highwater(tp)
-        except Exception:  # not assigned (any more), or the client not started
-            highwater = None
+        highwater = self._end(tp)
         parts = [
             f"done {self._done.get(tp, '-')}",
             f"next {self._next.get(tp, '-')}",
@@ -285,11 +280,7 @@ class Consumer(driver.Consumer):
             done = self._done.get(tp)
             if not self._contiguous(tp) or done is None:
                 continue
-            try:
-                highwater = self.highwater(tp)
-            except Exception:
-                continue
-            if tp in self._paused_partitions or (highwater is not None and done < highwater):
+            if tp in self._paused_partitions or done < (self._end(tp) or 0):
                 out.append(tp)
         return out
 
@@ -362,8 +353,10 @@ class Consumer(driver.Consumer):
                 # catch it 15 s later).
                 self.log.warning("a fetch raced a seek (KeyError %s): reading on", exc)
                 raced = exc.args[0] if exc.args else None  # aiokafka's TopicPartition
-                if isinstance(raced, tuple) and len(raced) == 2 and TP(*raced) in self._done:
-                    again[TP(*raced)] = self._done[TP(*raced)]
+                if isinstance(raced, tuple) and len(raced) == 2:
+                    named = TP(*raced)
+                    if named in self._done:
+                        again[named] = self._done[named]
                 break
             if tp in again:
                 continue
