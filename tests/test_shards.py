@@ -176,6 +176,62 @@ def test_jobs_n_writes_what_jobs_1_writes(tmp_path: Path, monkeypatch: pytest.Mo
         assert not list((tmp_path / f"jobs{jobs}").glob("vasscm-jobs-*"))  # cleaned up
 
 
+def forked_in_blocks(log: Path, out: Path, jobs: int, block: int, as_of: datetime | None) -> None:
+    """``replay_sharded`` forked from a fresh process, with blocks of ``block`` lines
+    (many barriers, and deadlines falling due across them)."""
+    code = (
+        "import sys\nfrom datetime import datetime\nfrom pathlib import Path\n"
+        "from vasscm import shards\n"
+        "shards.BLOCK = int(sys.argv[4])\n"
+        "as_of = datetime.fromisoformat(sys.argv[6]) if sys.argv[6] else None\n"
+        "shards.replay_sharded(Path(sys.argv[1]), Path(sys.argv[2]), jobs=int(sys.argv[3]), "
+        "max_event_bytes=int(sys.argv[5]), as_of=as_of)\n"
+    )
+    args = [
+        str(log),
+        str(out),
+        str(jobs),
+        str(block),
+        str(LIMIT),
+        as_of.isoformat() if as_of else "",
+    ]
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("cut", [None, 0.5], ids=["to-the-end", "as-of-midway"])
+def test_jobs_n_writes_what_jobs_1_writes_across_many_blocks(
+    tmp_path: Path, cut: float | None
+) -> None:
+    """A worker steps only its own lines and runs the deadline checks at the lines where
+    ``--jobs 1`` finds one due (the first whose clock reaches it), across block
+    boundaries and with the clock held at ``--as-of``: the outputs stay those of one
+    process, stalls and expiries included."""
+    lines = declarations_log(seed=11, n_declarations=60)
+    log = tmp_path / "events.jsonl"
+    log.write_bytes(b"\n".join(lines) + b"\n")
+    as_of = None
+    if cut is not None:
+        times = sorted(
+            orjson.loads(x)["occurred_at"] for x in lines if x.startswith(b'{"event_id"')
+        )
+        as_of = datetime.fromisoformat(times[int(len(times) * cut)])
+    one = replay_file(log, tmp_path / "one", max_event_bytes=LIMIT, as_of=as_of)
+    assert one.alerts["STALLED", "firing"] > 0  # checks that fall due between lines
+    for jobs, block in ((2, 37), (3, 64)):
+        forked_in_blocks(log, tmp_path / f"jobs{jobs}", jobs, block, as_of)
+        for name in OUTPUTS:
+            want = (tmp_path / "one" / name).read_bytes()
+            got = (tmp_path / f"jobs{jobs}" / name).read_bytes()
+            assert got == want, f"--jobs {jobs}, blocks of {block}: {name} differs"
+
+
 @pytest.mark.slow
 def test_the_workers_forecast_what_one_process_forecasts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -12,10 +12,12 @@ import gc
 import os
 import sys
 import time
+from bisect import bisect_left
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import accumulate
 from pathlib import Path
 from typing import IO, Final
 
@@ -204,6 +206,22 @@ class Replayer:
         clock = self.clock
         assert clock is not None
         return clock
+
+    def clocks(self, occurred: list[int]) -> tuple[int, list[int]]:
+        """:meth:`advance` over a block of lines, for replay --jobs (vasscm.shards):
+        ``occurred`` holds each line's valid event's occurred_at (ms), -1 for a line
+        without one. Returns the first line with a clock and the clock at each line
+        (monotone from there on; -1 before), and moves the watermark past the block."""
+        start = -1 if self._watermark is None else self._watermark
+        marks = list(accumulate(occurred, max, initial=start))
+        del marks[0]
+        first = bisect_left(marks, 0)
+        if first < len(marks):
+            self._watermark = marks[-1]
+        if self._as_of is not None:
+            cap = self._as_of
+            marks[first:] = [min(m, cap) for m in marks[first:]]
+        return first, marks
 
     def track(
         self,

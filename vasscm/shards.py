@@ -48,6 +48,7 @@ import shutil
 import tempfile
 import time
 import zlib
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from itertools import islice
@@ -60,7 +61,9 @@ import orjson
 from vasscm.durations import to_ms
 from vasscm.errors import VasscmError
 from vasscm.events import (
+    CUSTOMS_TYPES,
     MAX_EVENT_BYTES,
+    VESSEL_TYPES,
     Rejection,
     containers_named,
     parse_container_no,
@@ -114,6 +117,13 @@ def owners(line: bytes, number: int, jobs: int) -> tuple[int, ...]:
 
 def owner_mask(line: bytes, number: int, jobs: int) -> int:
     """:func:`owners` as a bit mask: bit ``j`` set for worker ``j``."""
+    try:  # most lines: a gate, yard or scan event of one container
+        doc = orjson.loads(line)
+        kind = doc.get("type")
+        if type(kind) is str and kind not in VESSEL_TYPES and kind not in CUSTOMS_TYPES:
+            return 1 << shard_of(parse_container_no(doc["container_no"]), jobs)
+    except Exception:  # the parser says why, once
+        return 1 << (number % jobs)
     mask = 0
     for j in owners(line, number, jobs):
         mask |= 1 << j
@@ -186,7 +196,6 @@ def _worker(
         def mine(container_no: str) -> bool:
             return shard_of(container_no, jobs) == k
 
-        ticked: int | None = None  # the clock of the last deadline check
         with open(events, "rb", buffering=1 << 20) as stream, FewCollections() as gc_:
             blocks = _blocks(stream, max_event_bytes)
             first = next(blocks)
@@ -198,7 +207,6 @@ def _worker(
                 gc_.tick(len(block))
                 base = (parity & 1) * jobs * BLOCK
                 own = base + k * BLOCK
-                others = [base + j * BLOCK for j in range(1, jobs)]
                 routed = (parity & 1) * BLOCK
                 # The next block's share of the routing, before the one barrier: its
                 # owners are known when this block's clock is.
@@ -206,6 +214,7 @@ def _worker(
                 if after is not None:
                     _route(after, masks, (parity + 1) & 1, k, jobs)
                 work: list[Any] = [None] * len(block)
+                stepped: list[int] = []  # the lines this worker steps
                 bit = 1 << k
                 for i, (number, size, line, oversized) in enumerate(block):
                     rows[own + i] = -1
@@ -225,31 +234,44 @@ def _worker(
                             replayer.refuse(line, parsed, line=number)
                         continue
                     work[i] = (parsed, primary, mask != bit)
+                    stepped.append(i)
                     rows[own + i] = to_ms(parsed.occurred_at)
                 barrier.wait(_BARRIER_TIMEOUT)
-                for i, (number, _, line, _) in enumerate(block):
-                    occurred = rows[base + i]
-                    for row in others:
-                        occurred = max(occurred, rows[row + i])
-                    if occurred < 0:
-                        continue  # no valid event on this line: the clock stays
-                    clock = replayer.advance(occurred)
-                    item = work[i]
-                    if item is None:
-                        if clock == ticked:
-                            continue  # a check now would find what the last one left: nothing
-                    else:
-                        parsed, primary, split = item
-                        accepted = replayer.track(line, parsed, clock, line=number, mine=mine)
-                        if split:  # its owners' answers are combined by the parent
-                            shared.write(b"%012d%d\n" % (number, accepted))
-                        if primary:
-                            summary.lines += 1
-                            if not split:
-                                summary.accepted += accepted
-                                summary.duplicates += not accepted
+                n = len(block)
+                every = (rows[r : r + n] for r in range(base, base + jobs * BLOCK, BLOCK))
+                # Each line's occurred_at, from every worker's row:
+                occurred = list(map(max, *every)) if jobs > 1 else list(next(every))
+                done, clocks = replayer.clocks(occurred)  # done: lines stepped and checked
+                for i in (*stepped, n):
+                    # The checks --jobs 1 runs between two lines this worker steps: at
+                    # the first line whose clock reaches the earliest deadline, and so
+                    # on (at any other line, no deadline is at or before the clock).
+                    while done < i:
+                        due = replayer.yard.deadlines.next_due()
+                        if due is None:
+                            break
+                        at = bisect_left(clocks, due, done, i)
+                        if at == i:
+                            break
+                        replayer.tick(clocks[at], line=block[at][0])
+                        done = at + 1
+                    if i == n:
+                        break
+                    if occurred[i] < 0:  # no valid event on this line: not stepped
+                        continue
+                    number, _, line, _ = block[i]
+                    clock = clocks[i]
+                    parsed, primary, split = work[i]
+                    accepted = replayer.track(line, parsed, clock, line=number, mine=mine)
+                    if split:  # its owners' answers are combined by the parent
+                        shared.write(b"%012d%d\n" % (number, accepted))
+                    if primary:
+                        summary.lines += 1
+                        if not split:
+                            summary.accepted += accepted
+                            summary.duplicates += not accepted
                     replayer.tick(clock, line=number)
-                    ticked = clock
+                    done = i + 1
                 block, parity = after, parity + 1
         as_of_ = replayer.finish()
         for state in replayer.open_states():
@@ -418,7 +440,9 @@ def _merge(tmp: Path, out: Path, jobs: int) -> Summary:
         sources = [open(tmp / f"{k}.{name}", "rb") for k in range(jobs)]  # noqa: SIM115
         try:
             with open(out / name, "wb", buffering=1 << 20) as target:
-                for line in heapq.merge(*sources, key=lambda text: text[: text.index(b"\t")]):
+                # Whole lines compare as their keys do: no two workers write one key,
+                # and the tab after a key sorts before any character of a longer key.
+                for line in heapq.merge(*sources):
                     target.write(line[line.index(b"\t") + 1 :])
         finally:
             for source in sources:
