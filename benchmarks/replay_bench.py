@@ -14,6 +14,9 @@ processes, so one's memory does not colour the other's:
   plain     replay without forecasts (contract 8.2)  (what the forecasts cost: with
                                                        and without, twice each in turn,
                                                        best of each)
+  side      N one-process replays of the full file side by side (what this machine
+                                                       gives N processes at once: the
+                                                       most --jobs N can reach here)
   jobs      vasscm replay --jobs N over the full file, twice (events/s, the best run
                                                        against the best of the two
                                                        one-process runs with forecasts;
@@ -151,6 +154,24 @@ def main() -> None:
     )
     per_open = (rss - rss2) * 1024 / max(open_ - open2, 1)
     print(f"RSS growth per extra open visit: {per_open:,.0f} bytes (file twice as long)")
+    # The machine's own bound, measured now: N independent replays at once. On this VM
+    # it has ranged from ~0.85 to ~1.0 of one alone (memory, neighbours), and --jobs N
+    # can do no better than N times that.
+    side = [
+        subprocess.Popen(
+            [sys.executable, "-c", REPLAY, str(full), str(work / f"out-side{i}")],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(args.jobs)
+    ]
+    slowest = max(float(p.communicate()[0].split()[1]) for p in side)
+    ceiling = args.jobs * with_ / slowest
+    print(
+        f"{args.jobs} replays side by side  each at {with_ / slowest:.2f} of one alone (the "
+        f"slowest, {slowest:.1f} s against {with_:.1f} s): --jobs {args.jobs} can reach "
+        f"~{ceiling:.2f}x here now"
+    )
     script = work / "jobs.py"  # a file: spawned workers import the main module
     script.write_text(REPLAY_JOBS)
     # Against the best of the two full runs with forecasts above; the jobs run likewise
@@ -169,7 +190,8 @@ def main() -> None:
         f"{with_ / secs6:.2f}x one process (issue 28: at least 1.8 on 2 cores; best of 2 "
         f"each: {lines3 / with_:,.0f} /s and {lines3 / secs6:,.0f} /s; the runs: "
         f"{', '.join(f'{with_ / r[1]:.2f}x' for r in jobs_runs)} against the best one-process "
-        f"run)  largest worker {rss3 / 1024:,.0f} MiB  outputs {'equal' if same else 'DIFFER'}"
+        f"run; {with_ / secs6 / ceiling:.0%} of the machine's bound above)  largest worker "
+        f"{rss3 / 1024:,.0f} MiB  outputs {'equal' if same else 'DIFFER'}"
     )
     if not args.keep:
         for path in sorted(work.rglob("*"), reverse=True):

@@ -24,6 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vasscm import shards
+from vasscm.dcsa import to_dcsa
 from vasscm.events import Rejection, parse_event
 from vasscm.replay import Summary, replay_file
 from vasscm.shards import ShardFailed, owners, replay_sharded, shard_of, start_method
@@ -261,6 +262,30 @@ def test_a_declaration_belongs_to_every_worker_holding_one_of_its_containers() -
     assert owners(orjson.dumps({"type": "GATE_OUT", "container_no": "csqu3054383"}), 7, 4) == (
         shard_of("CSQU3054383", 4),  # by the number as the parser writes it
     )
+
+
+def test_a_log_written_as_dcsa_is_shared_out_as_its_contract_events_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DCSA Track & Trace lines are routed by their own fields: a transport event (a
+    vessel call) to every worker, an equipment event to its container's."""
+    lines = []
+    for raw in synthetic_log(6000, seed=3):
+        event = parse_event(raw)
+        if not isinstance(event, Rejection):
+            lines.extend(orjson.dumps(doc) for doc in to_dcsa(event))
+    transport = [x for x in lines if b'"TRANSPORT"' in x]
+    assert transport  # vessel calls are in the log
+    assert all(owners(x, 1, 3) == (0, 1, 2) for x in transport)
+    log = tmp_path / "events.jsonl"
+    log.write_bytes(b"\n".join(lines) + b"\n")
+    one = replay_file(log, tmp_path / "one")
+    assert one.accepted > 0
+    assert not one.rejected
+    sharded(log, tmp_path / "jobs2", 2, "fork", monkeypatch)
+    for name in OUTPUTS:
+        want = (tmp_path / "one" / name).read_bytes()
+        assert (tmp_path / "jobs2" / name).read_bytes() == want, name
 
 
 def _spelled(doc: dict[str, Any], style: str) -> bytes:

@@ -61,9 +61,7 @@ import orjson
 from vasscm.durations import to_ms
 from vasscm.errors import VasscmError
 from vasscm.events import (
-    CUSTOMS_TYPES,
     MAX_EVENT_BYTES,
-    VESSEL_TYPES,
     Rejection,
     containers_named,
     parse_container_no,
@@ -99,35 +97,29 @@ def shard_of(container_no: str, jobs: int) -> int:
 
 def owners(line: bytes, number: int, jobs: int) -> tuple[int, ...]:
     """The workers that own a line: those of its containers, in order; else one worker."""
+    mask = owner_mask(line, number, jobs)
+    return tuple(j for j in range(jobs) if mask >> j & 1)
+
+
+def owner_mask(line: bytes, number: int, jobs: int) -> int:
+    """The workers that own a line (:func:`owners`) as a bit mask, bit ``j`` for worker
+    ``j``. The line is read as JSON once: this is each line's cost of routing."""
     try:
         doc = orjson.loads(line)
         if isinstance(doc, dict):
             if "type" not in doc and ("eventType" in doc or "metadata" in doc):
-                return _dcsa_owners(doc, jobs)
+                return _dcsa_mask(doc, jobs)
             named = containers_named(doc)
             if named is None:  # a vessel call: every worker's containers may name it
-                return tuple(range(jobs))
-            found = sorted({shard_of(container_no, jobs) for container_no in named})
-            if found:
-                return tuple(found)
+                return (1 << jobs) - 1
+            mask = 0
+            for container_no in named:
+                mask |= 1 << shard_of(container_no, jobs)
+            if mask:
+                return mask
     except Exception:  # not readable here: the parser says why, once
         pass
-    return (number % jobs,)
-
-
-def owner_mask(line: bytes, number: int, jobs: int) -> int:
-    """:func:`owners` as a bit mask: bit ``j`` set for worker ``j``."""
-    try:  # most lines: a gate, yard or scan event of one container
-        doc = orjson.loads(line)
-        kind = doc.get("type")
-        if type(kind) is str and kind not in VESSEL_TYPES and kind not in CUSTOMS_TYPES:
-            return 1 << shard_of(parse_container_no(doc["container_no"]), jobs)
-    except Exception:  # the parser says why, once
-        return 1 << (number % jobs)
-    mask = 0
-    for j in owners(line, number, jobs):
-        mask |= 1 << j
-    return mask
+    return 1 << (number % jobs)
 
 
 def _shared_size(jobs: int) -> int:
@@ -142,15 +134,15 @@ def _views(buf: memoryview, jobs: int) -> tuple[memoryview, memoryview]:
     return buf[:split].cast("q"), buf[split:].cast("Q")
 
 
-def _dcsa_owners(doc: dict[str, Any], jobs: int) -> tuple[int, ...]:
-    """A DCSA T&T line (vasscm.dcsa): a transport event is every worker's (a vessel
-    call), an equipment event its container's; raises when neither can be read."""
+def _dcsa_mask(doc: dict[str, Any], jobs: int) -> int:
+    """A DCSA T&T line's owners (vasscm.dcsa): a transport event is every worker's (a
+    vessel call), an equipment event its container's; raises when neither can be read."""
     payload, meta = doc.get("payload"), doc.get("metadata")
     body: dict[str, Any] = payload if isinstance(payload, dict) else doc
     head: dict[str, Any] = meta if isinstance(meta, dict) else doc
     if head.get("eventType") == "TRANSPORT":
-        return tuple(range(jobs))
-    return (_raw_shard(body["equipmentReference"], jobs),)
+        return (1 << jobs) - 1
+    return 1 << _raw_shard(body["equipmentReference"], jobs)
 
 
 def _raw_shard(raw: str, jobs: int) -> int:
