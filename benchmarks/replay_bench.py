@@ -8,6 +8,9 @@ processes, so one's memory does not colour the other's:
 
   baseline  orjson.loads of every line               (events/s)
   validate  vasscm.events.parse_event of every line   (events/s: the contract alone)
+  core      parse_event and tracking.apply alone      (events/s: one process's ceiling
+                                                       with this core; no deadline
+                                                       checks, outputs or shell)
   replay    vasscm replay over the same file          (events/s, peak RSS)
   replay/2  the same for half the file                (peak RSS: does memory grow
                                                        with file length?)
@@ -64,6 +67,28 @@ t = time.perf_counter(); n = 0
 with open(sys.argv[1], 'rb', buffering=1 << 20) as f:
     for line in f:
         parse_event(line); n += 1
+print(n, time.perf_counter() - t)
+"""
+
+CORE = """
+import gc, sys, time
+from vasscm.events import VESSEL_MODELS, Rejection, fan_out, parse_event
+from vasscm.durations import to_ms
+from vasscm.tracking import apply
+gc.disable()  # as replay does (vasscm.replay.FewCollections)
+t = time.perf_counter(); n = 0; states = {}; clock = 0
+with open(sys.argv[1], 'rb', buffering=1 << 20) as f:
+    for line in f:
+        n += 1
+        event = parse_event(line)
+        if isinstance(event, Rejection) or isinstance(event, VESSEL_MODELS):
+            continue
+        occurred = to_ms(event.occurred_at)
+        clock = max(clock, occurred)
+        for container_no, one in fan_out(event):
+            states[container_no], _ = apply(
+                states.get(container_no), one, container_no=container_no, now=clock,
+                occurred_ms=occurred)
 print(n, time.perf_counter() - t)
 """
 
@@ -129,6 +154,14 @@ def main() -> None:
     lines, secs = run(VALIDATE, str(full))
     validate_rate = lines / secs
     print(f"contract parse_event       {validate_rate:>12,.0f} events/s  (validation alone)")
+    lines, secs = run(CORE, str(full))
+    core_rate = lines / secs
+    print(
+        f"core alone                 {core_rate:>12,.0f} events/s  "
+        f"ratio {core_rate / base_rate:.4f} "
+        "(parse_event and tracking.apply of every event: no deadline checks, vessel calls, "
+        "outputs or shell; what one process could reach with this core)"
+    )
     lines, secs, rss, open_, done = run(REPLAY, str(full), str(work / "out-full"))
     rate = lines / secs
     print(

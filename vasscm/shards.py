@@ -17,9 +17,10 @@ file together, a block of lines at a time:
    every row: the clock ``--jobs 1`` has, known to each worker without parsing what is
    not its own.
 4. Each worker applies its own containers' events at that clock, and runs its own
-   deadline checks after every valid line, as ``--jobs 1`` does for all containers
-   (but where neither its clock nor its containers changed: a check finds nothing
-   then, since the last one left no deadline at or before the clock).
+   deadline checks where ``--jobs 1`` would find one of them due: after each line it
+   steps, and at the first line whose clock reaches its earliest deadline (the clocks
+   only rise, so a bisect finds it; at any other line ``--jobs 1``'s check finds
+   none of this worker's containers due). Lines it does not own are not visited.
 
 Every output is written with a sort key, ``(line, 0, index of the container in the
 event)`` for what an event produced and ``(line, 1, deadline, container)`` for a
