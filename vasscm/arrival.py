@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import count
 from typing import Any, Final
@@ -90,6 +90,13 @@ class _Partition:
     # Offsets applied, not yet popped from ``offsets``: counted, as an offset read
     # twice (before a seek and again after it) is held twice.
     released: dict[Hashable, Counter[int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Hop:
+    """A customs or vessel partition (its index among the hop inputs), as a blocker."""
+
+    c: int
 
 
 def _upto(received: int) -> str:
@@ -180,9 +187,9 @@ class ArrivalOrder:
         part = self._parts.get(partition)
         if part is None or not part.heap:
             return []
-        idle_local = {s for s in part.local if caught_up(s)}
+        idle = {s for s in part.local if caught_up(s)}.__contains__
         out: list[Held] = []
-        while part.heap and self._may_go(part, part.heap[0], wall, idle_local):
+        while part.heap and next(self._blockers(part, part.heap[0], idle), None) is None:
             out.append(heapq.heappop(part.heap))
         return out
 
@@ -219,30 +226,25 @@ class ArrivalOrder:
         hop: Callable[[int], str] | None = None,
     ) -> list[str]:
         """What holds back the oldest record of ``partition``, in words (for a log
-        line when records wait long): each input that has not delivered as far as
-        its received time, and each customs or vessel partition with no mark, or a
-        mark behind it and no idle moment late enough (``hop``, given, says more of
-        one: where it is read). Empty: it may go now."""
+        line when records wait long): :meth:`_blockers`, each input that has not
+        delivered as far as its received time and is not idle, and each customs or
+        vessel partition with no mark, or a mark behind it and no idle moment late
+        enough (``hop``, given, says more of one: where it is read). Empty: it may go
+        now."""
         part = self._parts.get(partition)
         if part is None or not part.heap:
             return []
-        held = part.heap[0]
-        reasons = [
-            f"{source} delivered {_upto(upto)}, not idle"
-            for source, upto in part.local.items()
-            if upto < held.received and not caught_up(source)
-        ]
-        seen_by = held.taken + self.grace
-        for c in range(self.hop_partitions):
-            mark = part.marks.get(c)
-            if mark is None:
-                said = f"hop input {c}: no mark read yet"
-            elif mark.upto < held.received and (mark.idle_at is None or mark.idle_at < seen_by):
-                idle = "not idle" if mark.idle_at is None else f"idle {wall - mark.idle_at} ms ago"
-                said = f"hop input {c}: marked {_upto(mark.upto)}, {idle}"
-            else:
+        reasons = []
+        for source, mark in self._blockers(part, part.heap[0], caught_up):
+            if not isinstance(source, _Hop):
+                reasons.append(f"{source} delivered {_upto(mark)}, not idle")
                 continue
-            reasons.append(said if hop is None else f"{said} ({hop(c)})")
+            if mark is None:
+                said = f"hop input {source.c}: no mark read yet"
+            else:
+                idle = "not idle" if mark.idle_at is None else f"idle {wall - mark.idle_at} ms ago"
+                said = f"hop input {source.c}: marked {_upto(mark.upto)}, {idle}"
+            reasons.append(said if hop is None else f"{said} ({hop(source.c)})")
         return reasons
 
     def oldest(self, partition: int) -> Held | None:
@@ -254,18 +256,24 @@ class ArrivalOrder:
         """The partitions this worker holds records for, or may."""
         return list(self._parts)
 
-    def _may_go(self, part: _Partition, held: Held, wall: int, idle_local: set[Hashable]) -> bool:
+    def _blockers(
+        self, part: _Partition, held: Held, idle: Callable[[Hashable], bool]
+    ) -> Iterator[tuple[Hashable, Any]]:
+        """What ``held`` waits on, one by one: (a local input, how far it delivered)
+        for each not ``idle`` that has not delivered as far as its received time;
+        (:class:`_Hop`, its mark or None) for each customs or vessel partition with no
+        mark, or a mark behind it and not seen idle since the record was taken (plus
+        the grace). None: it may go."""
         for source, upto in part.local.items():
-            if upto < held.received and source not in idle_local:
-                return False
+            if upto < held.received and not idle(source):
+                yield source, upto
         seen_by = held.taken + self.grace  # an idle customs partition, seen idle since
         for c in range(self.hop_partitions):
             mark = part.marks.get(c)
-            if mark is None:
-                return False
-            if mark.upto < held.received and (mark.idle_at is None or mark.idle_at < seen_by):
-                return False
-        return True
+            if mark is None or (
+                mark.upto < held.received and (mark.idle_at is None or mark.idle_at < seen_by)
+            ):
+                yield _Hop(c), mark
 
     # --- what may be committed, and the clock ----------------------------------------
 
