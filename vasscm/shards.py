@@ -206,8 +206,7 @@ def _worker(
                 after = next(blocks, None) if len(block) == BLOCK else None
                 if after is not None:
                     _route(after, masks, (parity + 1) & 1, k, jobs)
-                work: list[Any] = [None] * len(block)
-                stepped: list[int] = []  # the lines this worker steps
+                stepped: list[tuple[int, Any, bool, bool]] = []  # the lines it steps
                 bit = 1 << k
                 for i, (number, size, line, oversized) in enumerate(block):
                     rows[own + i] = -1
@@ -226,8 +225,7 @@ def _worker(
                             summary.lines += 1
                             replayer.refuse(line, parsed, line=number)
                         continue
-                    work[i] = (parsed, primary, mask != bit)
-                    stepped.append(i)
+                    stepped.append((i, parsed, primary, mask != bit))
                     rows[own + i] = to_ms(parsed.occurred_at)
                 barrier.wait(_BARRIER_TIMEOUT)
                 n = len(block)
@@ -235,26 +233,12 @@ def _worker(
                 # Each line's occurred_at, from every worker's row:
                 occurred = list(map(max, *every)) if jobs > 1 else list(next(every))
                 done, clocks = replayer.clocks(occurred)  # done: lines stepped and checked
-                for i in (*stepped, n):
-                    # The checks --jobs 1 runs between two lines this worker steps: at
-                    # the first line whose clock reaches the earliest deadline, and so
-                    # on (at any other line, no deadline is at or before the clock).
-                    while done < i:
-                        due = replayer.yard.deadlines.next_due()
-                        if due is None:
-                            break
-                        at = bisect_left(clocks, due, done, i)
-                        if at == i:
-                            break
-                        replayer.tick(clocks[at], line=block[at][0])
-                        done = at + 1
-                    if i == n:
-                        break
+                for i, parsed, primary, split in stepped:
                     if occurred[i] < 0:  # no valid event on this line: not stepped
                         continue
+                    _check_until(replayer, block, clocks, done, i)
                     number, _, line, _ = block[i]
                     clock = clocks[i]
-                    parsed, primary, split = work[i]
                     accepted = replayer.track(line, parsed, clock, line=number, mine=mine)
                     if split:  # its owners' answers are combined by the parent
                         shared.write(b"%012d%d\n" % (number, accepted))
@@ -265,6 +249,7 @@ def _worker(
                             summary.duplicates += not accepted
                     replayer.tick(clock, line=number)
                     done = i + 1
+                _check_until(replayer, block, clocks, done, n)
                 block, parity = after, parity + 1
         as_of_ = replayer.finish()
         for state in replayer.open_states():
@@ -278,6 +263,28 @@ def _worker(
         shm.close()
     if as_of_ is not None:  # every worker's: they all keep the one clock
         _forecast(k, jobs, Path(tmp), as_of_, forecaster, barrier)
+
+
+def _check_until(
+    replayer: Replayer,
+    block: list[tuple[int, int, bytes, bool]],
+    clocks: list[int],
+    done: int,
+    end: int,
+) -> None:
+    """The deadline checks ``--jobs 1`` runs on this worker's containers at the lines
+    from ``done`` to before ``end``, none of which it steps: at the first line whose
+    clock reaches the earliest deadline, and so on (the clocks only rise, so a bisect
+    finds it; at any other line no deadline is at or before the clock)."""
+    while done < end:
+        due = replayer.yard.deadlines.next_due()
+        if due is None:
+            return
+        at = bisect_left(clocks, due, done, end)
+        if at == end:
+            return
+        replayer.tick(clocks[at], line=block[at][0])
+        done = at + 1
 
 
 def _route(
