@@ -125,24 +125,38 @@ def same_summary(a: Summary, b: Summary) -> None:
 
 @pytest.mark.slow
 def sharded(
-    log: Path, out: Path, jobs: int, method: str, monkeypatch: pytest.MonkeyPatch
+    log: Path,
+    out: Path,
+    jobs: int,
+    method: str,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    block: int | None = None,
+    as_of: datetime | None = None,
 ) -> Summary:
     """``replay_sharded`` with workers ``forked`` from a fresh process of one thread (as
     the command line starts them: this test process may have threads, a test runner's,
-    and a fork copies none of them) or ``spawned`` from this one."""
+    and a fork copies none of them) or ``spawned`` from this one. ``block``: lines
+    between two barriers (forked only: a spawned worker imports the module again)."""
     if method == "spawn":
+        assert block is None
         monkeypatch.setattr(shards, "start_method", lambda: "spawn")
-        return replay_sharded(log, out, jobs=jobs, max_event_bytes=LIMIT)
+        return replay_sharded(log, out, jobs=jobs, max_event_bytes=LIMIT, as_of=as_of)
     code = (
-        "import pickle, sys\nfrom pathlib import Path\nfrom vasscm import shards\n"
+        "import pickle, sys\nfrom datetime import datetime\nfrom pathlib import Path\n"
+        "from vasscm import shards\n"
         "assert shards.start_method() == 'fork'\n"
+        "if sys.argv[6]:\n    shards.BLOCK = int(sys.argv[6])\n"
+        "as_of = datetime.fromisoformat(sys.argv[7]) if sys.argv[7] else None\n"
         "s = shards.replay_sharded(Path(sys.argv[1]), Path(sys.argv[2]), jobs=int(sys.argv[3]), "
-        "max_event_bytes=int(sys.argv[4]))\n"
+        "max_event_bytes=int(sys.argv[4]), as_of=as_of)\n"
         "Path(sys.argv[5]).write_bytes(pickle.dumps(s))\n"
     )
     summary = out.with_suffix(".summary")
+    args = [str(log), str(out), str(jobs), str(LIMIT), str(summary)]
+    args += [str(block) if block else "", as_of.isoformat() if as_of else ""]
     done = subprocess.run(
-        [sys.executable, "-c", code, str(log), str(out), str(jobs), str(LIMIT), str(summary)],
+        [sys.executable, "-c", code, *args],
         capture_output=True,
         text=True,
         timeout=300,
@@ -177,38 +191,9 @@ def test_jobs_n_writes_what_jobs_1_writes(tmp_path: Path, monkeypatch: pytest.Mo
         assert not list((tmp_path / f"jobs{jobs}").glob("vasscm-jobs-*"))  # cleaned up
 
 
-def forked_in_blocks(log: Path, out: Path, jobs: int, block: int, as_of: datetime | None) -> None:
-    """``replay_sharded`` forked from a fresh process, with blocks of ``block`` lines
-    (many barriers, and deadlines falling due across them)."""
-    code = (
-        "import sys\nfrom datetime import datetime\nfrom pathlib import Path\n"
-        "from vasscm import shards\n"
-        "shards.BLOCK = int(sys.argv[4])\n"
-        "as_of = datetime.fromisoformat(sys.argv[6]) if sys.argv[6] else None\n"
-        "shards.replay_sharded(Path(sys.argv[1]), Path(sys.argv[2]), jobs=int(sys.argv[3]), "
-        "max_event_bytes=int(sys.argv[5]), as_of=as_of)\n"
-    )
-    args = [
-        str(log),
-        str(out),
-        str(jobs),
-        str(block),
-        str(LIMIT),
-        as_of.isoformat() if as_of else "",
-    ]
-    done = subprocess.run(
-        [sys.executable, "-c", code, *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-
-
 @pytest.mark.parametrize("cut", [None, 0.5], ids=["to-the-end", "as-of-midway"])
 def test_jobs_n_writes_what_jobs_1_writes_across_many_blocks(
-    tmp_path: Path, cut: float | None
+    tmp_path: Path, cut: float | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A worker steps only its own lines and runs the deadline checks at the lines where
     ``--jobs 1`` finds one due (the first whose clock reaches it), across block
@@ -226,11 +211,14 @@ def test_jobs_n_writes_what_jobs_1_writes_across_many_blocks(
     one = replay_file(log, tmp_path / "one", max_event_bytes=LIMIT, as_of=as_of)
     assert one.alerts["STALLED", "firing"] > 0  # checks that fall due between lines
     for jobs, block in ((2, 37), (3, 64)):
-        forked_in_blocks(log, tmp_path / f"jobs{jobs}", jobs, block, as_of)
+        many = sharded(
+            log, tmp_path / f"jobs{jobs}", jobs, "fork", monkeypatch, block=block, as_of=as_of
+        )
         for name in OUTPUTS:
             want = (tmp_path / "one" / name).read_bytes()
             got = (tmp_path / f"jobs{jobs}" / name).read_bytes()
             assert got == want, f"--jobs {jobs}, blocks of {block}: {name} differs"
+        same_summary(one, many)
 
 
 @pytest.mark.slow
