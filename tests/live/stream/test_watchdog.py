@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 
 from vasscm.arrival import ArrivalOrder, Mark
+from vasscm.live.app import create_app
 from vasscm.live.delivery import Batch, Checkpoint
 from vasscm.live.delivery.outbox import Outbox
+from vasscm.live.kafka import hooks
 from vasscm.live.stream.watchdog import Watchdog
+from vasscm.settings import Settings
 
 PORT, SCAN = ("port-events", 3), ("scan-events", 3)
 
@@ -153,3 +156,12 @@ def test_records_held_while_the_state_is_rebuilt_are_said_so() -> None:
     said = dog.check(31_000, 200.0)
     assert said is not None
     assert "hop input 0: no mark read yet" in said
+
+
+def test_a_hop_input_said_before_the_consumer_exists_makes_none() -> None:
+    """``FanOut.where`` (the watchdog's words on a customs, vessel or DCSA partition)
+    reads the app's consumer only if it has one: ``app.consumer`` would make one."""
+    app, pipeline = create_app(Settings(broker="kafka://127.0.0.1:1"))
+    assert hooks.existing_consumer(app) is None
+    assert pipeline.fan_out.where(9) == "vasscm.vessel-events[1]: not read by this worker"
+    assert hooks.existing_consumer(app) is None

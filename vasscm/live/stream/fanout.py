@@ -25,6 +25,7 @@ from vasscm.arrival import NEVER, Mark
 from vasscm.dcsa import read_dcsa
 from vasscm.durations import to_ms
 from vasscm.events import VESSEL_MODELS, InputEvent, Rejection, dump_json, fan_out
+from vasscm.live.kafka import hooks
 from vasscm.live.stream import marks
 from vasscm.live.stream.intake import Intake, received, wall_ms
 from vasscm.live.stream.tracker import Tracker, partition_for
@@ -170,9 +171,9 @@ class FanOut:
         firsts = sorted(((first, topic) for topic, first in self.hops.items()), reverse=True)
         first, topic = next(((f, t) for f, t in firsts if f <= hop), (0, ""))
         tp = TP(topic, hop - first)
-        consumer = self.app.consumer
+        consumer = hooks.existing_consumer(self.app)  # app.consumer would make one
         try:
-            ours = tp in consumer.assignment()
+            ours = consumer is not None and tp in consumer.assignment()
         except Exception:  # not started
             ours = False
         if not ours:
