@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 import pytest
@@ -334,16 +334,21 @@ async def stream_with_kills(
         await asyncio.to_thread(worker.wait_ready)
     await sending
     if not await reader.poll_until(matches(expected, redelivered=True), 600, idle=30):
-        # Said in the failure itself (CI shows the assertion, not captured output):
-        # what is missing, where the worker waits, and its watchdog's last words.
-        got = latest_records(reader.outputs.records)
-        await dump_topics(reader.bootstrap, worker.log.parent / "topics")
-        raise AssertionError(
-            f"outputs stopped short: {record_diff(got, expected.records)}\n"
-            f"the worker holds:\n{worker.state_of_play()}\n"
-            f"its watchdog said (log {worker.log}; the topics beside it):\n"
-            f"{worker.standing_still()}"
-        )
+        await stopped_short(reader, worker, expected)
+
+
+async def stopped_short(reader: OutputReader, worker: Worker, expected: Expected) -> NoReturn:
+    """Fail with what is missing, where the worker waits and its watchdog's last
+    words, said in the failure itself (CI shows the assertion, not captured output),
+    and the topics dumped beside the worker's log."""
+    got = latest_records(reader.outputs.records)
+    await dump_topics(reader.bootstrap, worker.log.parent / "topics")
+    raise AssertionError(
+        f"outputs stopped short: {record_diff(got, expected.records)}\n"
+        f"the worker holds:\n{worker.state_of_play()}\n"
+        f"its watchdog said (log {worker.log}; the topics beside it):\n"
+        f"{worker.standing_still()}"
+    )
 
 
 async def dump_topics(bootstrap: str, dest: Path, group: str = "vasscm") -> None:
