@@ -337,23 +337,42 @@ async def stream_with_kills(
         await stopped_short(reader, worker, expected)
 
 
-async def stopped_short(reader: OutputReader, worker: Worker, expected: Expected) -> NoReturn:
-    """Fail with what is missing, where the worker waits and its watchdog's last
-    words, said in the failure itself (CI shows the assertion, not captured output),
-    and the topics dumped beside the worker's log."""
+async def stopped_short(
+    reader: OutputReader, worker: Worker, expected: Expected, broker: EmbeddedBroker | None = None
+) -> NoReturn:
+    """Fail with what is missing, how many records each topic holds (a worker that
+    wrote nothing, or outputs not read back), where the worker waits, its watchdog's
+    last words and the broker's last log lines, said in the failure itself (CI shows
+    the assertion, not captured output); the topics are dumped beside the worker's log."""
     got = latest_records(reader.outputs.records)
-    await dump_topics(reader.bootstrap, worker.log.parent / "topics")
-    raise AssertionError(
-        f"outputs stopped short: {record_diff(got, expected.records)}\n"
+    try:
+        held = await asyncio.wait_for(
+            dump_topics(reader.bootstrap, worker.log.parent / "topics"), 90
+        )
+        topics = ", ".join(f"{t} {n}" for t, n in sorted(held.items()))
+    except Exception as exc:  # the broker itself may be what failed
+        topics = f"not read ({type(exc).__name__}: {exc})"
+    firing = firing_alerts(reader.outputs.alerts)
+    rejected = set(rejections(reader.outputs.dead))
+    said = (
+        f"outputs stopped short: {record_diff(got, expected.records)}; alerts firing: "
+        f"missing {len(expected.firing - firing)}, extra {len(firing - expected.firing)}; "
+        f"rejections: missing {len(set(expected.rejected) - rejected)}, "
+        f"extra {len(rejected - set(expected.rejected))}\n"
+        f"records on the broker: {topics}\n"
         f"the worker holds:\n{worker.state_of_play()}\n"
         f"its watchdog said (log {worker.log}; the topics beside it):\n"
         f"{worker.standing_still()}"
     )
+    if broker is not None:
+        said += f"\nthe broker's log ends:\n{broker.log_tail()}"
+    raise AssertionError(said)
 
 
-async def dump_topics(bootstrap: str, dest: Path, group: str = "vasscm") -> None:
+async def dump_topics(bootstrap: str, dest: Path, group: str = "vasscm") -> dict[str, int]:
     """Every record of every vasscm topic, and the group's committed offsets, as JSONL
-    under ``dest``: the evidence a failed crash test leaves behind."""
+    under ``dest``: the evidence a failed crash test leaves behind. Returns how many
+    records each topic holds (its partitions' ends)."""
     dest.mkdir(parents=True, exist_ok=True)
     consumer = _group_reader(bootstrap, group)
     await consumer.start()
@@ -393,6 +412,10 @@ async def dump_topics(bootstrap: str, dest: Path, group: str = "vasscm") -> None
         await consumer.stop()
     text = {f"{tp.topic}/{tp.partition}": offset for tp, offset in committed.items()}
     (dest / "committed.json").write_bytes(orjson.dumps(text))
+    held: dict[str, int] = {}
+    for tp, end in ends.items():
+        held[tp.topic] = held.get(tp.topic, 0) + end
+    return held
 
 
 def _group_reader(bootstrap: str, group: str) -> AIOKafkaConsumer:

@@ -69,7 +69,7 @@ def finish(broker: EmbeddedBroker, log: list[bytes], worker: Worker, timeout: fl
     async def run() -> None:
         async with OutputReader(broker.bootstrap) as reader:
             if not await reader.poll_until(matches(expected, redelivered=True), timeout=timeout):
-                await stopped_short(reader, worker, expected)
+                await stopped_short(reader, worker, expected, broker)
             assert firing_alerts(reader.outputs.alerts) == expected.firing
 
     asyncio.run(run())
