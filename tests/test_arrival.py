@@ -21,8 +21,8 @@ def take(arrival: ArrivalOrder, source, offset: int, received: int, wall: int = 
                  item=name or f"{source[0]}@{received}")  # fmt: skip
 
 
-def released(arrival: ArrivalOrder, wall: int = 0, idle=()) -> list[str]:
-    out = arrival.release(0, wall, lambda s: s in idle)
+def released(arrival: ArrivalOrder, idle=()) -> list[str]:
+    out = arrival.release(0, lambda s: s in idle)
     for held in out:
         arrival.settled(held)
     return [h.item for h in out]
@@ -79,9 +79,9 @@ def test_an_idle_customs_partition_holds_back_only_what_was_read_grace_before() 
     arrival = order(grace=100)
     take(arrival, PORT, 0, received=1_000, wall=5_000)
     arrival.mark(0, 0, Mark(upto=NEVER, idle_at=5_050))
-    assert [] == released(arrival, wall=5_060, idle={SCAN})
+    assert [] == released(arrival, idle={SCAN})
     arrival.mark(0, 0, Mark(upto=NEVER, idle_at=5_100))
-    assert ["port@1000"] == released(arrival, wall=5_110, idle={SCAN})
+    assert ["port@1000"] == released(arrival, idle={SCAN})
 
 
 def test_every_customs_partition_must_have_reported() -> None:
@@ -126,10 +126,10 @@ def test_an_offset_held_twice_is_committed_past_once_both_are_applied() -> None:
     take(arrival, CUSTOMS_IN, 7, received=100, name="first")
     take(arrival, CUSTOMS_IN, 7, received=100, name="again")
     take(arrival, CUSTOMS_IN, 8, received=300)
-    out = arrival.release(0, 0, lambda s: True)
+    out = arrival.release(0, lambda s: True)
     assert [] == out  # no mark yet
     arrival.mark(0, 0, Mark(upto=200))
-    first, again = arrival.release(0, 0, lambda s: True)
+    first, again = arrival.release(0, lambda s: True)
     arrival.settled(first)
     arrival.settled(again)
     assert 8 == arrival.first_held(0, CUSTOMS_IN)  # seen stuck at 7: commits stopped
@@ -155,10 +155,10 @@ def test_the_event_clock_never_passes_a_record_still_held() -> None:
     arrival.hold(0, PORT, 0, received=100, occurred=100, wall=0, item="a")
     arrival.delivered(1, ("port", 1), 200)
     arrival.hold(1, ("port", 1), 0, received=200, occurred=900, wall=0, item="b")
-    for held in arrival.release(1, 0, lambda s: False):
+    for held in arrival.release(1, lambda s: False):
         arrival.settled(held)
     assert arrival.clock() is None  # "b" is out, but "a", received earlier, is held
-    for held in arrival.release(0, 0, lambda s: False):
+    for held in arrival.release(0, lambda s: False):
         arrival.settled(held)
     assert 900 == arrival.clock()
 
@@ -185,8 +185,8 @@ def test_what_holds_the_oldest_record_back_is_named_and_goes_when_it_goes() -> N
     assert arrival.waiting_on(0, 5_060, lambda s: s == SCAN, lambda c: f"customs[{c}] here") == [
         "hop input 0: marked up to 500 ms, idle 10 ms ago (customs[0] here)"
     ]
-    assert released(arrival, wall=5_060, idle={SCAN}) == []
+    assert released(arrival, idle={SCAN}) == []
     arrival.mark(0, 0, Mark(upto=1_500))
     assert arrival.waiting_on(0, 5_060, lambda s: s == SCAN) == []
-    assert released(arrival, wall=5_060, idle={SCAN}) == ["port@1000"]
+    assert released(arrival, idle={SCAN}) == ["port@1000"]
     assert arrival.waiting_on(0, 5_060, lambda s: s == SCAN) == []  # nothing held

@@ -179,9 +179,7 @@ class ArrivalOrder:
         heapq.heappush(part.offsets.setdefault(source, []), offset)
         heapq.heappush(self._held_times, (received, held.seq))
 
-    def release(
-        self, partition: int, wall: int, caught_up: Callable[[Hashable], bool]
-    ) -> list[Held]:
+    def release(self, partition: int, caught_up: Callable[[Hashable], bool]) -> list[Held]:
         """The records whose turn has come, in received order. ``caught_up(source)``
         says whether a local input has nothing left to read now."""
         part = self._parts.get(partition)

@@ -38,7 +38,7 @@ def test_records_held_long_are_said_with_what_they_wait_on() -> None:
     assert dog.check(100_000, 161.0) is not None  # still standing, a minute later
     arrival.mark(3, 0, Mark(upto=2_000))
     arrival.delivered(3, SCAN, 2_000)
-    for held in arrival.release(3, 200_000, lambda s: False):
+    for held in arrival.release(3, lambda s: False):
         arrival.settled(held)
     assert dog.check(300_000, 400.0) is None  # it went: nothing to say
 

@@ -178,7 +178,7 @@ class Tracker:
             return
         wall = wall_ms()
         consumer = self.app.consumer
-        released = self.arrival.release(p, wall, consumer.caught_up)
+        released = self.arrival.release(p, consumer.caught_up)
         for held in released:
             await self._apply_held(held, wall)
         self._resume_if_drained(p)
