@@ -233,9 +233,7 @@ def _worker(
                 # Each line's occurred_at, from every worker's row:
                 occurred = list(map(max, *every)) if jobs > 1 else list(next(every))
                 done, clocks = replayer.clocks(occurred)  # done: lines stepped and checked
-                for i, parsed, primary, split in stepped:
-                    if occurred[i] < 0:  # no valid event on this line: not stepped
-                        continue
+                for i, parsed, primary, split in stepped:  # each has a valid event: a clock
                     _check_until(replayer, block, clocks, done, i)
                     number, _, line, _ = block[i]
                     clock = clocks[i]
