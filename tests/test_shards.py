@@ -108,6 +108,12 @@ def declarations_log(seed: int = 5, n_declarations: int = 120) -> list[bytes]:
     return lines
 
 
+def same_outputs(want: Path, got: Path, what: str) -> None:
+    """Every output file of ``got`` is byte for byte that of ``want`` (one process's)."""
+    for name in OUTPUTS:
+        assert (got / name).read_bytes() == (want / name).read_bytes(), f"{what}: {name} differs"
+
+
 def same_summary(a: Summary, b: Summary) -> None:
     fields = (
         "lines",
@@ -183,10 +189,7 @@ def test_jobs_n_writes_what_jobs_1_writes(tmp_path: Path, monkeypatch: pytest.Mo
     # Workers forked (the command line's way) and spawned (a threaded caller's).
     for jobs, method in ((2, "fork"), (3, "spawn")):
         many = sharded(log, tmp_path / f"jobs{jobs}", jobs, method, monkeypatch)
-        for name in OUTPUTS:
-            want = (tmp_path / "one" / name).read_bytes()
-            got = (tmp_path / f"jobs{jobs}" / name).read_bytes()
-            assert got == want, f"--jobs {jobs}: {name} differs from --jobs 1"
+        same_outputs(tmp_path / "one", tmp_path / f"jobs{jobs}", f"--jobs {jobs}")
         same_summary(one, many)
         assert not list((tmp_path / f"jobs{jobs}").glob("vasscm-jobs-*"))  # cleaned up
 
@@ -214,10 +217,8 @@ def test_jobs_n_writes_what_jobs_1_writes_across_many_blocks(
         many = sharded(
             log, tmp_path / f"jobs{jobs}", jobs, "fork", monkeypatch, block=block, as_of=as_of
         )
-        for name in OUTPUTS:
-            want = (tmp_path / "one" / name).read_bytes()
-            got = (tmp_path / f"jobs{jobs}" / name).read_bytes()
-            assert got == want, f"--jobs {jobs}, blocks of {block}: {name} differs"
+        what = f"--jobs {jobs}, blocks of {block}"
+        same_outputs(tmp_path / "one", tmp_path / f"jobs{jobs}", what)
         same_summary(one, many)
 
 
@@ -235,9 +236,7 @@ def test_the_workers_forecast_what_one_process_forecasts(
     assert sum(row["forecast"] is not None for row in rows) >= 500
     for jobs, method in ((2, "fork"), (3, "spawn")):
         sharded(log, tmp_path / f"jobs{jobs}", jobs, method, monkeypatch)
-        for name in OUTPUTS:
-            want = (tmp_path / "one" / name).read_bytes()
-            assert (tmp_path / f"jobs{jobs}" / name).read_bytes() == want, name
+        same_outputs(tmp_path / "one", tmp_path / f"jobs{jobs}", f"--jobs {jobs} ({method})")
 
 
 def test_a_declaration_belongs_to_every_worker_holding_one_of_its_containers() -> None:
@@ -271,9 +270,7 @@ def test_a_log_written_as_dcsa_is_shared_out_as_its_contract_events_are(
     assert one.accepted > 0
     assert not one.rejected
     sharded(log, tmp_path / "jobs2", 2, "fork", monkeypatch)
-    for name in OUTPUTS:
-        want = (tmp_path / "one" / name).read_bytes()
-        assert (tmp_path / "jobs2" / name).read_bytes() == want, name
+    same_outputs(tmp_path / "one", tmp_path / "jobs2", "--jobs 2, DCSA")
 
 
 def _spelled(doc: dict[str, Any], style: str) -> bytes:
@@ -342,8 +339,7 @@ def test_the_command_line_takes_jobs(tmp_path: Path) -> None:
     for jobs in ("1", "2"):
         done = replay_command(log, tmp_path / jobs, jobs)
         assert done.returncode == 0, done.stderr
-    for name in OUTPUTS:
-        assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "2" / name).read_bytes()
+    same_outputs(tmp_path / "1", tmp_path / "2", "vasscm replay --jobs 2")
     bad = replay_command(log, tmp_path / "x", "0")
     assert bad.returncode == 2
     assert "--jobs" in bad.stderr
