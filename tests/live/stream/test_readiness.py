@@ -121,3 +121,21 @@ async def test_a_slow_start_is_not_an_unreachable_broker(caplog: Any) -> None:
     assert broker.asked == 2
     assert "unreachable" not in caplog.text
     assert "reachable again" not in caplog.text
+
+
+async def test_a_worker_is_not_ready_until_its_output_topics_are_declared() -> None:
+    """Partitions assigned and the broker answering, but the topics it writes not yet
+    declared (the pipeline's first task): not ready, and saying why."""
+    broker, clock = Broker(), Clock()
+    declared = asyncio.Event()
+    app = SimpleNamespace(producer=SimpleNamespace(kafka_client=lambda: broker), log=None)
+    ready = Readiness(app, clock=clock, declared=declared.is_set)
+    ready.assigned = True
+    await ready.probe()
+    await settle()
+    assert ready.broker_ok
+    assert not ready.ready
+    assert ready.not_ready_because == "output topics not declared yet"
+    declared.set()
+    assert ready.ready
+    assert ready.not_ready_because is None

@@ -70,7 +70,7 @@ class StateCollector(Collector):
             value=snap.partitions,
         )
         yield GaugeMetricFamily(
-            "vasscm_ready", "1 when partitions are assigned and tables recovered", value=snap.ready
+            "vasscm_ready", "1 when the worker is ready, as /readyz says", value=snap.ready
         )
         yield GaugeMetricFamily(
             "vasscm_arrival_held_records",

@@ -9,8 +9,9 @@ holds the two together).
 - ``GET /`` — the dashboard (``dashboard/``: plain HTML, CSS and a small script,
   no build step, nothing from a CDN; a strict Content-Security-Policy).
 - ``GET /metrics`` — Prometheus text format (prometheus-client's aiohttp handler).
-- ``GET /healthz`` — liveness; ``GET /readyz`` — 200 when partitions are assigned and
-  tables recovered, else 503; ``assignments`` counts the assignments since start.
+- ``GET /healthz`` — liveness; ``GET /readyz`` — 200 when partitions are assigned,
+  tables recovered, the output topics declared and the broker answering, else 503 with
+  the reason; ``assignments`` counts the assignments since start.
 - ``GET /containers/{container_no}`` (also under ``/api/``) — the container's visits
   with their events; 400 for a malformed number (never echoed), 404 when unknown.
 - ``GET /api/overview``, ``/api/stalled``, ``/api/releases``, ``/api/alerts`` (the last

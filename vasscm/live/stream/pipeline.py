@@ -130,7 +130,7 @@ class Pipeline:
             grace_ms=int(settings.arrival_grace.total_seconds() * 1000),
         )
         self.publisher = Publisher(self.intake, self.visits, settings.policy())
-        self.readiness = Readiness(app)
+        self.readiness = Readiness(app, declared=self._topics_declared.is_set)
         self.tracker = Tracker(
             app,
             self.intake,

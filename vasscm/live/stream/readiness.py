@@ -1,4 +1,10 @@
-"""Whether a worker is ready: partitions assigned, tables recovered, broker answering.
+"""Whether a worker is ready: partitions assigned, tables recovered, its output topics
+declared, broker answering.
+
+The topics count because faust says a worker is ready before the pipeline declares
+the topics it writes (its first task, once recovery is done): until then the first
+record the tracker rejects waits on the dead-letter topic's metadata, and a worker
+said ready could not yet write what it exists to write.
 
 The broker counts as answering while its last answer to a metadata probe is recent
 (within ``PROBE_EVERY + PROBE_TIMEOUT``), not while the last probe has not failed:
@@ -24,8 +30,15 @@ _STALE: Final = PROBE_EVERY + PROBE_TIMEOUT
 
 
 class Readiness:
-    def __init__(self, app: Any, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        app: Any,
+        clock: Callable[[], float] = time.monotonic,
+        declared: Callable[[], bool] = lambda: True,
+    ) -> None:
+        """``declared``: whether the output topics exist (the pipeline's, once declared)."""
         self.app = app
+        self.declared = declared
         self.assigned = False  # partitions assigned and tables recovered
         self.assignments = 0  # times partitions were assigned and rebuilt since start
         self._clock = clock
@@ -41,7 +54,7 @@ class Readiness:
 
     @property
     def ready(self) -> bool:
-        return self.assigned and self.broker_ok
+        return self.assigned and self.broker_ok and self.declared()
 
     @property
     def not_ready_because(self) -> str | None:
@@ -49,6 +62,8 @@ class Readiness:
             return f"the broker has not answered for {self._clock() - self._answered:.0f} s"
         if not self.assigned:
             return "partitions not assigned (or tables still recovering)"
+        if not self.declared():
+            return "output topics not declared yet"
         return None
 
     async def probe(self) -> None:
